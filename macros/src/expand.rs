@@ -1,0 +1,343 @@
+//! Writing the instrumented function.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{Block, Expr, Item, ItemFn, ReturnType, Stmt, Type};
+
+use crate::attr::{Kind, Mode, Options};
+use crate::{fallback, valid};
+
+pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_traced(args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(e) => fallback::expand(e, item),
+    }
+}
+
+fn try_traced(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let opts: Options = syn::parse2(args)?;
+    let func = parse_fn(item)?;
+    valid::validate(&opts, &func)?;
+    Ok(expand(&opts, func))
+}
+
+/// Accepts free functions, methods and trait methods with a body; anything else gets an error
+/// on the item's own keyword.
+fn parse_fn(item: TokenStream) -> syn::Result<ItemFn> {
+    if let Ok(func) = syn::parse2::<ItemFn>(item.clone()) {
+        return Ok(func);
+    }
+    if let Ok(method) = syn::parse2::<syn::TraitItemFn>(item.clone()) {
+        if method.default.is_none() {
+            return Err(syn::Error::new_spanned(
+                &method.sig,
+                "#[traced] needs a function body; put it on the implementation of this method",
+            ));
+        }
+    }
+    let parsed: Item = syn::parse2(item)?;
+    let (what, tokens): (&str, TokenStream) = match &parsed {
+        Item::Struct(i) => ("a struct", i.struct_token.to_token_stream()),
+        Item::Enum(i) => ("an enum", i.enum_token.to_token_stream()),
+        Item::Union(i) => ("a union", i.union_token.to_token_stream()),
+        Item::Const(i) => ("a const", i.const_token.to_token_stream()),
+        Item::Static(i) => ("a static", i.static_token.to_token_stream()),
+        Item::Mod(i) => ("a module", i.mod_token.to_token_stream()),
+        Item::Impl(i) => ("an impl block", i.impl_token.to_token_stream()),
+        Item::Trait(i) => ("a trait", i.trait_token.to_token_stream()),
+        Item::Type(i) => ("a type alias", i.type_token.to_token_stream()),
+        Item::Use(i) => ("a use declaration", i.use_token.to_token_stream()),
+        Item::ForeignMod(i) => ("an extern block", i.abi.to_token_stream()),
+        Item::Macro(i) => ("a macro invocation", i.mac.path.to_token_stream()),
+        other => ("this item", other.to_token_stream()),
+    };
+    Err(syn::Error::new_spanned(
+        tokens,
+        format!("#[traced] applies to functions and methods, not to {what}"),
+    ))
+}
+
+/// What the function returns, which decides how the span wraps it.
+enum Shape<'a> {
+    Sync,
+    AsyncFn,
+    /// `-> impl Future<...>`: the span covers the returned future.
+    ImplFuture,
+    /// `-> Pin<Box<dyn Future<...>>>` whose body ends in `Box::pin(async move {..})`: what
+    /// `#[async_trait]` generates.
+    BoxedAsyncBlock(&'a syn::ExprCall),
+    /// `-> Pin<Box<dyn Future<...>>>` built some other way.
+    BoxedFuture,
+}
+
+fn last_segment_is(ty: &Type, name: &str) -> Option<syn::PathArguments> {
+    match ty {
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .filter(|s| s.ident == name)
+            .map(|s| s.arguments.clone()),
+        _ => None,
+    }
+}
+
+fn bounds_name_future<'a>(mut bounds: impl Iterator<Item = &'a syn::TypeParamBound>) -> bool {
+    bounds.any(|b| match b {
+        syn::TypeParamBound::Trait(t) => {
+            t.path.segments.last().is_some_and(|s| s.ident == "Future")
+        }
+        _ => false,
+    })
+}
+
+fn first_type_arg(args: &syn::PathArguments) -> Option<&Type> {
+    match args {
+        syn::PathArguments::AngleBracketed(a) => a.args.iter().find_map(|g| match g {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+fn is_boxed_dyn_future(ty: &Type) -> bool {
+    let Some(pin_args) = last_segment_is(ty, "Pin") else {
+        return false;
+    };
+    let Some(boxed) = first_type_arg(&pin_args) else {
+        return false;
+    };
+    let Some(box_args) = last_segment_is(boxed, "Box") else {
+        return false;
+    };
+    matches!(first_type_arg(&box_args), Some(Type::TraitObject(t)) if bounds_name_future(t.bounds.iter()))
+}
+
+fn shape(func: &ItemFn) -> Shape<'_> {
+    if func.sig.asyncness.is_some() {
+        return Shape::AsyncFn;
+    }
+    let ReturnType::Type(_, ty) = &func.sig.output else {
+        return Shape::Sync;
+    };
+    if let Type::ImplTrait(t) = &**ty {
+        if bounds_name_future(t.bounds.iter()) {
+            return Shape::ImplFuture;
+        }
+    }
+    if is_boxed_dyn_future(ty) {
+        if let Some(Stmt::Expr(Expr::Call(call), None)) = func.block.stmts.last() {
+            let is_box_pin = matches!(&*call.func, Expr::Path(p)
+                if p.path.segments.len() >= 2
+                    && p.path.segments[p.path.segments.len() - 2].ident == "Box"
+                    && p.path.segments[p.path.segments.len() - 1].ident == "pin");
+            if is_box_pin && call.args.len() == 1 && matches!(call.args[0], Expr::Async(_)) {
+                return Shape::BoxedAsyncBlock(call);
+            }
+        }
+        return Shape::BoxedFuture;
+    }
+    Shape::Sync
+}
+
+struct FindImpl(bool);
+
+impl<'ast> Visit<'ast> for FindImpl {
+    fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+        self.0 = true;
+    }
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    let mut f = FindImpl(false);
+    f.visit_type(ty);
+    f.0
+}
+
+fn expand(opts: &Options, func: ItemFn) -> TokenStream {
+    let krate = opts
+        .krate
+        .as_ref()
+        .map(|k| k.value.to_token_stream())
+        .unwrap_or_else(|| quote!(::traceweave));
+    let p = quote!(#krate::__private);
+    let site = Span::mixed_site();
+    let span_var = format_ident!("__tw_span", span = site);
+    let guard_var = format_ident!("__tw_guard", span = site);
+    let ret_var = format_ident!("__tw_ret", span = site);
+    let out_var = format_ident!("__tw_out", span = site);
+    let s_var = format_ident!("__tw_s", span = site);
+    let fut_var = format_ident!("__tw_fut", span = site);
+    let attached_var = format_ident!("__tw_attached", span = site);
+
+    let name = match &opts.name {
+        Some(n) => n.value.to_token_stream(),
+        None => {
+            let n = func.sig.ident.unraw().to_string();
+            quote!(#n)
+        }
+    };
+    let kind = format_ident!(
+        "{}",
+        opts.kind
+            .as_ref()
+            .map_or(Kind::Internal, |k| k.value.1)
+            .variant()
+    );
+    let start = match &opts.parent {
+        Some(parent) => {
+            let expr = &parent.value;
+            quote!(#p::start_with_parent(#name, #p::SpanKind::#kind, &(#expr)))
+        }
+        None => {
+            let root = opts.root.is_some();
+            quote!(#p::start(#name, #p::SpanKind::#kind, #root))
+        }
+    };
+
+    let mut records = Vec::new();
+    if let Some(args) = &opts.args {
+        for arg in &args.value {
+            let ident = &arg.ident;
+            let key = ident.unraw().to_string();
+            let f = match arg.mode {
+                Mode::Value => quote_spanned!(ident.span()=> #p::record_value),
+                Mode::Display => quote_spanned!(ident.span()=> #p::record_display),
+                Mode::Debug => quote_spanned!(ident.span()=> #p::record_debug),
+            };
+            records.push(quote!(#f(&mut #span_var, #key, &#ident);));
+        }
+    }
+    if let Some(attrs) = &opts.attrs {
+        for a in &attrs.value {
+            let key = &a.key;
+            let value = &a.value;
+            let is_str_lit = matches!(
+                value,
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(_),
+                    ..
+                })
+            );
+            records.push(match a.mode {
+                Mode::Value if is_str_lit => quote!(#p::record_static_str(&mut #span_var, #key, #value);),
+                Mode::Value => quote_spanned!(value.span()=> #p::record_value(&mut #span_var, #key, &(#value));),
+                Mode::Display => quote_spanned!(value.span()=> #p::record_display(&mut #span_var, #key, &(#value));),
+                Mode::Debug => quote_spanned!(value.span()=> #p::record_debug(&mut #span_var, #key, &(#value));),
+            });
+        }
+    }
+    let record = if records.is_empty() {
+        quote!()
+    } else {
+        quote!(if #span_var.is_recording() { #(#records)* })
+    };
+    let ret_record = if opts.ret.is_some() {
+        quote!(#p::record_return(#s_var, #out_var);)
+    } else {
+        quote!()
+    };
+    let classify = quote! {
+        {
+            #[allow(unused_imports)]
+            use #p::{ViaAny as _, ViaDebug as _, ViaDisplay as _};
+            (&&&#p::Outcome(#out_var)).__tw_outcome(#s_var);
+        }
+    };
+    let on_output = quote!(|#out_var, #s_var| { #ret_record #classify });
+
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = &func;
+    let block: &Block = block;
+
+    let body = match shape(&func) {
+        Shape::Sync => {
+            let annot = match &sig.output {
+                ReturnType::Type(arrow, ty) if !contains_impl_trait(ty) => quote!(#arrow #ty),
+                _ => quote!(),
+            };
+            quote! {
+                #[allow(unused_mut)]
+                let mut #span_var = #start;
+                #record
+                let mut #guard_var = #p::enter(#span_var);
+                #[allow(clippy::redundant_closure_call)]
+                let #ret_var = (move || #annot #block)();
+                {
+                    let #out_var = &#ret_var;
+                    let #s_var = #guard_var.span_mut();
+                    #ret_record
+                    #classify
+                }
+                #ret_var
+            }
+        }
+        Shape::AsyncFn => {
+            let fake_return = match &sig.output {
+                ReturnType::Type(_, ty) if !contains_impl_trait(ty) => quote_spanned! {ty.span()=>
+                    #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+                    if false {
+                        let __tw_fake: #ty = #p::unreachable();
+                        return __tw_fake;
+                    }
+                },
+                _ => quote!(),
+            };
+            quote! {
+                #[allow(unused_mut)]
+                let mut #span_var = #start;
+                #record
+                #p::Instrumented::new(async move { #fake_return #block }, #span_var, #on_output).await
+            }
+        }
+        Shape::ImplFuture => quote! {
+            #[allow(unused_mut)]
+            let mut #span_var = #start;
+            #record
+            let #fut_var = {
+                let #attached_var = #p::attach(&#span_var);
+                #[allow(clippy::redundant_closure_call)]
+                (move || #block)()
+            };
+            #p::Instrumented::new(#fut_var, #span_var, #on_output)
+        },
+        Shape::BoxedAsyncBlock(call) => {
+            let func_path = &call.func;
+            let inner = &call.args[0];
+            let prelude = &block.stmts[..block.stmts.len() - 1];
+            quote! {
+                #[allow(unused_mut)]
+                let mut #span_var = #start;
+                #record
+                #(#prelude)*
+                #func_path(#p::Instrumented::new(#inner, #span_var, #on_output))
+            }
+        }
+        Shape::BoxedFuture => quote! {
+            #[allow(unused_mut)]
+            let mut #span_var = #start;
+            #record
+            let #fut_var = {
+                let #attached_var = #p::attach(&#span_var);
+                #[allow(clippy::redundant_closure_call)]
+                (move || #block)()
+            };
+            #p::Box::pin(#p::Instrumented::new(#fut_var, #span_var, #on_output))
+        },
+    };
+
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #body
+        }
+    }
+}

@@ -1,0 +1,605 @@
+//! Setting traceweave up: `init()` from the OpenTelemetry environment variables, or a builder.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::export::{
+    BatchConfig, ConsoleExporter, Exporter, Resource, Tracer, install_global, shutdown_global,
+    take_pre_init,
+};
+use crate::sampler::{AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, TraceIdRatio};
+use crate::span::KeyValue;
+
+/// Prints one traceweave diagnostic on stderr.
+pub(crate) fn warn(message: fmt::Arguments<'_>) {
+    eprintln!("traceweave: {message}");
+}
+
+/// Sets up the global tracer from the environment and returns a guard that flushes and shuts
+/// it down when dropped. Keep the guard alive for the life of `main`.
+///
+/// If a tracer is installed already, says so on stderr and returns a guard that does nothing.
+///
+/// ```no_run
+/// fn main() {
+///     let _tracing = traceweave::init();
+///     // ... #[traced] functions now export to the console (or OTEL_TRACES_EXPORTER).
+/// }
+/// ```
+pub fn init() -> TracingGuard {
+    match builder().install() {
+        Ok(guard) => guard,
+        Err(e) => {
+            warn(format_args!("{e}"));
+            TracingGuard { active: false }
+        }
+    }
+}
+
+/// Flushes and shuts down the global tracer, waiting at most `timeout`. Returns whether all
+/// queued spans were delivered in time.
+pub fn shutdown(timeout: Duration) -> bool {
+    shutdown_global(timeout)
+}
+
+/// The global tracer's span counts (zero before `init`).
+pub fn stats() -> crate::export::SpanStats {
+    crate::export::global_tracer()
+        .map(|t| t.stats())
+        .unwrap_or_default()
+}
+
+/// Exports what the global tracer has queued now; returns whether it finished in time.
+pub fn force_flush() -> bool {
+    crate::export::global_tracer().is_none_or(|t| t.force_flush())
+}
+
+/// Shuts the global tracer down when dropped, flushing queued spans (with the export timeout
+/// as the deadline).
+#[must_use = "dropping the guard shuts tracing down at once"]
+#[derive(Debug)]
+pub struct TracingGuard {
+    active: bool,
+}
+
+impl Drop for TracingGuard {
+    fn drop(&mut self) {
+        if self.active {
+            let timeout = crate::export::global_tracer()
+                .map(|t| t.0.config_timeout())
+                .unwrap_or(Duration::from_secs(30));
+            shutdown_global(timeout);
+        }
+    }
+}
+
+/// Why `install` failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitError {
+    /// A global tracer is installed already; shut it down first.
+    AlreadyInitialised,
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::AlreadyInitialised => f.write_str(
+                "tracing is already initialised; the earlier init() stays in effect \
+                 (call traceweave::shutdown() first to replace it)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}
+
+/// Configuration in code. Anything not set comes from the environment (unless
+/// [`ignore_env`](Builder::ignore_env)), then from the defaults.
+///
+/// ```
+/// use traceweave::{ParentBased, TraceIdRatio};
+/// let tracer = traceweave::builder()
+///     .service_name("checkout")
+///     .sampler(ParentBased::new(TraceIdRatio::new(0.1)))
+///     .exporter(traceweave::InMemoryExporter::new())
+///     .build();
+/// # drop(tracer);
+/// ```
+#[must_use = "a builder does nothing until `install` or `build` is called"]
+pub struct Builder {
+    use_env: bool,
+    service_name: Option<String>,
+    resource: Vec<KeyValue>,
+    sampler: Option<Box<dyn Sampler>>,
+    exporters: Vec<Box<dyn Exporter>>,
+    max_queue_size: Option<usize>,
+    schedule_delay: Option<Duration>,
+    max_export_batch_size: Option<usize>,
+    export_timeout: Option<Duration>,
+    disabled: Option<bool>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("use_env", &self.use_env)
+            .field("service_name", &self.service_name)
+            .field("sampler", &self.sampler)
+            .field("exporters", &self.exporters.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a configuration.
+pub fn builder() -> Builder {
+    Builder {
+        use_env: true,
+        service_name: None,
+        resource: Vec::new(),
+        sampler: None,
+        exporters: Vec::new(),
+        max_queue_size: None,
+        schedule_delay: None,
+        max_export_batch_size: None,
+        export_timeout: None,
+        disabled: None,
+    }
+}
+
+impl Builder {
+    /// Reads nothing from the environment.
+    pub fn ignore_env(mut self) -> Self {
+        self.use_env = false;
+        self
+    }
+
+    /// `service.name`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Adds a resource attribute.
+    pub fn resource_attribute(mut self, kv: KeyValue) -> Self {
+        self.resource.push(kv);
+        self
+    }
+
+    /// The sampler (default: parent-based, always on; or `OTEL_TRACES_SAMPLER`).
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn boxed_sampler(mut self, sampler: Box<dyn Sampler>) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// Adds an exporter. Exporters given here replace the ones `OTEL_TRACES_EXPORTER` names.
+    pub fn exporter(mut self, exporter: impl Exporter) -> Self {
+        self.exporters.push(Box::new(exporter));
+        self
+    }
+
+    /// Queue bound per producing thread (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048).
+    pub fn max_queue_size(mut self, n: usize) -> Self {
+        self.max_queue_size = Some(n);
+        self
+    }
+
+    /// Longest wait before queued spans are exported (`OTEL_BSP_SCHEDULE_DELAY`, 5 s).
+    pub fn schedule_delay(mut self, d: Duration) -> Self {
+        self.schedule_delay = Some(d);
+        self
+    }
+
+    /// Spans per export call (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, 512).
+    pub fn max_export_batch_size(mut self, n: usize) -> Self {
+        self.max_export_batch_size = Some(n);
+        self
+    }
+
+    /// Deadline of flush and shutdown (`OTEL_BSP_EXPORT_TIMEOUT`, 30 s).
+    pub fn export_timeout(mut self, d: Duration) -> Self {
+        self.export_timeout = Some(d);
+        self
+    }
+
+    /// Turns tracing off (`OTEL_SDK_DISABLED`): spans cost a branch and record nothing.
+    pub fn disabled(mut self, disabled: bool) -> Self {
+        self.disabled = Some(disabled);
+        self
+    }
+
+    /// Installs the result as the global tracer.
+    pub fn install(self) -> Result<TracingGuard, InitError> {
+        let env = if self.use_env {
+            EnvConfig::read(|k| std::env::var(k).ok())
+        } else {
+            EnvConfig::default()
+        };
+        for w in &env.warnings {
+            warn(format_args!("{w}"));
+        }
+        if self.disabled.or(env.disabled).unwrap_or(false) {
+            install_global(None).map_err(|()| InitError::AlreadyInitialised)?;
+            return Ok(TracingGuard { active: true });
+        }
+        let (tracer, _) = self.finish(env, take_pre_init());
+        install_global(Some(tracer)).map_err(|()| InitError::AlreadyInitialised)?;
+        Ok(TracingGuard { active: true })
+    }
+
+    /// Builds a tracer that is not global: use it with [`Tracer::in_scope`] or
+    /// [`Tracer::context`]. Disabling has no effect here.
+    pub fn build(self) -> Tracer {
+        let env = if self.use_env {
+            EnvConfig::read(|k| std::env::var(k).ok())
+        } else {
+            EnvConfig::default()
+        };
+        self.finish(env, (Vec::new(), 0)).0
+    }
+
+    fn finish(
+        mut self,
+        mut env: EnvConfig,
+        initial: (Vec<crate::SpanRecord>, u64),
+    ) -> (Tracer, BatchConfig) {
+        let defaults = BatchConfig::default();
+        let config = BatchConfig {
+            max_queue_size: self
+                .max_queue_size
+                .or(env.max_queue_size)
+                .unwrap_or(defaults.max_queue_size),
+            schedule_delay: self
+                .schedule_delay
+                .or(env.schedule_delay)
+                .unwrap_or(defaults.schedule_delay),
+            max_export_batch_size: self
+                .max_export_batch_size
+                .or(env.max_export_batch_size)
+                .unwrap_or(defaults.max_export_batch_size),
+            export_timeout: self
+                .export_timeout
+                .or(env.export_timeout)
+                .unwrap_or(defaults.export_timeout),
+        };
+        let sampler = self
+            .sampler
+            .take()
+            .or(env.sampler.take())
+            .unwrap_or_else(|| Box::new(ParentBased::new(AlwaysOn)));
+        let exporters = if self.exporters.is_empty() {
+            env.exporters
+                .iter()
+                .filter_map(|e| match e {
+                    ExporterChoice::Console => {
+                        Some(Box::new(ConsoleExporter::new()) as Box<dyn Exporter>)
+                    }
+                    ExporterChoice::None => None,
+                })
+                .collect()
+        } else {
+            std::mem::take(&mut self.exporters)
+        };
+        let mut attrs = default_resource();
+        attrs.extend(env.resource.drain(..));
+        if let Some(name) = env.service_name.take() {
+            attrs.push(KeyValue::new("service.name", name));
+        }
+        attrs.append(&mut self.resource);
+        if let Some(name) = self.service_name.take() {
+            attrs.push(KeyValue::new("service.name", name));
+        }
+        let resource = Resource::new(attrs);
+        (
+            Tracer::start(sampler, exporters, resource, config, initial),
+            config,
+        )
+    }
+}
+
+fn default_resource() -> Vec<KeyValue> {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let mut attrs = vec![
+        KeyValue::new("service.name", format!("unknown_service:{exe}")),
+        KeyValue::new(
+            "service.instance.id",
+            format!("{:032x}", crate::id::TraceId::random().to_u128()),
+        ),
+        KeyValue::new("telemetry.sdk.name", "traceweave"),
+        KeyValue::new("telemetry.sdk.language", "rust"),
+        KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
+        KeyValue::new("process.pid", i64::from(std::process::id())),
+        KeyValue::new("process.executable.name", exe),
+        KeyValue::new("host.arch", std::env::consts::ARCH),
+        KeyValue::new("os.type", std::env::consts::OS),
+    ];
+    if let Some(host) = hostname() {
+        attrs.push(KeyValue::new("host.name", host));
+    }
+    attrs
+}
+
+fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExporterChoice {
+    Console,
+    None,
+}
+
+/// What the `OTEL_*` variables say, with a warning for each value we could not use.
+#[derive(Debug)]
+struct EnvConfig {
+    service_name: Option<String>,
+    resource: Vec<KeyValue>,
+    sampler: Option<Box<dyn Sampler>>,
+    exporters: Vec<ExporterChoice>,
+    max_queue_size: Option<usize>,
+    schedule_delay: Option<Duration>,
+    max_export_batch_size: Option<usize>,
+    export_timeout: Option<Duration>,
+    disabled: Option<bool>,
+    warnings: Vec<String>,
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        EnvConfig {
+            service_name: None,
+            resource: Vec::new(),
+            sampler: None,
+            exporters: vec![ExporterChoice::Console],
+            max_queue_size: None,
+            schedule_delay: None,
+            max_export_batch_size: None,
+            export_timeout: None,
+            disabled: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl EnvConfig {
+    fn read(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut c = EnvConfig::default();
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+
+        if let Some(v) = get("OTEL_SDK_DISABLED") {
+            match v.to_ascii_lowercase().as_str() {
+                "true" => c.disabled = Some(true),
+                "false" => c.disabled = Some(false),
+                _ => c.warnings.push(format!(
+                    "OTEL_SDK_DISABLED={v:?} is not `true` or `false`; using false"
+                )),
+            }
+        }
+        c.service_name = get("OTEL_SERVICE_NAME");
+        if let Some(v) = get("OTEL_RESOURCE_ATTRIBUTES") {
+            for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
+                match pair.split_once('=') {
+                    Some((k, val)) if !k.trim().is_empty() => c.resource.push(KeyValue::new(
+                        percent_decode(k.trim()),
+                        percent_decode(val.trim()),
+                    )),
+                    _ => c.warnings.push(format!(
+                        "OTEL_RESOURCE_ATTRIBUTES member {pair:?} is not key=value; ignoring it"
+                    )),
+                }
+            }
+        }
+        let arg = get("OTEL_TRACES_SAMPLER_ARG");
+        if let Some(v) = get("OTEL_TRACES_SAMPLER") {
+            c.sampler = c.parse_sampler(&v, arg.as_deref());
+        }
+        if let Some(v) = get("OTEL_TRACES_EXPORTER") {
+            let mut list = Vec::new();
+            for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                match name {
+                    "console" | "logging" => list.push(ExporterChoice::Console),
+                    "none" => list.push(ExporterChoice::None),
+                    other => c.warnings.push(format!(
+                        "OTEL_TRACES_EXPORTER names {other:?}, which this build does not \
+                         have (it has: console, none); using console instead"
+                    )),
+                }
+            }
+            if list.is_empty() {
+                list.push(ExporterChoice::Console);
+            }
+            c.exporters = list;
+        }
+        c.max_queue_size = c.parse_number(&get, "OTEL_BSP_MAX_QUEUE_SIZE", 2048);
+        c.max_export_batch_size = c.parse_number(&get, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512);
+        c.schedule_delay = c
+            .parse_number(&get, "OTEL_BSP_SCHEDULE_DELAY", 5000)
+            .map(|ms| Duration::from_millis(ms as u64));
+        c.export_timeout = c
+            .parse_number(&get, "OTEL_BSP_EXPORT_TIMEOUT", 30000)
+            .map(|ms| Duration::from_millis(ms as u64));
+        c
+    }
+
+    fn parse_number(
+        &mut self,
+        get: &impl Fn(&str) -> Option<String>,
+        key: &str,
+        default: usize,
+    ) -> Option<usize> {
+        let v = get(key)?;
+        match v.parse::<usize>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                self.warnings.push(format!(
+                    "{key}={v:?} is not a positive integer; using {default}"
+                ));
+                None
+            }
+        }
+    }
+
+    fn parse_sampler(&mut self, name: &str, arg: Option<&str>) -> Option<Box<dyn Sampler>> {
+        let ratio = |c: &mut EnvConfig| -> f64 {
+            match arg.map(|a| (a, a.parse::<f64>())) {
+                None => 1.0,
+                Some((_, Ok(r))) if (0.0..=1.0).contains(&r) => r,
+                Some((a, _)) => {
+                    c.warnings.push(format!(
+                        "OTEL_TRACES_SAMPLER_ARG={a:?} is not a ratio between 0 and 1; using 1.0"
+                    ));
+                    1.0
+                }
+            }
+        };
+        let rate = |c: &mut EnvConfig| -> f64 {
+            match arg.map(|a| (a, a.parse::<f64>())) {
+                None => 100.0,
+                Some((_, Ok(r))) if r >= 0.0 && r.is_finite() => r,
+                Some((a, _)) => {
+                    c.warnings.push(format!(
+                        "OTEL_TRACES_SAMPLER_ARG={a:?} is not a rate of traces per second; \
+                         using 100"
+                    ));
+                    100.0
+                }
+            }
+        };
+        let s: Box<dyn Sampler> = match name {
+            "always_on" => Box::new(AlwaysOn),
+            "always_off" => Box::new(AlwaysOff),
+            "traceidratio" => Box::new(TraceIdRatio::new(ratio(self))),
+            "parentbased_always_on" => Box::new(ParentBased::new(AlwaysOn)),
+            "parentbased_always_off" => Box::new(ParentBased::new(AlwaysOff)),
+            "parentbased_traceidratio" => {
+                Box::new(ParentBased::new(TraceIdRatio::new(ratio(self))))
+            }
+            "ratelimiting" => Box::new(RateLimiting::new(rate(self))),
+            "parentbased_ratelimiting" => Box::new(ParentBased::new(RateLimiting::new(rate(self)))),
+            other => {
+                self.warnings.push(format!(
+                    "OTEL_TRACES_SAMPLER={other:?} is not a known sampler (always_on, \
+                     always_off, traceidratio, parentbased_always_on, parentbased_always_off, \
+                     parentbased_traceidratio, ratelimiting, parentbased_ratelimiting); using \
+                     parentbased_always_on"
+                ));
+                return None;
+            }
+        };
+        Some(s)
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(vars: &[(&str, &str)]) -> EnvConfig {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EnvConfig::read(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_with_nothing_set() {
+        let c = read(&[]);
+        assert!(c.warnings.is_empty());
+        assert_eq!(c.exporters, vec![ExporterChoice::Console]);
+        assert!(c.sampler.is_none() && c.disabled.is_none());
+    }
+
+    #[test]
+    fn reads_the_otel_names() {
+        let c = read(&[
+            ("OTEL_SERVICE_NAME", "shop"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=prod,team=a%20b",
+            ),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "250"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "1000"),
+            ("OTEL_SDK_DISABLED", "TRUE"),
+        ]);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(c.service_name.as_deref(), Some("shop"));
+        assert_eq!(c.resource[1], KeyValue::new("team", "a b"));
+        assert!(format!("{:?}", c.sampler).contains("0.25"));
+        assert_eq!(c.exporters, vec![ExporterChoice::None]);
+        assert_eq!(c.max_queue_size, Some(100));
+        assert_eq!(c.schedule_delay, Some(Duration::from_millis(250)));
+        assert_eq!(c.max_export_batch_size, Some(10));
+        assert_eq!(c.export_timeout, Some(Duration::from_secs(1)));
+        assert_eq!(c.disabled, Some(true));
+    }
+
+    #[test]
+    fn invalid_values_warn_once_each_and_name_the_fallback() {
+        let c = read(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "lots"),
+            ("OTEL_TRACES_EXPORTER", "jaeger-thrift"),
+            ("OTEL_SDK_DISABLED", "yes"),
+        ]);
+        assert_eq!(c.warnings.len(), 4, "{:#?}", c.warnings);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("OTEL_TRACES_SAMPLER_ARG=\"1.5\"") && w.contains("using 1.0"))
+        );
+        assert!(c.warnings.iter().any(|w| w.contains("OTEL_BSP_MAX_QUEUE_SIZE=\"lots\"")
+            && w.contains("using 2048")));
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("jaeger-thrift") && w.contains("console"))
+        );
+        assert!(c.warnings.iter().any(|w| w.contains("OTEL_SDK_DISABLED")));
+        let bad = read(&[("OTEL_TRACES_SAMPLER", "sometimes")]);
+        assert!(bad.sampler.is_none());
+        assert!(bad.warnings[0].contains("using parentbased_always_on"));
+    }
+}

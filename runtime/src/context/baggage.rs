@@ -1,0 +1,104 @@
+//! Baggage: application key/value pairs that travel with the context, in and across processes.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// One baggage member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaggageEntry {
+    /// The key.
+    pub key: String,
+    /// The value, decoded.
+    pub value: String,
+    /// Properties after the value (`;prop=1`), kept verbatim.
+    pub metadata: String,
+}
+
+/// An immutable, cheaply cloned set of baggage members. Updates return a new value.
+///
+/// ```
+/// use traceweave::{Baggage, Context};
+/// let bag = Baggage::new().with("tenant", "acme");
+/// let ctx = Context::current().with_baggage(bag);
+/// ctx.run(|| assert_eq!(Context::current().baggage().get("tenant"), Some("acme")));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Baggage(Option<Arc<Vec<BaggageEntry>>>);
+
+impl Baggage {
+    /// Empty baggage.
+    pub const fn new() -> Self {
+        Baggage(None)
+    }
+
+    /// A copy with `key` set to `value` (replacing an earlier value).
+    #[must_use]
+    pub fn with(&self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.with_entry(BaggageEntry {
+            key: key.into(),
+            value: value.into(),
+            metadata: String::new(),
+        })
+    }
+
+    /// A copy with this entry set (replacing an entry with the same key).
+    #[must_use]
+    pub fn with_entry(&self, entry: BaggageEntry) -> Self {
+        let mut entries: Vec<BaggageEntry> = self
+            .iter()
+            .filter(|e| e.key != entry.key)
+            .cloned()
+            .collect();
+        entries.push(entry);
+        Baggage(Some(Arc::new(entries)))
+    }
+
+    /// A copy without `key`.
+    #[must_use]
+    pub fn without(&self, key: &str) -> Self {
+        let entries: Vec<BaggageEntry> = self.iter().filter(|e| e.key != key).cloned().collect();
+        if entries.is_empty() {
+            Baggage(None)
+        } else {
+            Baggage(Some(Arc::new(entries)))
+        }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.iter().find(|e| e.key == key).map(|e| e.value.as_str())
+    }
+
+    /// The members in insertion order.
+    pub fn iter(&self) -> std::slice::Iter<'_, BaggageEntry> {
+        match &self.0 {
+            Some(entries) => entries.iter(),
+            None => [].iter(),
+        }
+    }
+
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |e| e.len())
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+impl fmt::Debug for Baggage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|e| (&e.key, &e.value)))
+            .finish()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Baggage {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        iter.into_iter()
+            .fold(Baggage::new(), |bag, (k, v)| bag.with(k, v))
+    }
+}

@@ -1,0 +1,404 @@
+//! The current context: a thread-local stack for sync code, re-attached on every poll for
+//! async code, and helpers to carry it into spawned tasks and threads.
+
+mod baggage;
+mod future;
+mod spawn;
+mod trace_state;
+
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::export::Tracer;
+use crate::id::{SpanId, TraceFlags, TraceId};
+
+pub use baggage::{Baggage, BaggageEntry};
+pub use future::{FutureExt, WithContext};
+#[cfg(feature = "tokio")]
+pub use spawn::spawn;
+pub use spawn::spawn_thread;
+pub use trace_state::{TraceState, TraceStateError};
+
+/// The identity of a span as it propagates: what a child or a remote service needs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SpanContext {
+    trace_id: TraceId,
+    span_id: SpanId,
+    trace_flags: TraceFlags,
+    is_remote: bool,
+}
+
+impl SpanContext {
+    /// The invalid span context: "no span".
+    pub const INVALID: SpanContext = SpanContext {
+        trace_id: TraceId::INVALID,
+        span_id: SpanId::INVALID,
+        trace_flags: TraceFlags::NONE,
+        is_remote: false,
+    };
+
+    /// Builds a span context.
+    pub const fn new(
+        trace_id: TraceId,
+        span_id: SpanId,
+        trace_flags: TraceFlags,
+        is_remote: bool,
+    ) -> Self {
+        SpanContext {
+            trace_id,
+            span_id,
+            trace_flags,
+            is_remote,
+        }
+    }
+
+    /// The trace.
+    pub const fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+
+    /// The span.
+    pub const fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+
+    /// The W3C flags.
+    pub const fn trace_flags(&self) -> TraceFlags {
+        self.trace_flags
+    }
+
+    /// Whether the span lives in another process.
+    pub const fn is_remote(&self) -> bool {
+        self.is_remote
+    }
+
+    /// Whether the span is sampled.
+    pub const fn is_sampled(&self) -> bool {
+        self.trace_flags.is_sampled()
+    }
+
+    /// Whether both ids are non-zero.
+    pub const fn is_valid(&self) -> bool {
+        self.trace_id.is_valid() && self.span_id.is_valid()
+    }
+}
+
+impl fmt::Debug for SpanContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpanContext")
+            .field("trace_id", &format_args!("{}", self.trace_id))
+            .field("span_id", &format_args!("{}", self.span_id))
+            .field("flags", &format_args!("{:02x}", self.trace_flags.to_u8()))
+            .field("remote", &self.is_remote)
+            .finish()
+    }
+}
+
+/// What travels with a context besides the span identity; shared, rarely present.
+#[derive(Clone, Default)]
+pub(crate) struct Shared {
+    pub(crate) trace_state: TraceState,
+    pub(crate) baggage: Baggage,
+    /// A scoped tracer (tests, `Tracer::in_scope`); `None` means the global one.
+    pub(crate) tracer: Option<Tracer>,
+}
+
+/// A span context plus what travels with it (tracestate, baggage). Cheap to clone.
+///
+/// ```
+/// use traceweave::Context;
+/// let ctx = Context::current();
+/// std::thread::spawn(move || ctx.run(|| { /* spans here continue the caller's trace */ }))
+///     .join()
+///     .unwrap();
+/// ```
+#[derive(Clone, Default)]
+pub struct Context {
+    pub(crate) span: SpanContext,
+    pub(crate) shared: Option<Arc<Shared>>,
+}
+
+impl Context {
+    /// The empty context: no span, no baggage.
+    pub const fn new() -> Self {
+        Context {
+            span: SpanContext::INVALID,
+            shared: None,
+        }
+    }
+
+    /// The context of the calling thread or task: its innermost active span.
+    pub fn current() -> Self {
+        LOCAL
+            .try_with(|l| {
+                // SAFETY: no reference into the stack outlives this block and nothing
+                // called here touches the stack.
+                let stack = unsafe { &*l.stack.get() };
+                stack.last().map(|f| f.ctx.clone())
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// A context whose span is `span` (e.g. one extracted from a remote request).
+    #[must_use]
+    pub fn with_span_context(&self, span: SpanContext) -> Self {
+        Context {
+            span,
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The span identity.
+    pub fn span_context(&self) -> &SpanContext {
+        &self.span
+    }
+
+    /// Whether a (valid) span is present.
+    pub fn has_span(&self) -> bool {
+        self.span.is_valid()
+    }
+
+    /// The baggage.
+    pub fn baggage(&self) -> &Baggage {
+        static EMPTY: Baggage = Baggage::new();
+        self.shared.as_ref().map_or(&EMPTY, |s| &s.baggage)
+    }
+
+    /// The tracestate.
+    pub fn trace_state(&self) -> &TraceState {
+        static EMPTY: TraceState = TraceState::new();
+        self.shared.as_ref().map_or(&EMPTY, |s| &s.trace_state)
+    }
+
+    fn with_shared(&self, f: impl FnOnce(&mut Shared)) -> Self {
+        let mut shared = self.shared.as_deref().cloned().unwrap_or_default();
+        f(&mut shared);
+        Context {
+            span: self.span,
+            shared: Some(Arc::new(shared)),
+        }
+    }
+
+    /// A copy carrying `baggage` instead.
+    #[must_use]
+    pub fn with_baggage(&self, baggage: Baggage) -> Self {
+        self.with_shared(|s| s.baggage = baggage)
+    }
+
+    /// A copy carrying `trace_state` instead.
+    #[must_use]
+    pub fn with_trace_state(&self, trace_state: TraceState) -> Self {
+        self.with_shared(|s| s.trace_state = trace_state)
+    }
+
+    pub(crate) fn with_tracer(&self, tracer: Tracer) -> Self {
+        self.with_shared(|s| s.tracer = Some(tracer))
+    }
+
+    pub(crate) fn tracer(&self) -> Option<&Tracer> {
+        self.shared.as_ref().and_then(|s| s.tracer.as_ref())
+    }
+
+    /// Makes this the current context of the calling thread until the guard drops.
+    pub fn attach(self) -> ContextGuard {
+        ContextGuard {
+            token: push(self),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Runs `f` with this as the current context.
+    pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.attach();
+        f()
+    }
+}
+
+impl AsRef<Context> for Context {
+    fn as_ref(&self) -> &Context {
+        self
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("span", &self.span)
+            .field("baggage", self.baggage())
+            .field("trace_state", self.trace_state())
+            .finish()
+    }
+}
+
+/// Restores the previous context when dropped. Guards may be dropped in any order.
+#[must_use = "the context is detached as soon as the guard is dropped"]
+pub struct ContextGuard {
+    token: u64,
+    // The stack is per thread: the guard must be dropped on the thread that made it.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        pop(self.token);
+    }
+}
+
+impl fmt::Debug for ContextGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContextGuard").finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Frame {
+    pub(crate) ctx: Context,
+    token: u64,
+    /// Set on the exporters' thread: spans started under it are not recorded, so exporters
+    /// never trace their own I/O.
+    pub(crate) suppress: bool,
+}
+
+pub(crate) struct Local {
+    stack: UnsafeCell<Vec<Frame>>,
+    next_token: Cell<u64>,
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local { stack: UnsafeCell::new(Vec::new()), next_token: Cell::new(0) }
+    };
+}
+
+/// Reads the innermost frame. `f` must not touch the context stack.
+#[inline]
+pub(crate) fn with_top<R>(f: impl FnOnce(Option<&Frame>) -> R) -> R {
+    match LOCAL.try_with(|l| {
+        // SAFETY: the shared borrow ends with this closure; `f` is crate code that does not
+        // push or pop.
+        let stack = unsafe { &*l.stack.get() };
+        stack.last()
+    }) {
+        // SAFETY: the frame is not removed while `f` runs (same thread, `f` does not pop).
+        Ok(top) => f(top),
+        Err(_) => f(None),
+    }
+}
+
+/// Pushes a context; returns the token that pops exactly this frame.
+#[inline]
+pub(crate) fn push(ctx: Context) -> u64 {
+    LOCAL
+        .try_with(|l| {
+            let token = l.next_token.get().wrapping_add(1);
+            l.next_token.set(token);
+            // SAFETY: exclusive access on this thread; no user code runs while borrowed.
+            let stack = unsafe { &mut *l.stack.get() };
+            let suppress = stack.last().is_some_and(|f| f.suppress);
+            stack.push(Frame {
+                ctx,
+                token,
+                suppress,
+            });
+            token
+        })
+        .unwrap_or(0)
+}
+
+/// Marks the calling thread so that nothing started on it is recorded (the collector thread).
+pub(crate) fn suppress_current_thread() -> u64 {
+    LOCAL
+        .try_with(|l| {
+            let token = l.next_token.get().wrapping_add(1);
+            l.next_token.set(token);
+            // SAFETY: as in `push`.
+            let stack = unsafe { &mut *l.stack.get() };
+            stack.push(Frame {
+                ctx: Context::new(),
+                token,
+                suppress: true,
+            });
+            token
+        })
+        .unwrap_or(0)
+}
+
+/// Pops the frame pushed with `token`, wherever it is in the stack (guards dropped out of
+/// order must not remove someone else's frame).
+#[inline]
+pub(crate) fn pop(token: u64) {
+    if token == 0 {
+        return;
+    }
+    let removed = LOCAL.try_with(|l| {
+        // SAFETY: as in `push`; the removed frame is dropped after the borrow ends.
+        let stack = unsafe { &mut *l.stack.get() };
+        match stack.last() {
+            Some(top) if top.token == token => stack.pop(),
+            _ => stack
+                .iter()
+                .rposition(|f| f.token == token)
+                .map(|i| stack.remove(i)),
+        }
+    });
+    drop(removed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(n: u64) -> Context {
+        Context::new().with_span_context(SpanContext::new(
+            TraceId::from_u128(1),
+            SpanId::from_u64(n),
+            TraceFlags::SAMPLED,
+            false,
+        ))
+    }
+
+    fn current_span() -> u64 {
+        Context::current().span_context().span_id().to_u64()
+    }
+
+    #[test]
+    fn nested_attach_and_restore() {
+        assert_eq!(current_span(), 0);
+        let a = ctx(1).attach();
+        let b = ctx(2).attach();
+        assert_eq!(current_span(), 2);
+        drop(b);
+        assert_eq!(current_span(), 1);
+        drop(a);
+        assert_eq!(current_span(), 0);
+    }
+
+    #[test]
+    fn out_of_order_drops_do_not_corrupt() {
+        let a = ctx(1).attach();
+        let b = ctx(2).attach();
+        let c = ctx(3).attach();
+        drop(b);
+        assert_eq!(current_span(), 3);
+        drop(c);
+        assert_eq!(current_span(), 1);
+        drop(a);
+        assert_eq!(current_span(), 0);
+    }
+
+    #[test]
+    fn baggage_and_trace_state_travel() {
+        let c = ctx(1)
+            .with_baggage(Baggage::new().with("k", "v"))
+            .with_trace_state(TraceState::parse("a=1").unwrap());
+        c.run(|| {
+            let cur = Context::current();
+            assert_eq!(cur.baggage().get("k"), Some("v"));
+            assert_eq!(cur.trace_state().get("a"), Some("1"));
+        });
+        assert!(Context::current().baggage().is_empty());
+    }
+}

@@ -1,0 +1,234 @@
+//! W3C `tracestate`: vendor key/value pairs that travel with a trace.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a tracestate key, value or header was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceStateError {
+    /// A key outside `[a-z0-9][a-z0-9_\-*/@]{0,255}` (or the `tenant@system` form).
+    InvalidKey(String),
+    /// A value with `,`, `=`, a non-printable character, a trailing space, or over 256 chars.
+    InvalidValue(String),
+    /// A member without `=`.
+    InvalidMember(String),
+    /// More than 32 members.
+    TooManyMembers(usize),
+    /// The same key twice.
+    DuplicateKey(String),
+}
+
+impl fmt::Display for TraceStateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceStateError::InvalidKey(k) => write!(f, "invalid tracestate key {k:?}"),
+            TraceStateError::InvalidValue(v) => write!(f, "invalid tracestate value {v:?}"),
+            TraceStateError::InvalidMember(m) => {
+                write!(f, "invalid tracestate member {m:?}: expected key=value")
+            }
+            TraceStateError::TooManyMembers(n) => {
+                write!(f, "tracestate has {n} members; at most 32 are allowed")
+            }
+            TraceStateError::DuplicateKey(k) => write!(f, "tracestate key {k:?} appears twice"),
+        }
+    }
+}
+
+impl std::error::Error for TraceStateError {}
+
+const MAX_MEMBERS: usize = 32;
+
+/// An immutable, cheaply cloned W3C tracestate. Updates return a new value.
+///
+/// ```
+/// use traceweave::TraceState;
+/// let ts = TraceState::parse("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7").unwrap();
+/// let ts = ts.insert("rojo", "1").unwrap();
+/// assert_eq!(ts.header(), "rojo=1,congo=t61rcWkgMzE");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TraceState(Option<Arc<[(String, String)]>>);
+
+impl TraceState {
+    /// The empty tracestate.
+    pub const fn new() -> Self {
+        TraceState(None)
+    }
+
+    /// Parses a header value (several headers joined with `,`). Empty members are allowed and
+    /// skipped; any invalid member rejects the whole header, as the spec asks.
+    pub fn parse(header: &str) -> Result<Self, TraceStateError> {
+        let mut members: Vec<(String, String)> = Vec::new();
+        let mut count = 0usize;
+        for member in header.split(',') {
+            let member = member.trim_matches([' ', '\t']);
+            if member.is_empty() {
+                continue;
+            }
+            count += 1;
+            if count > MAX_MEMBERS {
+                return Err(TraceStateError::TooManyMembers(count));
+            }
+            let (key, value) = member
+                .split_once('=')
+                .ok_or_else(|| TraceStateError::InvalidMember(member.to_owned()))?;
+            validate_key(key)?;
+            validate_value(value)?;
+            if members.iter().any(|(k, _)| k == key) {
+                return Err(TraceStateError::DuplicateKey(key.to_owned()));
+            }
+            members.push((key.to_owned(), value.to_owned()));
+        }
+        Ok(Self::from_members(members))
+    }
+
+    fn from_members(members: Vec<(String, String)>) -> Self {
+        if members.is_empty() {
+            TraceState(None)
+        } else {
+            TraceState(Some(members.into()))
+        }
+    }
+
+    /// The value for a key.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// A new tracestate with `key` set to `value` and moved to the front, dropping the last
+    /// member if that would exceed 32.
+    pub fn insert(&self, key: &str, value: &str) -> Result<Self, TraceStateError> {
+        validate_key(key)?;
+        validate_value(value)?;
+        let mut members = vec![(key.to_owned(), value.to_owned())];
+        members.extend(
+            self.iter()
+                .filter(|(k, _)| *k != key)
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        members.truncate(MAX_MEMBERS);
+        Ok(Self::from_members(members))
+    }
+
+    /// A new tracestate without `key`.
+    #[must_use]
+    pub fn remove(&self, key: &str) -> Self {
+        Self::from_members(
+            self.iter()
+                .filter(|(k, _)| *k != key)
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
+    }
+
+    /// The members, first (most recently updated) first.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether there are no members.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The header value, `key=value` joined by `,`.
+    pub fn header(&self) -> String {
+        let mut out = String::new();
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
+        out
+    }
+}
+
+impl fmt::Debug for TraceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceState({:?})", self.header())
+    }
+}
+
+fn is_key_char(c: u8) -> bool {
+    matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/')
+}
+
+fn validate_simple_key(key: &str, max: usize) -> bool {
+    let b = key.as_bytes();
+    !b.is_empty()
+        && b.len() <= max
+        && matches!(b[0], b'a'..=b'z' | b'0'..=b'9')
+        && b.iter().all(|&c| is_key_char(c))
+}
+
+fn validate_key(key: &str) -> Result<(), TraceStateError> {
+    let ok = match key.split_once('@') {
+        None => validate_simple_key(key, 256),
+        Some((tenant, system)) => {
+            validate_simple_key(tenant, 241)
+                && !system.is_empty()
+                && system.len() <= 14
+                && system.as_bytes()[0].is_ascii_lowercase()
+                && system.bytes().all(is_key_char)
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(TraceStateError::InvalidKey(key.to_owned()))
+    }
+}
+
+fn validate_value(value: &str) -> Result<(), TraceStateError> {
+    let b = value.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 256
+        && b.iter()
+            .all(|&c| (0x20..=0x7e).contains(&c) && c != b',' && c != b'=')
+        && b[b.len() - 1] != b' ';
+    if ok {
+        Ok(())
+    } else {
+        Err(TraceStateError::InvalidValue(value.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects_per_spec() {
+        let ts = TraceState::parse("a=1, ,b@sys=2\t").unwrap();
+        assert_eq!(ts.get("b@sys"), Some("2"));
+        assert_eq!(ts.header(), "a=1,b@sys=2");
+        assert!(TraceState::parse("A=1").is_err());
+        assert!(TraceState::parse("a=1,a=2").is_err());
+        assert!(TraceState::parse("a=x,y").is_err());
+        assert!(TraceState::parse("a=b=c").is_err());
+        let many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+        assert_eq!(
+            TraceState::parse(&many.join(",")),
+            Err(TraceStateError::TooManyMembers(33))
+        );
+        assert!(TraceState::parse(&many[..32].join(",")).is_ok());
+    }
+
+    #[test]
+    fn insert_moves_to_front() {
+        let ts = TraceState::parse("a=1,b=2")
+            .unwrap()
+            .insert("b", "3")
+            .unwrap();
+        assert_eq!(ts.header(), "b=3,a=1");
+        assert!(ts.insert("b", "trailing ").is_err());
+        assert_eq!(ts.remove("b").header(), "a=1");
+        assert!(ts.remove("b").remove("a").is_empty());
+    }
+}

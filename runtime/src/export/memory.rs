@@ -1,0 +1,51 @@
+//! An exporter that keeps spans in memory, for tests and for inspecting traces in-process.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::{ExportError, Exporter, Resource};
+use crate::span::SpanRecord;
+
+/// Keeps every exported span. Clones share the same storage, so keep one clone to read what
+/// the pipeline exported.
+///
+/// ```
+/// let memory = traceweave::InMemoryExporter::new();
+/// let tracer = traceweave::builder().exporter(memory.clone()).build();
+/// tracer.in_scope(|| drop(traceweave::span("work").start()));
+/// tracer.force_flush();
+/// assert_eq!(memory.spans()[0].name, "work");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryExporter {
+    spans: Arc<Mutex<Vec<SpanRecord>>>,
+}
+
+impl InMemoryExporter {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of the spans exported so far.
+    pub fn spans(&self) -> Vec<SpanRecord> {
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Removes and returns the spans exported so far.
+    pub fn take(&self) -> Vec<SpanRecord> {
+        std::mem::take(&mut *self.spans.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Exporter for InMemoryExporter {
+    fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(spans);
+        Ok(())
+    }
+}

@@ -1,0 +1,70 @@
+//! # traceweave
+//!
+//! Distributed tracing for Rust services, driven by attribute macros. Put `#[traced]` on a
+//! function and it becomes a child span of whatever span is current, on every way out of it
+//! (return, `?`, panic, a dropped future), with `Err` results marked as errors.
+//!
+//! ```
+//! use traceweave::traced;
+//!
+//! #[traced(kind = client, args(user_id))]
+//! async fn load_user(user_id: u64) -> Result<String, std::io::Error> {
+//!     Ok(format!("user {user_id}"))
+//! }
+//!
+//! #[traced]
+//! async fn handle() {
+//!     let _ = load_user(42).await;
+//! }
+//!
+//! # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! let spans = rt.block_on(traceweave::testing::capture_async(handle()));
+//! assert_eq!(spans.tree(), "└─ handle\n   └─ load_user [client] user_id=42\n");
+//! ```
+//!
+//! In an application, call [`init`] once in `main` and keep the guard: spans then go to the
+//! console (a tree per trace on stderr) or wherever `OTEL_TRACES_EXPORTER` says.
+//!
+//! ## How it works
+//! - The current context lives in a thread-local stack; a traced future re-attaches its
+//!   context on every poll, so it follows the task across threads and executors.
+//! - Sampling is decided once at the root; unsampled spans cost a branch.
+//! - Finished spans go into a per-thread bounded ring (no lock, no allocation for static names
+//!   and primitive attributes); one collector thread batches them to the exporters. A full
+//!   ring drops and counts, never blocks.
+
+#![warn(missing_docs)]
+
+mod config;
+pub mod context;
+pub mod export;
+mod id;
+pub mod sampler;
+mod span;
+pub mod testing;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use config::{Builder, InitError, TracingGuard, builder, force_flush, init, shutdown, stats};
+#[cfg(feature = "tokio")]
+pub use context::spawn;
+pub use context::{
+    Baggage, BaggageEntry, Context, ContextGuard, FutureExt, SpanContext, TraceState,
+    TraceStateError, WithContext, spawn_thread,
+};
+pub use export::{
+    BatchConfig, ConsoleExporter, ExportError, Exporter, InMemoryExporter, Resource, SpanStats,
+    Tracer,
+};
+pub use id::{SpanId, TraceFlags, TraceId};
+pub use sampler::{
+    AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, SamplingDecision, SamplingInput,
+    TraceIdRatio,
+};
+pub use span::{
+    Array, Attributes, EnteredSpan, Event, Key, KeyValue, Link, Span, SpanBuilder, SpanKind,
+    SpanRecord, Status, ToValue, Value, span,
+};
+pub use traceweave_macros::traced;

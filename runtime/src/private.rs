@@ -1,0 +1,210 @@
+//! What the macros' output calls. Not a public API: names and signatures change freely.
+#![allow(missing_debug_implementations, missing_docs)]
+
+use std::borrow::Cow;
+use std::fmt::{Debug, Display};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+pub use crate::context::Context;
+pub use crate::span::{EnteredSpan, Key, Span, SpanKind, Status, ToValue, Value};
+pub use std::boxed::Box;
+pub use std::pin::Pin as PinType;
+
+use crate::context;
+use crate::span::Parent;
+
+/// Starts a span with a static name as a child of the current context (or a new root).
+#[inline]
+pub fn start(name: &'static str, kind: SpanKind, root: bool) -> Span {
+    let parent = if root { Parent::Root } else { Parent::Current };
+    crate::span::start(Cow::Borrowed(name), kind, parent)
+}
+
+/// Starts a span whose parent is given explicitly.
+#[inline]
+pub fn start_with_parent<P: AsRef<Context> + ?Sized>(
+    name: &'static str,
+    kind: SpanKind,
+    parent: &P,
+) -> Span {
+    crate::span::start(Cow::Borrowed(name), kind, Parent::Explicit(parent.as_ref()))
+}
+
+/// Enters a span for a sync body.
+#[inline]
+pub fn enter(span: Span) -> EnteredSpan {
+    span.enter()
+}
+
+/// Attaches a span's context for the synchronous prelude of a fn returning a future.
+#[inline]
+pub fn attach(span: &Span) -> Option<context::ContextGuard> {
+    span.attach_context().map(Context::attach)
+}
+
+#[inline]
+pub fn record_value<T: ToValue + ?Sized>(span: &mut Span, key: &'static str, value: &T) {
+    span.set_attribute(Key::from_static(key), value.to_value());
+}
+
+#[inline]
+pub fn record_static_str(span: &mut Span, key: &'static str, value: &'static str) {
+    span.set_attribute(Key::from_static(key), Value::Str(Cow::Borrowed(value)));
+}
+
+#[inline]
+pub fn record_display<T: Display + ?Sized>(span: &mut Span, key: &'static str, value: &T) {
+    span.set_attribute(Key::from_static(key), value.to_string());
+}
+
+#[inline]
+pub fn record_debug<T: Debug + ?Sized>(span: &mut Span, key: &'static str, value: &T) {
+    span.set_attribute(Key::from_static(key), format!("{value:?}"));
+}
+
+/// A borrowed return value, classified by autoref specialization: a `Result` whose error is
+/// `Display` (or else `Debug`) marks the span failed; anything else does nothing. This works
+/// for every alias of `Result` because it looks at the type, not at how it is spelled.
+pub struct Outcome<'a, T: ?Sized>(pub &'a T);
+
+pub trait ViaDisplay {
+    fn __tw_outcome(&self, span: &mut Span);
+}
+
+impl<T, E: Display> ViaDisplay for &&Outcome<'_, Result<T, E>> {
+    #[inline]
+    fn __tw_outcome(&self, span: &mut Span) {
+        if let Err(e) = self.0 {
+            if span.is_recording() {
+                span.set_status(Status::error(e.to_string()));
+            }
+        }
+    }
+}
+
+pub trait ViaDebug {
+    fn __tw_outcome(&self, span: &mut Span);
+}
+
+impl<T, E: Debug> ViaDebug for &Outcome<'_, Result<T, E>> {
+    #[inline]
+    fn __tw_outcome(&self, span: &mut Span) {
+        if let Err(e) = self.0 {
+            if span.is_recording() {
+                span.set_status(Status::error(format!("{e:?}")));
+            }
+        }
+    }
+}
+
+pub trait ViaAny {
+    fn __tw_outcome(&self, span: &mut Span);
+}
+
+impl<T: ?Sized> ViaAny for Outcome<'_, T> {
+    #[inline]
+    fn __tw_outcome(&self, _: &mut Span) {}
+}
+
+/// Records `ret`.
+#[inline]
+pub fn record_return<T: Debug + ?Sized>(span: &mut Span, value: &T) {
+    if span.is_recording() {
+        span.set_attribute(Key::from_static("return"), format!("{value:?}"));
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a traced async fn: attaches the span's context on every poll, records the
+    /// outcome, and ends the span on completion, panic, or drop (then marked cancelled).
+    pub struct Instrumented<F, C> {
+        #[pin]
+        inner: F,
+        span: Span,
+        ctx: Option<Context>,
+        on_output: Option<C>,
+    }
+
+    impl<F, C> PinnedDrop for Instrumented<F, C> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if this.span.is_recording() {
+                this.span.set_attribute(Key::from_static("cancelled"), true);
+                this.span.end_in_place();
+            }
+        }
+    }
+}
+
+impl<F, C> Instrumented<F, C>
+where
+    F: Future,
+    C: FnOnce(&F::Output, &mut Span),
+{
+    #[inline]
+    pub fn new(inner: F, span: Span, on_output: C) -> Self {
+        Instrumented {
+            ctx: span.attach_context(),
+            inner,
+            span,
+            on_output: Some(on_output),
+        }
+    }
+}
+
+struct PollGuard<'a> {
+    span: &'a mut Span,
+    token: u64,
+    armed: bool,
+}
+
+impl Drop for PollGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        context::pop(self.token);
+        if self.armed && std::thread::panicking() && self.span.is_recording() {
+            self.span.set_status(Status::error("panicked"));
+            self.span.end_in_place();
+        }
+    }
+}
+
+impl<F, C> Future for Instrumented<F, C>
+where
+    F: Future,
+    C: FnOnce(&F::Output, &mut Span),
+{
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let token = match this.ctx {
+            Some(ctx) => context::push(ctx.clone()),
+            None => 0,
+        };
+        let mut guard = PollGuard {
+            span: this.span,
+            token,
+            armed: true,
+        };
+        let poll = this.inner.poll(cx);
+        guard.armed = false;
+        drop(guard);
+        if let Poll::Ready(output) = &poll {
+            if let Some(on_output) = this.on_output.take() {
+                on_output(output, this.span);
+            }
+            this.span.end_in_place();
+        }
+        poll
+    }
+}
+
+/// Used by the fake return edge in generated async blocks.
+#[doc(hidden)]
+pub fn unreachable<T>() -> T {
+    unreachable!()
+}

@@ -1,0 +1,553 @@
+//! Live spans: starting (sampling, ids, parent), recording, entering and ending.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use super::clock;
+use super::{Event, KeyValue, Link, SpanKind, SpanRecord, Status};
+use crate::context::{self, Context, Shared, SpanContext};
+use crate::export::{GlobalState, Pipeline, global_state, submit_pre_init};
+use crate::id::{SpanId, TraceFlags, TraceId};
+use crate::sampler::{SamplingDecision, SamplingInput};
+
+/// Where a new span's parent comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Parent<'a> {
+    Current,
+    Root,
+    Explicit(&'a Context),
+}
+
+/// A span being recorded. It ends when [`end`](Span::end) is called or when it is dropped.
+///
+/// Most code never sees one: `#[traced]` manages them. Use it directly for work that cannot
+/// take an attribute:
+///
+/// ```
+/// use traceweave::{SpanKind, Status};
+/// let mut span = traceweave::span("cache.lookup").kind(SpanKind::Client).start();
+/// span.set_attribute("cache.key", "user:42");
+/// span.add_event("miss", vec![]);
+/// span.set_status(Status::Ok);
+/// span.end();
+/// ```
+pub struct Span(State);
+
+enum State {
+    /// Not recorded and not changing the context (tracing off, or an unsampled local parent).
+    Noop,
+    /// Not recorded, but a new context that propagates (an unsampled root).
+    NonRecording(Context),
+    Recording(Recording),
+    Ended,
+}
+
+pub(crate) struct Recording {
+    record: SpanRecord,
+    shared: Option<Arc<Shared>>,
+    sink: Sink,
+}
+
+#[derive(Clone, Copy)]
+enum Sink {
+    Global(&'static Pipeline),
+    Scoped,
+    PreInit,
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            State::Noop => f.write_str("Span(noop)"),
+            State::NonRecording(ctx) => write!(f, "Span(not sampled, {:?})", ctx.span),
+            State::Recording(r) => f
+                .debug_struct("Span")
+                .field("name", &r.record.name)
+                .field("trace_id", &r.record.trace_id)
+                .field("span_id", &r.record.span_id)
+                .finish(),
+            State::Ended => f.write_str("Span(ended)"),
+        }
+    }
+}
+
+impl Span {
+    /// A span that records nothing and leaves the context as it is.
+    pub const fn noop() -> Self {
+        Span(State::Noop)
+    }
+
+    /// Starts a span named `name` as a child of the current context.
+    #[inline]
+    pub fn start(name: &'static str, kind: SpanKind) -> Self {
+        start(Cow::Borrowed(name), kind, Parent::Current)
+    }
+
+    /// Whether this span records data (it is sampled and tracing is on).
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        matches!(self.0, State::Recording(_))
+    }
+
+    /// The context that children of this span and outgoing requests should carry. For a
+    /// span that does not change the context, the current context.
+    pub fn context(&self) -> Context {
+        match &self.0 {
+            State::Recording(r) => Context {
+                span: r.span_context(),
+                shared: r.shared.clone(),
+            },
+            State::NonRecording(ctx) => ctx.clone(),
+            State::Noop | State::Ended => Context::current(),
+        }
+    }
+
+    /// The context to attach while this span is entered, if it changes the context.
+    #[inline]
+    pub(crate) fn attach_context(&self) -> Option<Context> {
+        match &self.0 {
+            State::Recording(r) => Some(Context {
+                span: r.span_context(),
+                shared: r.shared.clone(),
+            }),
+            State::NonRecording(ctx) => Some(ctx.clone()),
+            State::Noop | State::Ended => None,
+        }
+    }
+
+    #[inline]
+    fn recording(&mut self) -> Option<&mut Recording> {
+        match &mut self.0 {
+            State::Recording(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Sets an attribute (replacing none: later values with the same key are appended).
+    #[inline]
+    pub fn set_attribute(&mut self, key: impl Into<super::Key>, value: impl Into<super::Value>) {
+        if let Some(r) = self.recording() {
+            r.record.attributes.push(KeyValue {
+                key: key.into(),
+                value: value.into(),
+            });
+        }
+    }
+
+    /// Adds a timestamped event.
+    pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
+        if let Some(r) = self.recording() {
+            r.record.events.push(Event {
+                name: name.into(),
+                time_unix_nano: clock::now(),
+                attributes,
+            });
+        }
+    }
+
+    /// Links this span to another span, e.g. the producer of a message.
+    pub fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        if let Some(r) = self.recording() {
+            if span_context.is_valid() {
+                r.record.links.push(Link {
+                    trace_id: span_context.trace_id(),
+                    span_id: span_context.span_id(),
+                    trace_flags: span_context.trace_flags(),
+                    is_remote: span_context.is_remote(),
+                    attributes,
+                });
+            }
+        }
+    }
+
+    /// Sets the status. An `Ok` is final; an error does not replace `Ok` (OpenTelemetry's rule).
+    pub fn set_status(&mut self, status: Status) {
+        if let Some(r) = self.recording() {
+            if r.record.status != Status::Ok {
+                r.record.status = status;
+            }
+        }
+    }
+
+    /// Marks the span failed with the error's text and records an `exception` event.
+    pub fn record_error(&mut self, error: &dyn std::error::Error) {
+        if self.is_recording() {
+            let message = error.to_string();
+            self.add_event(
+                "exception",
+                vec![KeyValue::new("exception.message", message.clone())],
+            );
+            self.set_status(Status::error(message));
+        }
+    }
+
+    /// Renames the span.
+    pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
+        if let Some(r) = self.recording() {
+            r.record.name = name.into();
+        }
+    }
+
+    /// Ends the span now.
+    pub fn end(mut self) {
+        self.end_in_place();
+    }
+
+    #[inline]
+    pub(crate) fn end_in_place(&mut self) {
+        if let State::Recording(r) = std::mem::replace(&mut self.0, State::Ended) {
+            r.finish();
+        }
+    }
+
+    /// Makes this span the current context until the returned guard drops; the span ends then.
+    pub fn enter(self) -> EnteredSpan {
+        let token = match self.attach_context() {
+            Some(ctx) => context::push(ctx),
+            None => 0,
+        };
+        EnteredSpan {
+            span: self,
+            token,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.end_in_place();
+    }
+}
+
+impl Recording {
+    #[inline]
+    fn span_context(&self) -> SpanContext {
+        SpanContext::new(
+            self.record.trace_id,
+            self.record.span_id,
+            self.record.trace_flags,
+            false,
+        )
+    }
+
+    #[inline]
+    fn finish(mut self) {
+        self.record.end_time_unix_nano = clock::now();
+        if let Some(shared) = &self.shared {
+            if !shared.trace_state.is_empty() {
+                self.record.trace_state = shared.trace_state.clone();
+            }
+        }
+        let Recording {
+            record,
+            shared,
+            sink,
+        } = self;
+        match sink {
+            Sink::Global(p) => p.submit(record),
+            Sink::Scoped => {
+                if let Some(t) = shared.as_ref().and_then(|s| s.tracer.as_ref()) {
+                    t.0.pipeline.submit(record);
+                }
+            }
+            Sink::PreInit => match global_state() {
+                GlobalState::Running(p) => p.submit(record),
+                GlobalState::Uninit => submit_pre_init(record),
+                GlobalState::Disabled => {}
+            },
+        }
+    }
+}
+
+/// A span that is the current context; ends the span when dropped. Must be dropped on the
+/// thread that entered it.
+#[must_use = "the span ends as soon as the guard is dropped"]
+pub struct EnteredSpan {
+    span: Span,
+    token: u64,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl EnteredSpan {
+    /// The span, to record on it.
+    #[inline]
+    pub fn span_mut(&mut self) -> &mut Span {
+        &mut self.span
+    }
+
+    /// The span.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl fmt::Debug for EnteredSpan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("EnteredSpan").field(&self.span).finish()
+    }
+}
+
+impl Drop for EnteredSpan {
+    #[inline]
+    fn drop(&mut self) {
+        context::pop(self.token);
+        if let State::Recording(_) = self.span.0 {
+            if std::thread::panicking() {
+                self.span.set_status(Status::error("panicked"));
+            }
+            self.span.end_in_place();
+        }
+    }
+}
+
+/// Builds a span by hand: name, kind, parent, attributes and links, then [`start`](Self::start).
+#[derive(Debug)]
+#[must_use = "a span builder does nothing until `start` is called"]
+pub struct SpanBuilder {
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    parent: BuilderParent,
+    attributes: Vec<KeyValue>,
+    links: Vec<(SpanContext, Vec<KeyValue>)>,
+}
+
+#[derive(Debug)]
+enum BuilderParent {
+    Current,
+    Root,
+    Explicit(Context),
+}
+
+/// Starts building a span named `name`; by default an internal child of the current context.
+pub fn span(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
+    SpanBuilder {
+        name: name.into(),
+        kind: SpanKind::Internal,
+        parent: BuilderParent::Current,
+        attributes: Vec::new(),
+        links: Vec::new(),
+    }
+}
+
+impl SpanBuilder {
+    /// The span's kind.
+    pub fn kind(mut self, kind: SpanKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Makes the span a child of `parent` (e.g. a context extracted from a request).
+    pub fn parent(mut self, parent: &Context) -> Self {
+        self.parent = BuilderParent::Explicit(parent.clone());
+        self
+    }
+
+    /// Starts a new trace, whatever the current context is.
+    pub fn root(mut self) -> Self {
+        self.parent = BuilderParent::Root;
+        self
+    }
+
+    /// Adds an attribute.
+    pub fn attribute(mut self, key: impl Into<super::Key>, value: impl Into<super::Value>) -> Self {
+        self.attributes.push(KeyValue::new(key, value));
+        self
+    }
+
+    /// Adds a link.
+    pub fn link(mut self, span_context: SpanContext, attributes: Vec<KeyValue>) -> Self {
+        self.links.push((span_context, attributes));
+        self
+    }
+
+    /// Starts the span.
+    pub fn start(self) -> Span {
+        let parent = match &self.parent {
+            BuilderParent::Current => Parent::Current,
+            BuilderParent::Root => Parent::Root,
+            BuilderParent::Explicit(c) => Parent::Explicit(c),
+        };
+        let mut span = start(self.name, self.kind, parent);
+        if span.is_recording() {
+            for kv in self.attributes {
+                span.set_attribute(kv.key, kv.value);
+            }
+            for (ctx, attrs) in self.links {
+                span.add_link(ctx, attrs);
+            }
+        }
+        span
+    }
+}
+
+/// The one place spans begin: parent, pipeline, sampling, ids.
+#[inline]
+pub(crate) fn start(name: Cow<'static, str>, kind: SpanKind, parent: Parent<'_>) -> Span {
+    context::with_top(|top| {
+        let Some(top) = top else {
+            return start_slow(name, kind, parent, None);
+        };
+        if top.suppress {
+            return Span::noop();
+        }
+        // The hot path: a child of the current, local, sampled span of the global pipeline
+        // whose sampler follows local parents.
+        if let (Parent::Current, None, GlobalState::Running(p)) =
+            (parent, &top.ctx.shared, global_state())
+        {
+            let ps = top.ctx.span;
+            if ps.is_valid() && !ps.is_remote() && p.follows_local_parent {
+                if !ps.is_sampled() {
+                    return Span::noop();
+                }
+                return Span(State::Recording(Recording {
+                    record: new_record(
+                        name,
+                        kind,
+                        ps.trace_id(),
+                        ps.span_id(),
+                        false,
+                        ps.trace_flags(),
+                    ),
+                    shared: None,
+                    sink: Sink::Global(p),
+                }));
+            }
+        }
+        start_slow(name, kind, parent, Some(&top.ctx))
+    })
+}
+
+#[inline]
+fn new_record(
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    trace_id: TraceId,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    trace_flags: TraceFlags,
+) -> SpanRecord {
+    SpanRecord {
+        trace_id,
+        span_id: SpanId::random(),
+        parent_span_id,
+        parent_is_remote,
+        trace_flags,
+        trace_state: Default::default(),
+        name,
+        kind,
+        start_time_unix_nano: clock::now(),
+        end_time_unix_nano: 0,
+        attributes: Default::default(),
+        events: Vec::new(),
+        links: Vec::new(),
+        status: Status::Unset,
+    }
+}
+
+#[inline(never)]
+fn start_slow(
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    parent: Parent<'_>,
+    current: Option<&Context>,
+) -> Span {
+    let parent_ctx: Option<&Context> = match parent {
+        Parent::Current => current,
+        Parent::Root => None,
+        Parent::Explicit(c) => Some(c),
+    };
+    let tracer = parent_ctx
+        .and_then(Context::tracer)
+        .or_else(|| current.and_then(Context::tracer));
+    let (pipeline, sink): (Option<&Pipeline>, Sink) = match tracer {
+        Some(t) => {
+            let p = &*t.0.pipeline;
+            if !p.running.load(std::sync::atomic::Ordering::Relaxed) {
+                return Span::noop();
+            }
+            (Some(p), Sink::Scoped)
+        }
+        None => match global_state() {
+            GlobalState::Running(p) => (Some(p), Sink::Global(p)),
+            GlobalState::Disabled => return Span::noop(),
+            GlobalState::Uninit => (None, Sink::PreInit),
+        },
+    };
+
+    let parent_span = parent_ctx.map(|c| c.span).filter(SpanContext::is_valid);
+    let (trace_id, parent_id, remote, flags) = match parent_span {
+        Some(ps) => (
+            ps.trace_id(),
+            ps.span_id(),
+            ps.is_remote(),
+            ps.trace_flags(),
+        ),
+        None => (
+            TraceId::random(),
+            SpanId::INVALID,
+            false,
+            TraceFlags::RANDOM_TRACE_ID,
+        ),
+    };
+    let decision = match (pipeline, parent_span) {
+        (Some(p), Some(ps)) if p.follows_local_parent && !ps.is_remote() => {
+            if ps.is_sampled() {
+                SamplingDecision::RecordAndSample
+            } else {
+                return Span::noop();
+            }
+        }
+        (Some(p), _) => p.sampler.should_sample(&SamplingInput {
+            parent: parent_span.as_ref(),
+            trace_id,
+            name: &name,
+            kind,
+        }),
+        // Before init: keep what the default sampler (parent-based, always on) would keep.
+        (None, Some(ps)) if !ps.is_sampled() => SamplingDecision::Drop,
+        (None, _) => SamplingDecision::RecordAndSample,
+    };
+
+    // What travels with the new span: the parent's baggage (and tracestate, unless this is a
+    // new trace) plus the tracer that records it.
+    let mut shared = parent_ctx.and_then(|c| c.shared.clone());
+    let needs_fix = match (&shared, tracer) {
+        (Some(s), _) if parent_span.is_none() && !s.trace_state.is_empty() => true,
+        (Some(s), Some(_)) if s.tracer.is_none() => true,
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    if needs_fix {
+        let mut s = shared.as_deref().cloned().unwrap_or_default();
+        if parent_span.is_none() {
+            s.trace_state = Default::default();
+        }
+        if s.tracer.is_none() {
+            s.tracer = tracer.cloned();
+        }
+        shared = Some(Arc::new(s));
+    }
+
+    match decision {
+        SamplingDecision::Drop => Span(State::NonRecording(Context {
+            span: SpanContext::new(trace_id, SpanId::random(), flags.with_sampled(false), false),
+            shared,
+        })),
+        SamplingDecision::RecordAndSample => Span(State::Recording(Recording {
+            record: new_record(
+                name,
+                kind,
+                trace_id,
+                parent_id,
+                remote,
+                flags.with_sampled(true),
+            ),
+            shared,
+            sink,
+        })),
+    }
+}

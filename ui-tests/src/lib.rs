@@ -1,0 +1,1 @@
+//! trybuild cases for the traceweave macros live in `tests/`.
