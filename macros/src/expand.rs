@@ -262,7 +262,9 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
         Shape::Sync => {
             let annot = match &sig.output {
                 ReturnType::Type(arrow, ty) if !contains_impl_trait(ty) => quote!(#arrow #ty),
-                _ => quote!(),
+                // A body ending in a panic must not let the unit type be inferred as anything else.
+                ReturnType::Default => quote!(-> ()),
+                ReturnType::Type(..) => quote!(),
             };
             quote! {
                 #[allow(unused_mut)]
@@ -289,7 +291,13 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
                         return __tw_fake;
                     }
                 },
-                _ => quote!(),
+                ReturnType::Default => quote! {
+                    #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+                    if false {
+                        return #p::unreachable::<()>();
+                    }
+                },
+                ReturnType::Type(..) => quote!(),
             };
             quote! {
                 #[allow(unused_mut)]
