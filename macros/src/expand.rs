@@ -158,6 +158,23 @@ fn contains_impl_trait(ty: &Type) -> bool {
     f.0
 }
 
+/// The same tokens, every one carrying `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
 fn expand(opts: &Options, func: ItemFn) -> TokenStream {
     let krate = opts
         .krate
@@ -204,12 +221,14 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
         for arg in &args.value {
             let ident = &arg.ident;
             let key = ident.unraw().to_string();
+            // Spanned on the argument, so a type that cannot be recorded is reported there.
+            let at = respan(p.clone(), ident.span());
             let f = match arg.mode {
-                Mode::Value => quote_spanned!(ident.span()=> #p::record_value),
-                Mode::Display => quote_spanned!(ident.span()=> #p::record_display),
-                Mode::Debug => quote_spanned!(ident.span()=> #p::record_debug),
+                Mode::Value => quote_spanned!(ident.span()=> #at::record_value),
+                Mode::Display => quote_spanned!(ident.span()=> #at::record_display),
+                Mode::Debug => quote_spanned!(ident.span()=> #at::record_debug),
             };
-            records.push(quote!(#f(&mut #span_var, #key, &#ident);));
+            records.push(quote_spanned!(ident.span()=> #f(&mut #span_var, #key, &#ident);));
         }
     }
     if let Some(attrs) = &opts.attrs {
@@ -223,11 +242,12 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
                     ..
                 })
             );
+            let at = respan(p.clone(), value.span());
             records.push(match a.mode {
                 Mode::Value if is_str_lit => quote!(#p::record_static_str(&mut #span_var, #key, #value);),
-                Mode::Value => quote_spanned!(value.span()=> #p::record_value(&mut #span_var, #key, &(#value));),
-                Mode::Display => quote_spanned!(value.span()=> #p::record_display(&mut #span_var, #key, &(#value));),
-                Mode::Debug => quote_spanned!(value.span()=> #p::record_debug(&mut #span_var, #key, &(#value));),
+                Mode::Value => quote_spanned!(value.span()=> #at::record_value(&mut #span_var, #key, &(#value));),
+                Mode::Display => quote_spanned!(value.span()=> #at::record_display(&mut #span_var, #key, &(#value));),
+                Mode::Debug => quote_spanned!(value.span()=> #at::record_debug(&mut #span_var, #key, &(#value));),
             });
         }
     }
@@ -258,7 +278,17 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
     } = &func;
     let block: &Block = block;
 
+    let never_returns =
+        matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
     let body = match shape(&func) {
+        // `-> !`: only a panic leaves, and the guard's drop sees it.
+        Shape::Sync if never_returns => quote! {
+            #[allow(unused_mut)]
+            let mut #span_var = #start;
+            #record
+            let #guard_var = #p::enter(#span_var);
+            #block
+        },
         Shape::Sync => {
             let annot = match &sig.output {
                 ReturnType::Type(arrow, ty) if !contains_impl_trait(ty) => quote!(#arrow #ty),

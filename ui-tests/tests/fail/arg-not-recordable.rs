@@ -1,0 +1,6 @@
+struct Order;
+
+#[traceweave::traced(args(order))]
+fn f(order: Order) {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[traceweave::traced]
+const fn answer() -> u8 {
+    42
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[traceweave::traced(name = "a", kind = client, name = "b")]
+fn f() {}
+
+fn main() {}

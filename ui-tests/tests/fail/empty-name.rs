@@ -1,0 +1,4 @@
+#[traceweave::traced(name = "")]
+fn f() {}
+
+fn main() {}

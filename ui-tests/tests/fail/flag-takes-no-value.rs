@@ -1,0 +1,6 @@
+#[traceweave::traced(ret = true)]
+fn f() -> u8 {
+    1
+}
+
+fn main() {}

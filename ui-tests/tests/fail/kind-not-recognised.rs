@@ -1,0 +1,4 @@
+#[traceweave::traced(kind = entry)]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+trait Store {
+    #[traceweave::traced]
+    fn get(&self) -> u8;
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[traceweave::traced(name = checkout)]
+fn f() {}
+
+fn main() {}

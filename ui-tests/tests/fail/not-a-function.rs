@@ -1,0 +1,6 @@
+#[traceweave::traced]
+struct Order {
+    id: u64,
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[traceweave::traced(nmae = "x")]
+fn f() {}
+
+fn main() {}
