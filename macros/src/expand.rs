@@ -30,14 +30,13 @@ fn parse_fn(item: TokenStream) -> syn::Result<ItemFn> {
     if let Ok(func) = syn::parse2::<ItemFn>(item.clone()) {
         return Ok(func);
     }
-    if let Ok(method) = syn::parse2::<syn::TraitItemFn>(item.clone()) {
-        if method.default.is_none() {
+    if let Ok(method) = syn::parse2::<syn::TraitItemFn>(item.clone())
+        && method.default.is_none() {
             return Err(syn::Error::new_spanned(
                 &method.sig,
                 "#[traced] needs a function body; put it on the implementation of this method",
             ));
         }
-    }
     let parsed: Item = syn::parse2(item)?;
     let (what, tokens): (&str, TokenStream) = match &parsed {
         Item::Struct(i) => ("a struct", i.struct_token.to_token_stream()),
@@ -124,11 +123,10 @@ fn shape(func: &ItemFn) -> Shape<'_> {
     let ReturnType::Type(_, ty) = &func.sig.output else {
         return Shape::Sync;
     };
-    if let Type::ImplTrait(t) = &**ty {
-        if bounds_name_future(t.bounds.iter()) {
+    if let Type::ImplTrait(t) = &**ty
+        && bounds_name_future(t.bounds.iter()) {
             return Shape::ImplFuture;
         }
-    }
     if is_boxed_dyn_future(ty) {
         if let Some(Stmt::Expr(Expr::Call(call), None)) = func.block.stmts.last() {
             let is_box_pin = matches!(&*call.func, Expr::Path(p)

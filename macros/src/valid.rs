@@ -62,14 +62,13 @@ pub fn validate(opts: &Options, item: &ItemFn) -> syn::Result<()> {
             "#[traced] cannot be applied to a `const fn`: a span needs the clock at run time",
         ));
     }
-    if let Some(name) = &opts.name {
-        if name.value.value().trim().is_empty() {
+    if let Some(name) = &opts.name
+        && name.value.value().trim().is_empty() {
             push(syn::Error::new_spanned(
                 &name.value,
                 "span name must not be empty; omit `name` to use the function's name",
             ));
         }
-    }
     if let (Some(root), Some(parent)) = (&opts.root, &opts.parent) {
         let _ = parent;
         push(syn::Error::new_spanned(

@@ -21,10 +21,9 @@ pub(crate) fn warn(message: fmt::Arguments<'_>) {
 /// If a tracer is installed already, says so on stderr and returns a guard that does nothing.
 ///
 /// ```no_run
-/// fn main() {
-///     let _tracing = traceweave::init();
-///     // ... #[traced] functions now export to the console (or OTEL_TRACES_EXPORTER).
-/// }
+/// // First thing in `main`:
+/// let _tracing = traceweave::init();
+/// // ... #[traced] functions now export to the console (or OTEL_TRACES_EXPORTER).
 /// ```
 pub fn init() -> TracingGuard {
     match builder().install() {
@@ -286,7 +285,7 @@ impl Builder {
             std::mem::take(&mut self.exporters)
         };
         let mut attrs = default_resource();
-        attrs.extend(env.resource.drain(..));
+        attrs.append(&mut env.resource);
         if let Some(name) = env.service_name.take() {
             attrs.push(KeyValue::new("service.name", name));
         }
@@ -512,13 +511,12 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+        if b[i] == b'%' && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
                 out.push(v);
                 i += 3;
                 continue;
             }
-        }
         out.push(b[i]);
         i += 1;
     }

@@ -76,11 +76,10 @@ pub trait ViaDisplay {
 impl<T, E: Display> ViaDisplay for &&Outcome<'_, Result<T, E>> {
     #[inline]
     fn __tw_outcome(&self, span: &mut Span) {
-        if let Err(e) = self.0 {
-            if span.is_recording() {
+        if let Err(e) = self.0
+            && span.is_recording() {
                 span.set_status(Status::error(e.to_string()));
             }
-        }
     }
 }
 
@@ -91,11 +90,10 @@ pub trait ViaDebug {
 impl<T, E: Debug> ViaDebug for &Outcome<'_, Result<T, E>> {
     #[inline]
     fn __tw_outcome(&self, span: &mut Span) {
-        if let Err(e) = self.0 {
-            if span.is_recording() {
+        if let Err(e) = self.0
+            && span.is_recording() {
                 span.set_status(Status::error(format!("{e:?}")));
             }
-        }
     }
 }
 

@@ -40,9 +40,9 @@ impl Repo {
 }
 
 #[traced(args(?items))]
-fn count<T: std::fmt::Debug>(items: &[T]) -> usize
+fn count<T>(items: &[T]) -> usize
 where
-    T: Clone,
+    T: std::fmt::Debug + Clone,
 {
     items.len()
 }

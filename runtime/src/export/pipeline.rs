@@ -98,14 +98,10 @@ impl Pipeline {
                 Some((id, ring)) if *id == self.id => ring,
                 _ => cache.ring_for(self),
             };
-            match ring.push(record) {
-                Some(tail) => {
-                    if tail & self.wake_mask == 0 && self.sleeping.load(Ordering::Relaxed) {
-                        self.wake();
-                    }
+            if let Some(tail) = ring.push(record)
+                && tail & self.wake_mask == 0 && self.sleeping.load(Ordering::Relaxed) {
+                    self.wake();
                 }
-                None => {}
-            }
         });
         if pushed.is_err() {
             // Thread teardown: no ring any more.
@@ -499,7 +495,7 @@ impl Collector {
 
 /// Null: never initialised. `DISABLED`: disabled or shut down. Otherwise a leaked `Pipeline`.
 static GLOBAL: AtomicPtr<Pipeline> = AtomicPtr::new(std::ptr::null_mut());
-const DISABLED: *mut Pipeline = 1 as *mut Pipeline;
+const DISABLED: *mut Pipeline = std::ptr::dangling_mut::<Pipeline>();
 static GLOBAL_TRACER: Mutex<Option<Tracer>> = Mutex::new(None);
 
 pub(crate) enum GlobalState {

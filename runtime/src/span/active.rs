@@ -35,6 +35,8 @@ pub(crate) enum Parent<'a> {
 /// ```
 pub struct Span(State);
 
+// Boxing the recording would cost an allocation per span; the hot path avoids that.
+#[allow(clippy::large_enum_variant)]
 enum State {
     /// Not recorded and not changing the context (tracing off, or an unsampled local parent).
     Noop,
@@ -149,8 +151,8 @@ impl Span {
 
     /// Links this span to another span, e.g. the producer of a message.
     pub fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
-        if let Some(r) = self.recording() {
-            if span_context.is_valid() {
+        if let Some(r) = self.recording()
+            && span_context.is_valid() {
                 r.record.links.push(Link {
                     trace_id: span_context.trace_id(),
                     span_id: span_context.span_id(),
@@ -159,16 +161,14 @@ impl Span {
                     attributes,
                 });
             }
-        }
     }
 
     /// Sets the status. An `Ok` is final; an error does not replace `Ok` (OpenTelemetry's rule).
     pub fn set_status(&mut self, status: Status) {
-        if let Some(r) = self.recording() {
-            if r.record.status != Status::Ok {
+        if let Some(r) = self.recording()
+            && r.record.status != Status::Ok {
                 r.record.status = status;
             }
-        }
     }
 
     /// Marks the span failed with the error's text and records an `exception` event.
@@ -236,11 +236,10 @@ impl Recording {
     #[inline]
     fn finish(mut self) {
         self.record.end_time_unix_nano = clock::now();
-        if let Some(shared) = &self.shared {
-            if !shared.trace_state.is_empty() {
+        if let Some(shared) = &self.shared
+            && !shared.trace_state.is_empty() {
                 self.record.trace_state = shared.trace_state.clone();
             }
-        }
         let Recording {
             record,
             shared,
