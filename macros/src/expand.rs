@@ -214,6 +214,8 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
         }
     };
 
+    // `&mut Span` in both uses below: a local `Span` (async) or the guard's (sync).
+    let span_ref = quote!(&mut *#span_var);
     let mut records = Vec::new();
     if let Some(args) = &opts.args {
         for arg in &args.value {
@@ -226,7 +228,7 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
                 Mode::Display => quote_spanned!(ident.span()=> #at::record_display),
                 Mode::Debug => quote_spanned!(ident.span()=> #at::record_debug),
             };
-            records.push(quote_spanned!(ident.span()=> #f(&mut #span_var, #key, &#ident);));
+            records.push(quote_spanned!(ident.span()=> #f(#span_ref, #key, &#ident);));
         }
     }
     if let Some(attrs) = &opts.attrs {
@@ -242,10 +244,10 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
             );
             let at = respan(p.clone(), value.span());
             records.push(match a.mode {
-                Mode::Value if is_str_lit => quote!(#p::record_static_str(&mut #span_var, #key, #value);),
-                Mode::Value => quote_spanned!(value.span()=> #at::record_value(&mut #span_var, #key, &(#value));),
-                Mode::Display => quote_spanned!(value.span()=> #at::record_display(&mut #span_var, #key, &(#value));),
-                Mode::Debug => quote_spanned!(value.span()=> #at::record_debug(&mut #span_var, #key, &(#value));),
+                Mode::Value if is_str_lit => quote!(#p::record_static_str(#span_ref, #key, #value);),
+                Mode::Value => quote_spanned!(value.span()=> #at::record_value(#span_ref, #key, &(#value));),
+                Mode::Display => quote_spanned!(value.span()=> #at::record_display(#span_ref, #key, &(#value));),
+                Mode::Debug => quote_spanned!(value.span()=> #at::record_debug(#span_ref, #key, &(#value));),
             });
         }
     }
@@ -253,6 +255,17 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
         quote!()
     } else {
         quote!(if #span_var.is_recording() { #(#records)* })
+    };
+    // Sync fns record on the entered guard, so the span is built in place.
+    let record_on_guard = if records.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            {
+                let #span_var = #guard_var.span_mut();
+                if #span_var.is_recording() { #(#records)* }
+            }
+        }
     };
     let ret_record = if opts.ret.is_some() {
         quote!(#p::record_return(#s_var, #out_var);)
@@ -281,10 +294,8 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
     let body = match shape(&func) {
         // `-> !`: only a panic leaves, and the guard's drop sees it.
         Shape::Sync if never_returns => quote! {
-            #[allow(unused_mut)]
-            let mut #span_var = #start;
-            #record
-            let #guard_var = #p::enter(#span_var);
+            let mut #guard_var = #p::enter(#start);
+            #record_on_guard
             #block
         },
         Shape::Sync => {
@@ -295,10 +306,8 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
                 ReturnType::Type(..) => quote!(),
             };
             quote! {
-                #[allow(unused_mut)]
-                let mut #span_var = #start;
-                #record
-                let mut #guard_var = #p::enter(#span_var);
+                let mut #guard_var = #p::enter(#start);
+                #record_on_guard
                 #[allow(clippy::redundant_closure_call)]
                 let #ret_var = (move || #annot #block)();
                 {

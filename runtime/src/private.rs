@@ -16,7 +16,7 @@ use crate::context;
 use crate::span::Parent;
 
 /// Starts a span with a static name as a child of the current context (or a new root).
-#[inline]
+#[inline(always)]
 pub fn start(name: &'static str, kind: SpanKind, root: bool) -> Span {
     let parent = if root { Parent::Root } else { Parent::Current };
     crate::span::start(Cow::Borrowed(name), kind, parent)
@@ -33,7 +33,7 @@ pub fn start_with_parent<P: AsRef<Context> + ?Sized>(
 }
 
 /// Enters a span for a sync body.
-#[inline]
+#[inline(always)]
 pub fn enter(span: Span) -> EnteredSpan {
     span.enter()
 }

@@ -172,7 +172,7 @@ impl RateLimiting {
 
 impl Sampler for RateLimiting {
     fn should_sample(&self, _: &SamplingInput<'_>) -> SamplingDecision {
-        if self.try_acquire(crate::span::clock::now()) {
+        if self.try_acquire(crate::span::clock::monotonic_nanos()) {
             SamplingDecision::RecordAndSample
         } else {
             SamplingDecision::Drop

@@ -273,6 +273,41 @@ thread_local! {
     };
 }
 
+/// What the hot path needs to know about the innermost frame.
+pub(crate) enum FastParent {
+    /// A local, sampled span with nothing else attached (no baggage, scope, suppression).
+    Sampled(SpanContext),
+    /// A local span that is not sampled: its children record nothing.
+    Unsampled,
+    /// Anything else: take the general path.
+    Other,
+}
+
+#[inline(always)]
+pub(crate) fn fast_parent() -> FastParent {
+    LOCAL
+        .try_with(|l| {
+            // SAFETY: a shared read of this thread's stack; nothing else runs meanwhile.
+            let stack = unsafe { &*l.stack.get() };
+            match stack.last() {
+                Some(f)
+                    if f.ctx.shared.is_none()
+                        && !f.suppress
+                        && f.ctx.span.is_valid()
+                        && !f.ctx.span.is_remote() =>
+                {
+                    if f.ctx.span.is_sampled() {
+                        FastParent::Sampled(f.ctx.span)
+                    } else {
+                        FastParent::Unsampled
+                    }
+                }
+                _ => FastParent::Other,
+            }
+        })
+        .unwrap_or(FastParent::Other)
+}
+
 /// Reads the innermost frame. `f` must not touch the context stack.
 #[inline]
 pub(crate) fn with_top<R>(f: impl FnOnce(Option<&Frame>) -> R) -> R {
@@ -289,7 +324,7 @@ pub(crate) fn with_top<R>(f: impl FnOnce(Option<&Frame>) -> R) -> R {
 }
 
 /// Pushes a context; returns the token that pops exactly this frame.
-#[inline]
+#[inline(always)]
 pub(crate) fn push(ctx: Context) -> u64 {
     LOCAL
         .try_with(|l| {
@@ -328,7 +363,7 @@ pub(crate) fn suppress_current_thread() -> u64 {
 
 /// Pops the frame pushed with `token`, wherever it is in the stack (guards dropped out of
 /// order must not remove someone else's frame).
-#[inline]
+#[inline(always)]
 pub(crate) fn pop(token: u64) {
     if token == 0 {
         return;

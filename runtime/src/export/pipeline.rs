@@ -89,8 +89,19 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     /// Queues a finished span from the calling thread. Never blocks; a full queue drops it.
-    #[inline]
-    pub(crate) fn submit(&self, record: SpanRecord) {
+    #[inline(always)]
+    pub(crate) fn submit(&self, record: crate::span::raw::RawSpan) {
+        let mut record = std::mem::ManuallyDrop::new(record);
+        // SAFETY: `record` is not used again.
+        unsafe { self.submit_from(&mut *record) }
+    }
+
+    /// Moves `*src` into this thread's queue (or drops it).
+    ///
+    /// # Safety
+    /// `src` points to an initialised span that the caller never uses or drops again.
+    #[inline(always)]
+    pub(crate) unsafe fn submit_from(&self, src: *mut crate::span::raw::RawSpan) {
         let pushed = RINGS.try_with(|cache| {
             // SAFETY: the cache is only touched here and in its destructor, on this thread.
             let cache = unsafe { &mut *cache.0.get() };
@@ -98,13 +109,18 @@ impl Pipeline {
                 Some((id, ring)) if *id == self.id => ring,
                 _ => cache.ring_for(self),
             };
-            if let Some(tail) = ring.push(record)
-                && tail & self.wake_mask == 0 && self.sleeping.load(Ordering::Relaxed) {
-                    self.wake();
-                }
+            // SAFETY: ownership of `*src` passes to the ring.
+            if let Some(tail) = unsafe { ring.push_from(src) }
+                && tail & self.wake_mask == 0
+                && self.sleeping.load(Ordering::Relaxed)
+            {
+                self.wake();
+            }
         });
         if pushed.is_err() {
             // Thread teardown: no ring any more.
+            // SAFETY: ownership of `*src` was handed to us.
+            unsafe { std::ptr::drop_in_place(src) };
             self.retired_created.fetch_add(1, Ordering::Relaxed);
             self.retired_dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -261,12 +277,8 @@ impl Tracer {
         let (initial, initial_dropped) = initial;
         let (tx, rx) = mpsc::channel();
         let capacity = config.max_queue_size.max(2).next_power_of_two();
-        let wake_every = config
-            .max_export_batch_size
-            .max(1)
-            .next_power_of_two()
-            .min(capacity / 2)
-            .max(1);
+        // Waking the collector is a syscall: do it once per half ring, or per batch if smaller.
+        let wake_every = (capacity / 2).max(1);
         let pipeline = Arc::new(Pipeline {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             follows_local_parent: sampler.follows_local_parent(),

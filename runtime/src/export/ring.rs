@@ -6,12 +6,13 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use crate::span::SpanRecord;
+use crate::span::raw::RawSpan;
 
 #[repr(align(64))]
 struct Padded<T>(T);
 
 pub(crate) struct Ring {
-    slots: Box<[UnsafeCell<MaybeUninit<SpanRecord>>]>,
+    slots: Box<[UnsafeCell<MaybeUninit<RawSpan>>]>,
     mask: usize,
     /// Next slot the consumer reads; written by the consumer only.
     head: Padded<AtomicUsize>,
@@ -49,10 +50,14 @@ impl Ring {
         }
     }
 
-    /// Producer side. Returns the new tail on success; on a full ring the span is dropped and
-    /// counted. Must only be called from the ring's producer thread.
-    #[inline]
-    pub(crate) fn push(&self, record: SpanRecord) -> Option<usize> {
+    /// Producer side: moves `*src` into the ring, or drops it (and counts it) when the ring is
+    /// full. Returns the new tail on success.
+    ///
+    /// # Safety
+    /// `src` points to an initialised span that the caller never uses again. Must only be
+    /// called from the ring's producer thread.
+    #[inline(always)]
+    pub(crate) unsafe fn push_from(&self, src: *mut RawSpan) -> Option<usize> {
         let tail = self.tail.0.load(Ordering::Relaxed);
         if tail.wrapping_sub(self.cached_head.get()) > self.mask {
             self.cached_head.set(self.head.0.load(Ordering::Acquire));
@@ -60,12 +65,16 @@ impl Ring {
                 // Single writer: a plain load and store, no locked instruction.
                 self.dropped
                     .store(self.dropped.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                // SAFETY: the caller hands over ownership of `*src`.
+                unsafe { std::ptr::drop_in_place(src) };
                 return None;
             }
         }
         // SAFETY: the slot is outside [head, tail), so the consumer does not read it, and only
-        // this producer writes it.
-        unsafe { (*self.slots[tail & self.mask].get()).write(record) };
+        // this producer writes it; `*src` is moved, not copied (the caller forgets it).
+        unsafe {
+            std::ptr::copy_nonoverlapping(src, (*self.slots[tail & self.mask].get()).as_mut_ptr(), 1)
+        };
         self.tail.0.store(tail.wrapping_add(1), Ordering::Release);
         Some(tail.wrapping_add(1))
     }
@@ -80,7 +89,7 @@ impl Ring {
             // SAFETY: slots in [head, tail) were fully written before `tail` was released.
             let record =
                 unsafe { (*self.slots[head.wrapping_add(i) & self.mask].get()).assume_init_read() };
-            out.push(record);
+            out.push(record.into_record());
         }
         self.head.0.store(head.wrapping_add(n), Ordering::Release);
         n
@@ -113,7 +122,11 @@ impl Ring {
 
 impl Drop for Ring {
     fn drop(&mut self) {
-        let mut rest = Vec::new();
-        self.drain_into(&mut rest, usize::MAX);
+        let head = self.head.0.load(Ordering::Relaxed);
+        let tail = self.tail.0.load(Ordering::Relaxed);
+        for i in head..tail {
+            // SAFETY: slots in [head, tail) are initialised and read nowhere else now.
+            unsafe { (*self.slots[i & self.mask].get()).assume_init_drop() };
+        }
     }
 }

@@ -6,7 +6,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::clock;
-use super::{Event, KeyValue, Link, SpanKind, SpanRecord, Status};
+use super::raw::{RawSpan, STATUS_ERROR, STATUS_OK, STATUS_UNSET};
+use super::{Event, KeyValue, Link, SpanKind, Status};
 use crate::context::{self, Context, Shared, SpanContext};
 use crate::export::{GlobalState, Pipeline, global_state, submit_pre_init};
 use crate::id::{SpanId, TraceFlags, TraceId};
@@ -47,7 +48,7 @@ enum State {
 }
 
 pub(crate) struct Recording {
-    record: SpanRecord,
+    raw: RawSpan,
     shared: Option<Arc<Shared>>,
     sink: Sink,
 }
@@ -66,9 +67,9 @@ impl fmt::Debug for Span {
             State::NonRecording(ctx) => write!(f, "Span(not sampled, {:?})", ctx.span),
             State::Recording(r) => f
                 .debug_struct("Span")
-                .field("name", &r.record.name)
-                .field("trace_id", &r.record.trace_id)
-                .field("span_id", &r.record.span_id)
+                .field("name", &r.raw.name)
+                .field("trace_id", &r.raw.trace_id)
+                .field("span_id", &r.raw.span_id)
                 .finish(),
             State::Ended => f.write_str("Span(ended)"),
         }
@@ -107,7 +108,7 @@ impl Span {
     }
 
     /// The context to attach while this span is entered, if it changes the context.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn attach_context(&self) -> Option<Context> {
         match &self.0 {
             State::Recording(r) => Some(Context {
@@ -131,19 +132,16 @@ impl Span {
     #[inline]
     pub fn set_attribute(&mut self, key: impl Into<super::Key>, value: impl Into<super::Value>) {
         if let Some(r) = self.recording() {
-            r.record.attributes.push(KeyValue {
-                key: key.into(),
-                value: value.into(),
-            });
+            r.raw.push_attribute(key.into(), value.into());
         }
     }
 
     /// Adds a timestamped event.
     pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
         if let Some(r) = self.recording() {
-            r.record.events.push(Event {
+            r.raw.extra().events.push(Event {
                 name: name.into(),
-                time_unix_nano: clock::now(),
+                time_unix_nano: clock::ticks(),
                 attributes,
             });
         }
@@ -153,7 +151,7 @@ impl Span {
     pub fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
         if let Some(r) = self.recording()
             && span_context.is_valid() {
-                r.record.links.push(Link {
+                r.raw.extra().links.push(Link {
                     trace_id: span_context.trace_id(),
                     span_id: span_context.span_id(),
                     trace_flags: span_context.trace_flags(),
@@ -165,10 +163,19 @@ impl Span {
 
     /// Sets the status. An `Ok` is final; an error does not replace `Ok` (OpenTelemetry's rule).
     pub fn set_status(&mut self, status: Status) {
-        if let Some(r) = self.recording()
-            && r.record.status != Status::Ok {
-                r.record.status = status;
+        if let Some(r) = self.recording() {
+            if r.raw.status == STATUS_OK {
+                return;
             }
+            match status {
+                Status::Unset => r.raw.status = STATUS_UNSET,
+                Status::Ok => r.raw.status = STATUS_OK,
+                Status::Error { message } => {
+                    r.raw.status = STATUS_ERROR;
+                    r.raw.extra().status_message = Some(message);
+                }
+            }
+        }
     }
 
     /// Marks the span failed with the error's text and records an `exception` event.
@@ -186,7 +193,7 @@ impl Span {
     /// Renames the span.
     pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
         if let Some(r) = self.recording() {
-            r.record.name = name.into();
+            r.raw.extra().name = Some(name.into());
         }
     }
 
@@ -195,14 +202,28 @@ impl Span {
         self.end_in_place();
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn end_in_place(&mut self) {
-        if let State::Recording(r) = std::mem::replace(&mut self.0, State::Ended) {
-            r.finish();
+        if let State::Recording(r) = &mut self.0 {
+            r.raw.end = clock::ticks();
+            if let Some(shared) = &r.shared
+                && !shared.trace_state.is_empty()
+            {
+                r.raw.extra().trace_state = shared.trace_state.clone();
+            }
+            let sink = r.sink;
+            // SAFETY: `shared` and `raw` are moved out exactly once (the span goes straight from
+            // here into its queue slot, one copy), then the state is overwritten without
+            // dropping the moved-from value.
+            let shared = unsafe { std::ptr::read(&r.shared) };
+            let raw: *mut RawSpan = &mut r.raw;
+            unsafe { submit(sink, shared.as_deref(), raw) };
+            unsafe { std::ptr::write(&mut self.0, State::Ended) };
         }
     }
 
     /// Makes this span the current context until the returned guard drops; the span ends then.
+    #[inline(always)]
     pub fn enter(self) -> EnteredSpan {
         let token = match self.attach_context() {
             Some(ctx) => context::push(ctx),
@@ -217,6 +238,7 @@ impl Span {
 }
 
 impl Drop for Span {
+    #[inline]
     fn drop(&mut self) {
         self.end_in_place();
     }
@@ -226,38 +248,38 @@ impl Recording {
     #[inline]
     fn span_context(&self) -> SpanContext {
         SpanContext::new(
-            self.record.trace_id,
-            self.record.span_id,
-            self.record.trace_flags,
+            self.raw.trace_id,
+            self.raw.span_id,
+            self.raw.flags,
             false,
         )
     }
 
-    #[inline]
-    fn finish(mut self) {
-        self.record.end_time_unix_nano = clock::now();
-        if let Some(shared) = &self.shared
-            && !shared.trace_state.is_empty() {
-                self.record.trace_state = shared.trace_state.clone();
-            }
-        let Recording {
-            record,
-            shared,
-            sink,
-        } = self;
-        match sink {
-            Sink::Global(p) => p.submit(record),
-            Sink::Scoped => {
-                if let Some(t) = shared.as_ref().and_then(|s| s.tracer.as_ref()) {
-                    t.0.pipeline.submit(record);
-                }
-            }
-            Sink::PreInit => match global_state() {
-                GlobalState::Running(p) => p.submit(record),
-                GlobalState::Uninit => submit_pre_init(record),
-                GlobalState::Disabled => {}
-            },
-        }
+}
+
+/// # Safety
+/// `raw` is initialised and is not used or dropped by the caller afterwards.
+#[inline(always)]
+unsafe fn submit(sink: Sink, shared: Option<&Shared>, raw: *mut RawSpan) {
+    match sink {
+        // SAFETY: forwarded from the caller.
+        Sink::Global(p) => unsafe { p.submit_from(raw) },
+        Sink::Scoped => match shared.and_then(|s| s.tracer.as_ref()) {
+            // SAFETY: forwarded from the caller.
+            Some(t) => unsafe { t.0.pipeline.submit_from(raw) },
+            None => unsafe { std::ptr::drop_in_place(raw) },
+        },
+        // SAFETY: forwarded from the caller.
+        Sink::PreInit => submit_late(unsafe { std::ptr::read(raw) }),
+    }
+}
+
+#[cold]
+fn submit_late(record: RawSpan) {
+    match global_state() {
+        GlobalState::Running(p) => p.submit(record),
+        GlobalState::Uninit => submit_pre_init(record.into_record()),
+        GlobalState::Disabled => {}
     }
 }
 
@@ -290,7 +312,7 @@ impl fmt::Debug for EnteredSpan {
 }
 
 impl Drop for EnteredSpan {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         context::pop(self.token);
         if let State::Recording(_) = self.span.0 {
@@ -383,27 +405,17 @@ impl SpanBuilder {
 }
 
 /// The one place spans begin: parent, pipeline, sampling, ids.
-#[inline]
+#[inline(always)]
 pub(crate) fn start(name: Cow<'static, str>, kind: SpanKind, parent: Parent<'_>) -> Span {
-    context::with_top(|top| {
-        let Some(top) = top else {
-            return start_slow(name, kind, parent, None);
-        };
-        if top.suppress {
-            return Span::noop();
-        }
-        // The hot path: a child of the current, local, sampled span of the global pipeline
-        // whose sampler follows local parents.
-        if let (Parent::Current, None, GlobalState::Running(p)) =
-            (parent, &top.ctx.shared, global_state())
-        {
-            let ps = top.ctx.span;
-            if ps.is_valid() && !ps.is_remote() && p.follows_local_parent {
-                if !ps.is_sampled() {
-                    return Span::noop();
-                }
+    // The hot path: a child of the current, local span of the global pipeline, whose sampler
+    // leaves children of local parents to the parent's flag.
+    if let (Parent::Current, GlobalState::Running(p)) = (parent, global_state())
+        && p.follows_local_parent
+    {
+        match context::fast_parent() {
+            context::FastParent::Sampled(ps) => {
                 return Span(State::Recording(Recording {
-                    record: new_record(
+                    raw: new_record(
                         name,
                         kind,
                         ps.trace_id(),
@@ -415,12 +427,23 @@ pub(crate) fn start(name: Cow<'static, str>, kind: SpanKind, parent: Parent<'_>)
                     sink: Sink::Global(p),
                 }));
             }
+            context::FastParent::Unsampled => return Span::noop(),
+            context::FastParent::Other => {}
         }
-        start_slow(name, kind, parent, Some(&top.ctx))
+    }
+    start_general(name, kind, parent)
+}
+
+#[inline(never)]
+fn start_general(name: Cow<'static, str>, kind: SpanKind, parent: Parent<'_>) -> Span {
+    context::with_top(|top| match top {
+        None => start_slow(name, kind, parent, None),
+        Some(top) if top.suppress => Span::noop(),
+        Some(top) => start_slow(name, kind, parent, Some(&top.ctx)),
     })
 }
 
-#[inline]
+#[inline(always)]
 fn new_record(
     name: Cow<'static, str>,
     kind: SpanKind,
@@ -428,23 +451,25 @@ fn new_record(
     parent_span_id: SpanId,
     parent_is_remote: bool,
     trace_flags: TraceFlags,
-) -> SpanRecord {
-    SpanRecord {
+) -> RawSpan {
+    let (static_name, owned) = match name {
+        Cow::Borrowed(s) => (s, None),
+        owned @ Cow::Owned(_) => ("", Some(owned)),
+    };
+    let mut raw = RawSpan::new(
+        static_name,
+        kind,
         trace_id,
-        span_id: SpanId::random(),
+        SpanId::random(),
         parent_span_id,
         parent_is_remote,
         trace_flags,
-        trace_state: Default::default(),
-        name,
-        kind,
-        start_time_unix_nano: clock::now(),
-        end_time_unix_nano: 0,
-        attributes: Default::default(),
-        events: Vec::new(),
-        links: Vec::new(),
-        status: Status::Unset,
+        clock::ticks(),
+    );
+    if owned.is_some() {
+        raw.extra().name = owned;
     }
+    raw
 }
 
 #[inline(never)]
@@ -537,7 +562,7 @@ fn start_slow(
             shared,
         })),
         SamplingDecision::RecordAndSample => Span(State::Recording(Recording {
-            record: new_record(
+            raw: new_record(
                 name,
                 kind,
                 trace_id,

@@ -1,37 +1,119 @@
-//! The span clock: TSC cycles where the CPU has a stable TSC (minstant), else the OS monotonic
-//! clock; both anchored once to the wall clock, so a timestamp is a read plus a multiply.
+//! The span clock. On x86-64 with a stable TSC (what minstant checks: constant, non-stop,
+//! the kernel's clocksource) a timestamp is one `rdtsc`; elsewhere it is the OS monotonic
+//! clock. Raw ticks are turned into Unix nanoseconds on the collector thread, never on the
+//! application thread.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-static ANCHOR: OnceLock<minstant::Anchor> = OnceLock::new();
+const UNKNOWN: u8 = 0;
+const TSC: u8 = 1;
+const MONOTONIC: u8 = 2;
 
-#[cold]
-fn anchor() -> &'static minstant::Anchor {
-    ANCHOR.get_or_init(minstant::Anchor::new)
+static SOURCE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+/// The process's monotonic origin, for the fallback source and for conversion.
+fn base() -> &'static (Instant, u64) {
+    static BASE: OnceLock<(Instant, u64)> = OnceLock::new();
+    BASE.get_or_init(|| (Instant::now(), unix_now()))
 }
 
-/// Now, in nanoseconds since the Unix epoch.
-#[inline]
-pub(crate) fn now() -> u64 {
-    let instant = minstant::Instant::now();
-    let anchor = match ANCHOR.get() {
-        Some(a) => a,
-        None => anchor(),
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[cold]
+fn detect() -> u8 {
+    let source = if cfg!(target_arch = "x86_64") && minstant::is_tsc_available() {
+        TSC
+    } else {
+        MONOTONIC
     };
-    instant.as_unix_nanos(anchor)
+    base();
+    SOURCE.store(source, Ordering::Relaxed);
+    source
+}
+
+/// Now, in raw ticks of the span clock.
+#[inline(always)]
+pub(crate) fn ticks() -> u64 {
+    let mut source = SOURCE.load(Ordering::Relaxed);
+    if source == UNKNOWN {
+        source = detect();
+    }
+    #[cfg(target_arch = "x86_64")]
+    if source == TSC {
+        // SAFETY: rdtsc has no preconditions; availability was checked above.
+        return unsafe { core::arch::x86_64::_rdtsc() };
+    }
+    base().0.elapsed().as_nanos() as u64
+}
+
+struct Calibration {
+    tsc0: u64,
+    unix0: u64,
+    nanos_per_tick: f64,
+}
+
+/// Measures the TSC rate against the OS clock once, over 20 ms (on the collector thread).
+fn calibration() -> &'static Calibration {
+    static CAL: OnceLock<Calibration> = OnceLock::new();
+    CAL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: as in `ticks`.
+            let read = || unsafe { core::arch::x86_64::_rdtsc() };
+            let (t0, i0, unix0) = (read(), Instant::now(), unix_now());
+            std::thread::sleep(Duration::from_millis(20));
+            let (t1, i1) = (read(), Instant::now());
+            let nanos = i1.duration_since(i0).as_nanos() as f64;
+            let ticks = t1.wrapping_sub(t0).max(1) as f64;
+            Calibration {
+                tsc0: t0,
+                unix0,
+                nanos_per_tick: nanos / ticks,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Calibration {
+            tsc0: 0,
+            unix0: 0,
+            nanos_per_tick: 1.0,
+        }
+    })
+}
+
+/// Converts raw ticks to nanoseconds since the Unix epoch.
+pub(crate) fn to_unix_nanos(ticks: u64) -> u64 {
+    match SOURCE.load(Ordering::Relaxed) {
+        TSC => {
+            let c = calibration();
+            let delta = ticks.wrapping_sub(c.tsc0) as i64 as f64 * c.nanos_per_tick;
+            (c.unix0 as f64 + delta) as u64
+        }
+        _ => base().1 + ticks,
+    }
+}
+
+/// Monotonic nanoseconds since the process's clock origin (for rate limits).
+pub(crate) fn monotonic_nanos() -> u64 {
+    base().0.elapsed().as_nanos() as u64
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn tracks_the_wall_clock() {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64;
-        let ours = super::now();
+        let wall = super::unix_now();
+        let ours = super::to_unix_nanos(super::ticks());
         assert!(ours.abs_diff(wall) < 50_000_000, "{ours} vs {wall}");
-        let later = super::now();
-        assert!(later >= ours);
+        let a = super::ticks();
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let b = super::ticks();
+        let elapsed = super::to_unix_nanos(b) - super::to_unix_nanos(a);
+        assert!((9_000_000..60_000_000).contains(&elapsed), "{elapsed}");
     }
 }

@@ -2,6 +2,7 @@
 
 mod active;
 pub(crate) mod clock;
+pub(crate) mod raw;
 mod value;
 
 use std::borrow::Cow;

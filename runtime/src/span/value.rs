@@ -13,6 +13,15 @@ impl Key {
         Key(Cow::Borrowed(name))
     }
 
+    /// The key's text, if it is static.
+    #[inline]
+    pub(crate) fn as_static(&self) -> Option<&'static str> {
+        match self.0 {
+            Cow::Borrowed(s) => Some(s),
+            Cow::Owned(_) => None,
+        }
+    }
+
     /// The key's text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -1,0 +1,274 @@
+//! The workloads, written once per framework, and the discarding sinks they report into.
+//! Shared by the criterion benchmark (`spans`) and the throughput program (`throughput`).
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+
+// ---------------------------------------------------------------- helpers
+
+/// Polls a future to completion on the calling thread (no runtime: the same for everyone).
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// Pending once, then ready: every async child really suspends and resumes.
+pub struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            Poll::Pending
+        }
+    }
+}
+
+pub fn yield_once() -> YieldOnce {
+    YieldOnce(false)
+}
+
+// ---------------------------------------------------------------- traceweave
+
+/// Discards spans, counting them.
+#[derive(Debug, Clone, Default)]
+pub struct TwDiscard(pub Arc<AtomicU64>);
+
+impl traceweave::Exporter for TwDiscard {
+    fn export(
+        &mut self,
+        spans: &[traceweave::SpanRecord],
+        _: &traceweave::Resource,
+    ) -> Result<(), traceweave::ExportError> {
+        self.0.fetch_add(spans.len() as u64, Ordering::Relaxed);
+        black_box(spans);
+        Ok(())
+    }
+}
+
+/// Samples every root except those named `unsampled_root`.
+#[derive(Debug)]
+pub struct ByName;
+
+impl traceweave::Sampler for ByName {
+    fn should_sample(&self, input: &traceweave::SamplingInput<'_>) -> traceweave::SamplingDecision {
+        if input.name == "unsampled_root" {
+            traceweave::SamplingDecision::Drop
+        } else {
+            traceweave::SamplingDecision::RecordAndSample
+        }
+    }
+}
+
+pub fn tw_install(counter: TwDiscard) -> traceweave::TracingGuard {
+    traceweave::builder()
+        .ignore_env()
+        .service_name("bench")
+        .sampler(traceweave::ParentBased::new(ByName))
+        .exporter(counter)
+        .install()
+        .expect("installed once")
+}
+
+pub mod tw {
+    use super::*;
+    use traceweave::traced;
+
+    #[traced]
+    pub fn child() {
+        black_box(());
+    }
+
+    #[traced]
+    pub fn root(n: usize) {
+        for _ in 0..n {
+            child();
+        }
+    }
+
+    #[traced]
+    pub fn unsampled_root(n: usize) {
+        for _ in 0..n {
+            child();
+        }
+    }
+
+    #[traced]
+    pub fn nest(depth: usize) {
+        if depth > 1 {
+            nest(depth - 1);
+        }
+    }
+
+    #[traced]
+    pub async fn async_child() {
+        yield_once().await;
+    }
+
+    #[traced]
+    pub async fn async_root(n: usize) {
+        for _ in 0..n {
+            async_child().await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- fastrace
+
+#[derive(Clone, Default)]
+pub struct FrDiscard(pub Arc<AtomicU64>);
+
+impl fastrace::collector::Reporter for FrDiscard {
+    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+        self.0.fetch_add(spans.len() as u64, Ordering::Relaxed);
+        black_box(spans);
+    }
+}
+
+pub fn fr_install(counter: FrDiscard) {
+    fastrace::set_reporter(counter, fastrace::collector::Config::default());
+}
+
+pub mod fr {
+    use super::*;
+    use fastrace::prelude::*;
+
+    #[trace]
+    pub fn child() {
+        black_box(());
+    }
+
+    pub fn root(n: usize) {
+        let root = Span::root("root", SpanContext::random());
+        let _g = root.set_local_parent();
+        for _ in 0..n {
+            child();
+        }
+    }
+
+    pub fn unsampled_root(n: usize) {
+        let root = Span::root("unsampled_root", SpanContext::random().sampled(false));
+        let _g = root.set_local_parent();
+        for _ in 0..n {
+            child();
+        }
+    }
+
+    #[trace]
+    fn nest_inner(depth: usize) {
+        if depth > 1 {
+            nest_inner(depth - 1);
+        }
+    }
+
+    pub fn nest(depth: usize) {
+        let root = Span::root("nest", SpanContext::random());
+        let _g = root.set_local_parent();
+        if depth > 1 {
+            nest_inner(depth - 1);
+        }
+    }
+
+    #[trace]
+    pub async fn async_child() {
+        yield_once().await;
+    }
+
+    pub async fn async_root(n: usize) {
+        let root = Span::root("async_root", SpanContext::random());
+        async {
+            for _ in 0..n {
+                async_child().await;
+            }
+        }
+        .in_span(root)
+        .await
+    }
+}
+
+// ---------------------------------------------------------------- tracing + OpenTelemetry
+
+#[derive(Debug, Clone, Default)]
+pub struct OtDiscard(pub Arc<AtomicU64>);
+
+impl opentelemetry_sdk::trace::SpanExporter for OtDiscard {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        black_box(batch);
+        Ok(())
+    }
+}
+
+/// `tracing` with the OpenTelemetry layer and the SDK's batch processor.
+pub fn ot_dispatch(
+    counter: OtDiscard,
+    sampled: bool,
+) -> (tracing::Dispatch, opentelemetry_sdk::trace::SdkTracerProvider) {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+    let sampler = if sampled {
+        opentelemetry_sdk::trace::Sampler::AlwaysOn
+    } else {
+        opentelemetry_sdk::trace::Sampler::AlwaysOff
+    };
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(counter)
+        .with_sampler(sampler)
+        .build();
+    let tracer = provider.tracer("bench");
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    (tracing::Dispatch::new(subscriber), provider)
+}
+
+pub mod tr {
+    use super::*;
+    use tracing::instrument;
+
+    #[instrument(skip_all)]
+    pub fn child() {
+        black_box(());
+    }
+
+    #[instrument(skip_all)]
+    pub fn root(n: usize) {
+        for _ in 0..n {
+            child();
+        }
+    }
+
+    #[instrument(skip_all)]
+    pub fn nest(depth: usize) {
+        if depth > 1 {
+            nest(depth - 1);
+        }
+    }
+
+    #[instrument(skip_all)]
+    pub async fn async_child() {
+        yield_once().await;
+    }
+
+    #[instrument(skip_all)]
+    pub async fn async_root(n: usize) {
+        for _ in 0..n {
+            async_child().await;
+        }
+    }
+}
