@@ -85,7 +85,10 @@ async fn main() {
     // A manual span for code that cannot take an attribute, with an event.
     {
         let mut span = Span::start("warm_cache", traceweave::SpanKind::Internal);
-        span.add_event("cache.filled", vec![traceweave::KeyValue::new("entries", 128)]);
+        span.add_event(
+            "cache.filled",
+            vec![traceweave::KeyValue::new("entries", 128)],
+        );
     }
 
     // A failing checkout: the error marks the spans on the way out.

@@ -31,12 +31,13 @@ fn parse_fn(item: TokenStream) -> syn::Result<ItemFn> {
         return Ok(func);
     }
     if let Ok(method) = syn::parse2::<syn::TraitItemFn>(item.clone())
-        && method.default.is_none() {
-            return Err(syn::Error::new_spanned(
-                &method.sig,
-                "#[traced] needs a function body; put it on the implementation of this method",
-            ));
-        }
+        && method.default.is_none()
+    {
+        return Err(syn::Error::new_spanned(
+            &method.sig,
+            "#[traced] needs a function body; put it on the implementation of this method",
+        ));
+    }
     let parsed: Item = syn::parse2(item)?;
     let (what, tokens): (&str, TokenStream) = match &parsed {
         Item::Struct(i) => ("a struct", i.struct_token.to_token_stream()),
@@ -124,9 +125,10 @@ fn shape(func: &ItemFn) -> Shape<'_> {
         return Shape::Sync;
     };
     if let Type::ImplTrait(t) = &**ty
-        && bounds_name_future(t.bounds.iter()) {
-            return Shape::ImplFuture;
-        }
+        && bounds_name_future(t.bounds.iter())
+    {
+        return Shape::ImplFuture;
+    }
     if is_boxed_dyn_future(ty) {
         if let Some(Stmt::Expr(Expr::Call(call), None)) = func.block.stmts.last() {
             let is_box_pin = matches!(&*call.func, Expr::Path(p)
@@ -244,17 +246,30 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
             );
             let at = respan(p.clone(), value.span());
             records.push(match a.mode {
-                Mode::Value if is_str_lit => quote!(#p::record_static_str(#span_ref, #key, #value);),
-                Mode::Value => quote_spanned!(value.span()=> #at::record_value(#span_ref, #key, &(#value));),
-                Mode::Display => quote_spanned!(value.span()=> #at::record_display(#span_ref, #key, &(#value));),
-                Mode::Debug => quote_spanned!(value.span()=> #at::record_debug(#span_ref, #key, &(#value));),
+                Mode::Value if is_str_lit => {
+                    quote!(#p::record_static_str(#span_ref, #key, #value);)
+                }
+                Mode::Value => {
+                    quote_spanned!(value.span()=> #at::record_value(#span_ref, #key, &(#value));)
+                }
+                Mode::Display => {
+                    quote_spanned!(value.span()=> #at::record_display(#span_ref, #key, &(#value));)
+                }
+                Mode::Debug => {
+                    quote_spanned!(value.span()=> #at::record_debug(#span_ref, #key, &(#value));)
+                }
             });
         }
     }
     let record = if records.is_empty() {
         quote!()
     } else {
-        quote!(if #span_var.is_recording() { #(#records)* })
+        quote! {
+            {
+                let #span_var = &mut #span_var;
+                if #span_var.is_recording() { #(#records)* }
+            }
+        }
     };
     // Sync fns record on the entered guard, so the span is built in place.
     let record_on_guard = if records.is_empty() {

@@ -63,12 +63,13 @@ pub fn validate(opts: &Options, item: &ItemFn) -> syn::Result<()> {
         ));
     }
     if let Some(name) = &opts.name
-        && name.value.value().trim().is_empty() {
-            push(syn::Error::new_spanned(
-                &name.value,
-                "span name must not be empty; omit `name` to use the function's name",
-            ));
-        }
+        && name.value.value().trim().is_empty()
+    {
+        push(syn::Error::new_spanned(
+            &name.value,
+            "span name must not be empty; omit `name` to use the function's name",
+        ));
+    }
     if let (Some(root), Some(parent)) = (&opts.root, &opts.parent) {
         let _ = parent;
         push(syn::Error::new_spanned(

@@ -47,9 +47,7 @@ fn frameworks(c: &mut Criterion) {
         b.iter(|| block_on(fr::async_root(black_box(n))))
     });
     g.bench_function(BenchmarkId::new("tracing-otel", n), |b| {
-        tracing::dispatcher::with_default(&ot, || {
-            b.iter(|| block_on(tr::async_root(black_box(n))))
-        })
+        tracing::dispatcher::with_default(&ot, || b.iter(|| block_on(tr::async_root(black_box(n)))))
     });
     g.bench_function(BenchmarkId::new("tracing-none", n), |b| {
         tracing::dispatcher::with_default(&none, || {

@@ -77,9 +77,10 @@ impl<T, E: Display> ViaDisplay for &&Outcome<'_, Result<T, E>> {
     #[inline]
     fn __tw_outcome(&self, span: &mut Span) {
         if let Err(e) = self.0
-            && span.is_recording() {
-                span.set_status(Status::error(e.to_string()));
-            }
+            && span.is_recording()
+        {
+            span.set_status(Status::error(e.to_string()));
+        }
     }
 }
 
@@ -91,9 +92,10 @@ impl<T, E: Debug> ViaDebug for &Outcome<'_, Result<T, E>> {
     #[inline]
     fn __tw_outcome(&self, span: &mut Span) {
         if let Err(e) = self.0
-            && span.is_recording() {
-                span.set_status(Status::error(format!("{e:?}")));
-            }
+            && span.is_recording()
+        {
+            span.set_status(Status::error(format!("{e:?}")));
+        }
     }
 }
 

@@ -137,3 +137,46 @@ fn explicit_parent_context() {
     assert_eq!(cont.parent_span_id, origin.span_id);
     assert_eq!(cont.trace_id, origin.trace_id);
 }
+
+#[test]
+fn manual_spans_carry_every_field() {
+    use traceweave::{KeyValue, SpanKind, Status, Value};
+    let spans = capture(|| {
+        let linked = traceweave::span("producer")
+            .kind(SpanKind::Producer)
+            .start();
+        let link_to = linked.context().span_context().to_owned();
+        linked.end();
+        let mut s = traceweave::span(format!("dynamic-{}", 1))
+            .kind(SpanKind::Consumer)
+            .attribute("first", 1)
+            .link(link_to, vec![KeyValue::new("link.reason", "batch")])
+            .start();
+        s.set_attribute("flag", true);
+        s.set_attribute(String::from("owned.key"), 2.5);
+        s.set_attribute("after.spill", "static");
+        s.add_event("retry", vec![KeyValue::new("attempt", 2)]);
+        s.update_name("renamed");
+        s.set_status(Status::error("gave up"));
+        s.set_status(Status::Ok);
+        s.set_status(Status::error("ignored after ok"));
+        s.end();
+    });
+    let s = spans.named("renamed").unwrap();
+    let keys: Vec<_> = s.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(keys, ["first", "flag", "owned.key", "after.spill"]);
+    assert_eq!(s.attribute("owned.key"), Some(&Value::F64(2.5)));
+    assert_eq!(s.status, Status::Ok);
+    assert_eq!(s.kind, SpanKind::Consumer);
+    assert_eq!(s.events.len(), 1);
+    assert_eq!(s.events[0].name, "retry");
+    assert!(s.events[0].time_unix_nano >= s.start_time_unix_nano);
+    assert!(s.events[0].time_unix_nano <= s.end_time_unix_nano);
+    let producer = spans.named("producer").unwrap();
+    assert_eq!(s.links.len(), 1);
+    assert_eq!(s.links[0].span_id, producer.span_id);
+    assert_eq!(
+        s.links[0].attributes[0],
+        KeyValue::new("link.reason", "batch")
+    );
+}

@@ -219,7 +219,10 @@ impl opentelemetry_sdk::trace::SpanExporter for OtDiscard {
 pub fn ot_dispatch(
     counter: OtDiscard,
     sampled: bool,
-) -> (tracing::Dispatch, opentelemetry_sdk::trace::SdkTracerProvider) {
+) -> (
+    tracing::Dispatch,
+    opentelemetry_sdk::trace::SdkTracerProvider,
+) {
     use opentelemetry::trace::TracerProvider as _;
     use tracing_subscriber::layer::SubscriberExt;
     let sampler = if sampled {

@@ -73,7 +73,11 @@ impl Ring {
         // SAFETY: the slot is outside [head, tail), so the consumer does not read it, and only
         // this producer writes it; `*src` is moved, not copied (the caller forgets it).
         unsafe {
-            std::ptr::copy_nonoverlapping(src, (*self.slots[tail & self.mask].get()).as_mut_ptr(), 1)
+            std::ptr::copy_nonoverlapping(
+                src,
+                (*self.slots[tail & self.mask].get()).as_mut_ptr(),
+                1,
+            )
         };
         self.tail.0.store(tail.wrapping_add(1), Ordering::Release);
         Some(tail.wrapping_add(1))

@@ -150,15 +150,16 @@ impl Span {
     /// Links this span to another span, e.g. the producer of a message.
     pub fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
         if let Some(r) = self.recording()
-            && span_context.is_valid() {
-                r.raw.extra().links.push(Link {
-                    trace_id: span_context.trace_id(),
-                    span_id: span_context.span_id(),
-                    trace_flags: span_context.trace_flags(),
-                    is_remote: span_context.is_remote(),
-                    attributes,
-                });
-            }
+            && span_context.is_valid()
+        {
+            r.raw.extra().links.push(Link {
+                trace_id: span_context.trace_id(),
+                span_id: span_context.span_id(),
+                trace_flags: span_context.trace_flags(),
+                is_remote: span_context.is_remote(),
+                attributes,
+            });
+        }
     }
 
     /// Sets the status. An `Ok` is final; an error does not replace `Ok` (OpenTelemetry's rule).
@@ -247,14 +248,8 @@ impl Drop for Span {
 impl Recording {
     #[inline]
     fn span_context(&self) -> SpanContext {
-        SpanContext::new(
-            self.raw.trace_id,
-            self.raw.span_id,
-            self.raw.flags,
-            false,
-        )
+        SpanContext::new(self.raw.trace_id, self.raw.span_id, self.raw.flags, false)
     }
-
 }
 
 /// # Safety

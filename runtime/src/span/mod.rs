@@ -8,8 +8,6 @@ mod value;
 use std::borrow::Cow;
 use std::fmt;
 
-use smallvec::SmallVec;
-
 use crate::context::TraceState;
 use crate::id::{SpanId, TraceFlags, TraceId};
 
@@ -110,8 +108,9 @@ pub struct Link {
     pub attributes: Vec<KeyValue>,
 }
 
-/// Attributes stored inline: up to three need no allocation.
-pub type Attributes = SmallVec<[KeyValue; 3]>;
+/// A finished span's attributes. (Live spans keep primitive attributes inline; this vector is
+/// built on the collector thread.)
+pub type Attributes = Vec<KeyValue>;
 
 /// A finished span as exporters receive it.
 #[derive(Clone, Debug, PartialEq)]

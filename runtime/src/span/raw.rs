@@ -98,21 +98,25 @@ impl RawSpan {
     /// (so the order of attributes is the order they were set in).
     #[inline]
     pub(crate) fn push_attribute(&mut self, key: Key, value: Value) {
-        let spilled = self.extra.as_ref().is_some_and(|e| !e.attributes.is_empty());
-        if !spilled && (self.n_attrs as usize) < INLINE_ATTRS {
-            if let Some(key) = key.as_static() {
-                let prim = match value {
-                    Value::Bool(b) => Some(Prim::Bool(b)),
-                    Value::I64(i) => Some(Prim::I64(i)),
-                    Value::F64(f) => Some(Prim::F64(f)),
-                    Value::Str(Cow::Borrowed(s)) => Some(Prim::Str(s)),
-                    _ => None,
-                };
-                if let Some(value) = prim {
-                    self.attrs[self.n_attrs as usize] = MaybeUninit::new(StaticAttr { key, value });
-                    self.n_attrs += 1;
-                    return;
-                }
+        let spilled = self
+            .extra
+            .as_ref()
+            .is_some_and(|e| !e.attributes.is_empty());
+        if !spilled
+            && (self.n_attrs as usize) < INLINE_ATTRS
+            && let Some(key) = key.as_static()
+        {
+            let prim = match value {
+                Value::Bool(b) => Some(Prim::Bool(b)),
+                Value::I64(i) => Some(Prim::I64(i)),
+                Value::F64(f) => Some(Prim::F64(f)),
+                Value::Str(Cow::Borrowed(s)) => Some(Prim::Str(s)),
+                _ => None,
+            };
+            if let Some(value) = prim {
+                self.attrs[self.n_attrs as usize] = MaybeUninit::new(StaticAttr { key, value });
+                self.n_attrs += 1;
+                return;
             }
         }
         self.extra().attributes.push(KeyValue { key, value });
@@ -126,19 +130,39 @@ impl RawSpan {
     }
 
     /// The exporters' form. Runs on the collector thread.
+    #[inline(always)]
     pub(crate) fn into_record(self) -> SpanRecord {
-        let mut attributes: super::Attributes = self
-            .inline_attrs()
-            .map(|a| KeyValue {
-                key: Key::from_static(a.key),
-                value: match a.value {
-                    Prim::Bool(b) => Value::Bool(b),
-                    Prim::I64(i) => Value::I64(i),
-                    Prim::F64(f) => Value::F64(f),
-                    Prim::Str(s) => Value::Str(Cow::Borrowed(s)),
+        let mut attributes: super::Attributes = Vec::new();
+        if self.n_attrs == 0 && self.extra.is_none() {
+            return SpanRecord {
+                trace_id: self.trace_id,
+                span_id: self.span_id,
+                parent_span_id: self.parent_span_id,
+                parent_is_remote: self.parent_is_remote,
+                trace_flags: self.flags,
+                trace_state: TraceState::new(),
+                name: Cow::Borrowed(self.name),
+                kind: self.kind,
+                start_time_unix_nano: super::clock::to_unix_nanos(self.start),
+                end_time_unix_nano: super::clock::to_unix_nanos(self.end),
+                attributes,
+                events: Vec::new(),
+                links: Vec::new(),
+                status: match self.status {
+                    STATUS_OK => Status::Ok,
+                    _ => Status::Unset,
                 },
-            })
-            .collect();
+            };
+        }
+        attributes.extend(self.inline_attrs().map(|a| KeyValue {
+            key: Key::from_static(a.key),
+            value: match a.value {
+                Prim::Bool(b) => Value::Bool(b),
+                Prim::I64(i) => Value::I64(i),
+                Prim::F64(f) => Value::F64(f),
+                Prim::Str(s) => Value::Str(Cow::Borrowed(s)),
+            },
+        }));
         let mut record = SpanRecord {
             trace_id: self.trace_id,
             span_id: self.span_id,
