@@ -205,6 +205,21 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
             .map_or(Kind::Internal, |k| k.value.1)
             .variant()
     );
+    let start_for_enter = match &opts.parent {
+        Some(parent) => {
+            let expr = &parent.value;
+            quote!(#p::start_with_parent(#name, #p::SpanKind::#kind, &(#expr)))
+        }
+        None => quote!(),
+    };
+    // Sync fns without an explicit parent take the in-place fast path.
+    let enter_sync = match &opts.parent {
+        Some(_) => quote!(#p::enter(#start_for_enter)),
+        None => {
+            let root = opts.root.is_some();
+            quote!(#p::enter_new(#name, #p::SpanKind::#kind, #root))
+        }
+    };
     let start = match &opts.parent {
         Some(parent) => {
             let expr = &parent.value;
@@ -309,7 +324,7 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
     let body = match shape(&func) {
         // `-> !`: only a panic leaves, and the guard's drop sees it.
         Shape::Sync if never_returns => quote! {
-            let mut #guard_var = #p::enter(#start);
+            let mut #guard_var = #enter_sync;
             #record_on_guard
             #block
         },
@@ -321,7 +336,7 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
                 ReturnType::Type(..) => quote!(),
             };
             quote! {
-                let mut #guard_var = #p::enter(#start);
+                let mut #guard_var = #enter_sync;
                 #record_on_guard
                 #[allow(clippy::redundant_closure_call)]
                 let #ret_var = (move || #annot #block)();

@@ -32,6 +32,12 @@ pub fn start_with_parent<P: AsRef<Context> + ?Sized>(
     crate::span::start(Cow::Borrowed(name), kind, Parent::Explicit(parent.as_ref()))
 }
 
+/// Starts and enters a span for a sync body (the hot path, built in place).
+#[inline(always)]
+pub fn enter_new(name: &'static str, kind: SpanKind, root: bool) -> EnteredSpan {
+    crate::span::start_entered(name, kind, root)
+}
+
 /// Enters a span for a sync body.
 #[inline(always)]
 pub fn enter(span: Span) -> EnteredSpan {

@@ -231,7 +231,7 @@ impl Span {
             None => 0,
         };
         EnteredSpan {
-            span: self,
+            span: std::mem::ManuallyDrop::new(self),
             token,
             _not_send: PhantomData,
         }
@@ -282,7 +282,8 @@ fn submit_late(record: RawSpan) {
 /// thread that entered it.
 #[must_use = "the span ends as soon as the guard is dropped"]
 pub struct EnteredSpan {
-    span: Span,
+    // Dropped by hand in `Drop`, so the common cases (nothing to drop) cost no call.
+    span: std::mem::ManuallyDrop<Span>,
     token: u64,
     _not_send: PhantomData<*const ()>,
 }
@@ -310,11 +311,19 @@ impl Drop for EnteredSpan {
     #[inline(always)]
     fn drop(&mut self) {
         context::pop(self.token);
-        if let State::Recording(_) = self.span.0 {
-            if std::thread::panicking() {
-                self.span.set_status(Status::error("panicked"));
+        match &self.span.0 {
+            State::Recording(_) => {
+                if std::thread::panicking() {
+                    self.span.set_status(Status::error("panicked"));
+                }
+                // Leaves `Ended`, which owns nothing.
+                self.span.end_in_place();
             }
-            self.span.end_in_place();
+            State::NonRecording(_) => {
+                // SAFETY: dropped exactly once, here.
+                unsafe { std::mem::ManuallyDrop::drop(&mut self.span) }
+            }
+            State::Noop | State::Ended => {}
         }
     }
 }
@@ -427,6 +436,51 @@ pub(crate) fn start(name: Cow<'static, str>, kind: SpanKind, parent: Parent<'_>)
         }
     }
     start_general(name, kind, parent)
+}
+
+/// `start` followed by `enter`, with every case built straight into the guard (no copy of a
+/// whole span through temporaries): what `#[traced]` on a sync fn calls.
+#[inline(always)]
+pub(crate) fn start_entered(name: &'static str, kind: SpanKind, root: bool) -> EnteredSpan {
+    if let (false, GlobalState::Running(p)) = (root, global_state())
+        && p.follows_local_parent
+    {
+        match context::fast_parent() {
+            context::FastParent::Sampled(ps) => {
+                let raw = new_record(
+                    Cow::Borrowed(name),
+                    kind,
+                    ps.trace_id(),
+                    ps.span_id(),
+                    false,
+                    ps.trace_flags(),
+                );
+                let token = context::push(Context {
+                    span: SpanContext::new(raw.trace_id, raw.span_id, raw.flags, false),
+                    shared: None,
+                });
+                return EnteredSpan {
+                    span: std::mem::ManuallyDrop::new(Span(State::Recording(Recording {
+                        raw,
+                        shared: None,
+                        sink: Sink::Global(p),
+                    }))),
+                    token,
+                    _not_send: PhantomData,
+                };
+            }
+            context::FastParent::Unsampled => {
+                return EnteredSpan {
+                    span: std::mem::ManuallyDrop::new(Span::noop()),
+                    token: 0,
+                    _not_send: PhantomData,
+                };
+            }
+            context::FastParent::Other => {}
+        }
+    }
+    let parent = if root { Parent::Root } else { Parent::Current };
+    start_general(Cow::Borrowed(name), kind, parent).enter()
 }
 
 #[inline(never)]

@@ -12,7 +12,7 @@ use crate::context::TraceState;
 use crate::id::{SpanId, TraceFlags, TraceId};
 
 pub use active::{EnteredSpan, Span, SpanBuilder, span};
-pub(crate) use active::{Parent, start};
+pub(crate) use active::{Parent, start, start_entered};
 pub use value::{Array, Key, KeyValue, ToValue, Value};
 
 /// What role a span plays in a trace (OpenTelemetry's span kinds; SkyWalking's Entry, Exit and
