@@ -165,3 +165,32 @@ fn spans_from_threads_that_exit_are_all_collected() {
         (1000, 1000, 0)
     );
 }
+
+#[test]
+fn exporters_never_trace_themselves() {
+    struct TracingExporter(Arc<Mutex<usize>>);
+    impl Exporter for TracingExporter {
+        fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
+            // Traced code called from an exporter (an HTTP client, say) records nothing and
+            // does not feed the queue it is draining.
+            child_op();
+            let _manual = traceweave::span("exporter.io").root().start();
+            assert!(!Context::current().has_span());
+            *self.0.lock().unwrap() += spans.len();
+            Ok(())
+        }
+    }
+    let seen = Arc::new(Mutex::new(0));
+    let tracer = traceweave::builder()
+        .ignore_env()
+        .exporter(TracingExporter(seen.clone()))
+        .build();
+    tracer.in_scope(|| {
+        for _ in 0..5 {
+            child_op();
+        }
+    });
+    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    assert_eq!(*seen.lock().unwrap(), 5);
+    assert_eq!(tracer.stats().created, 5);
+}

@@ -232,3 +232,37 @@ mod tests {
         assert!(ts.remove("b").remove("a").is_empty());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z0-9][a-z0-9_*/-]{0,20}",
+            "[a-z0-9][a-z0-9_*/-]{0,10}@[a-z][a-z0-9_*/-]{0,10}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        "[!-+--<>-~]([ !-+--<>-~]{0,30}[!-+--<>-~])?"
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics(header in "\\PC{0,300}") {
+            let _ = TraceState::parse(&header);
+        }
+
+        #[test]
+        fn valid_members_round_trip(members in prop::collection::vec((key(), value()), 0..32)) {
+            let mut seen = std::collections::HashSet::new();
+            let members: Vec<_> = members.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect();
+            let header = members.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+            let ts = TraceState::parse(&header).unwrap();
+            prop_assert_eq!(ts.header(), header.clone());
+            prop_assert_eq!(TraceState::parse(&ts.header()).unwrap(), ts);
+        }
+    }
+}
