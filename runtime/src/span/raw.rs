@@ -132,37 +132,6 @@ impl RawSpan {
     /// The exporters' form. Runs on the collector thread.
     #[inline(always)]
     pub(crate) fn into_record(self) -> SpanRecord {
-        let mut attributes: super::Attributes = Vec::new();
-        if self.n_attrs == 0 && self.extra.is_none() {
-            return SpanRecord {
-                trace_id: self.trace_id,
-                span_id: self.span_id,
-                parent_span_id: self.parent_span_id,
-                parent_is_remote: self.parent_is_remote,
-                trace_flags: self.flags,
-                trace_state: TraceState::new(),
-                name: Cow::Borrowed(self.name),
-                kind: self.kind,
-                start_time_unix_nano: super::clock::to_unix_nanos(self.start),
-                end_time_unix_nano: super::clock::to_unix_nanos(self.end),
-                attributes,
-                events: Vec::new(),
-                links: Vec::new(),
-                status: match self.status {
-                    STATUS_OK => Status::Ok,
-                    _ => Status::Unset,
-                },
-            };
-        }
-        attributes.extend(self.inline_attrs().map(|a| KeyValue {
-            key: Key::from_static(a.key),
-            value: match a.value {
-                Prim::Bool(b) => Value::Bool(b),
-                Prim::I64(i) => Value::I64(i),
-                Prim::F64(f) => Value::F64(f),
-                Prim::Str(s) => Value::Str(Cow::Borrowed(s)),
-            },
-        }));
         let mut record = SpanRecord {
             trace_id: self.trace_id,
             span_id: self.span_id,
@@ -174,7 +143,7 @@ impl RawSpan {
             kind: self.kind,
             start_time_unix_nano: super::clock::to_unix_nanos(self.start),
             end_time_unix_nano: super::clock::to_unix_nanos(self.end),
-            attributes: Default::default(),
+            attributes: Vec::new(),
             events: Vec::new(),
             links: Vec::new(),
             status: match self.status {
@@ -183,12 +152,26 @@ impl RawSpan {
                 _ => Status::Unset,
             },
         };
+        if self.n_attrs > 0 {
+            record.attributes = self
+                .inline_attrs()
+                .map(|a| KeyValue {
+                    key: Key::from_static(a.key),
+                    value: match a.value {
+                        Prim::Bool(b) => Value::Bool(b),
+                        Prim::I64(i) => Value::I64(i),
+                        Prim::F64(f) => Value::F64(f),
+                        Prim::Str(s) => Value::Str(Cow::Borrowed(s)),
+                    },
+                })
+                .collect();
+        }
         if let Some(extra) = self.extra {
             let extra = *extra;
             if let Some(name) = extra.name {
                 record.name = name;
             }
-            attributes.extend(extra.attributes);
+            record.attributes.extend(extra.attributes);
             record.events = extra.events;
             for e in &mut record.events {
                 e.time_unix_nano = super::clock::to_unix_nanos(e.time_unix_nano);
@@ -200,7 +183,6 @@ impl RawSpan {
                 *message = m;
             }
         }
-        record.attributes = attributes;
         record
     }
 }
