@@ -267,6 +267,37 @@ pub(crate) struct Local {
     next_token: Cell<u64>,
 }
 
+/// `UNSAMPLED_TOP` when the innermost frame is a plain, local, unsampled span: kept beside the
+/// stack in a destructor-free thread-local, so the unsampled hot path is one load.
+const OTHER_TOP: u8 = 0;
+const UNSAMPLED_TOP: u8 = 1;
+
+thread_local! {
+    static TOP_KIND: Cell<u8> = const { Cell::new(OTHER_TOP) };
+}
+
+#[inline(always)]
+fn top_kind(top: Option<&Frame>) -> u8 {
+    match top {
+        Some(f)
+            if f.ctx.shared.is_none()
+                && !f.suppress
+                && f.ctx.span.is_valid()
+                && !f.ctx.span.is_remote()
+                && !f.ctx.span.is_sampled() =>
+        {
+            UNSAMPLED_TOP
+        }
+        _ => OTHER_TOP,
+    }
+}
+
+/// Whether the innermost frame is a plain, local, unsampled span (children record nothing).
+#[inline(always)]
+pub(crate) fn top_is_unsampled() -> bool {
+    TOP_KIND.with(Cell::get) == UNSAMPLED_TOP
+}
+
 thread_local! {
     static LOCAL: Local = const {
         Local { stack: UnsafeCell::new(Vec::new()), next_token: Cell::new(0) }
@@ -338,6 +369,7 @@ pub(crate) fn push(ctx: Context) -> u64 {
                 token,
                 suppress,
             });
+            TOP_KIND.with(|k| k.set(top_kind(stack.last())));
             token
         })
         .unwrap_or(0)
@@ -356,6 +388,7 @@ pub(crate) fn suppress_current_thread() -> u64 {
                 token,
                 suppress: true,
             });
+            TOP_KIND.with(|k| k.set(OTHER_TOP));
             token
         })
         .unwrap_or(0)
@@ -371,13 +404,15 @@ pub(crate) fn pop(token: u64) {
     let removed = LOCAL.try_with(|l| {
         // SAFETY: as in `push`; the removed frame is dropped after the borrow ends.
         let stack = unsafe { &mut *l.stack.get() };
-        match stack.last() {
+        let removed = match stack.last() {
             Some(top) if top.token == token => stack.pop(),
             _ => stack
                 .iter()
                 .rposition(|f| f.token == token)
                 .map(|i| stack.remove(i)),
-        }
+        };
+        TOP_KIND.with(|k| k.set(top_kind(stack.last())));
+        removed
     });
     drop(removed);
 }

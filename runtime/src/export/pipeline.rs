@@ -67,6 +67,19 @@ enum Command {
     Shutdown(Sender<()>),
 }
 
+/// Keeps a field on a cache line of its own: what the collector writes must not share a line
+/// with what every span start reads (false sharing costs a cache miss per span).
+#[repr(align(64))]
+#[derive(Default)]
+struct CacheLine<T>(T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 pub(crate) struct Pipeline {
     id: u64,
     pub(crate) sampler: Box<dyn Sampler>,
@@ -74,17 +87,17 @@ pub(crate) struct Pipeline {
     pub(crate) follows_local_parent: bool,
     pub(crate) running: AtomicBool,
     rings: Mutex<Vec<Arc<Ring>>>,
-    rings_version: AtomicU64,
+    rings_version: CacheLine<AtomicU64>,
     ring_capacity: usize,
     /// Wake the collector every `wake_mask + 1` spans pushed on one thread.
     wake_mask: usize,
     collector: Mutex<Option<Thread>>,
-    sleeping: AtomicBool,
+    sleeping: CacheLine<AtomicBool>,
     commands: Mutex<Sender<Command>>,
-    exported: AtomicU64,
-    export_failed: AtomicU64,
-    retired_created: AtomicU64,
-    retired_dropped: AtomicU64,
+    exported: CacheLine<AtomicU64>,
+    export_failed: CacheLine<AtomicU64>,
+    retired_created: CacheLine<AtomicU64>,
+    retired_dropped: CacheLine<AtomicU64>,
 }
 
 impl Pipeline {
@@ -285,16 +298,16 @@ impl Tracer {
             sampler,
             running: AtomicBool::new(true),
             rings: Mutex::new(Vec::new()),
-            rings_version: AtomicU64::new(0),
+            rings_version: CacheLine(AtomicU64::new(0)),
             ring_capacity: capacity,
             wake_mask: wake_every - 1,
             collector: Mutex::new(None),
-            sleeping: AtomicBool::new(false),
+            sleeping: CacheLine(AtomicBool::new(false)),
             commands: Mutex::new(tx),
-            exported: AtomicU64::new(0),
-            export_failed: AtomicU64::new(0),
-            retired_created: AtomicU64::new(initial.len() as u64 + initial_dropped),
-            retired_dropped: AtomicU64::new(initial_dropped),
+            exported: CacheLine(AtomicU64::new(0)),
+            export_failed: CacheLine(AtomicU64::new(0)),
+            retired_created: CacheLine(AtomicU64::new(initial.len() as u64 + initial_dropped)),
+            retired_dropped: CacheLine(AtomicU64::new(initial_dropped)),
         });
         let worker = Collector {
             pipeline: pipeline.clone(),

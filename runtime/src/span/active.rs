@@ -310,6 +310,17 @@ impl fmt::Debug for EnteredSpan {
 impl Drop for EnteredSpan {
     #[inline(always)]
     fn drop(&mut self) {
+        // The unsampled case stays inline and costs two compares.
+        if self.token == 0 && matches!(self.span.0, State::Noop | State::Ended) {
+            return;
+        }
+        self.finish();
+    }
+}
+
+impl EnteredSpan {
+    #[inline(never)]
+    fn finish(&mut self) {
         context::pop(self.token);
         match &self.span.0 {
             State::Recording(_) => {
@@ -442,6 +453,18 @@ pub(crate) fn start(name: Cow<'static, str>, kind: SpanKind, parent: Parent<'_>)
 /// whole span through temporaries): what `#[traced]` on a sync fn calls.
 #[inline(always)]
 pub(crate) fn start_entered(name: &'static str, kind: SpanKind, root: bool) -> EnteredSpan {
+    // Unsampled: one thread-local load decides, before anything else is read.
+    if !root
+        && context::top_is_unsampled()
+        && let GlobalState::Running(p) = global_state()
+        && p.follows_local_parent
+    {
+        return EnteredSpan {
+            span: std::mem::ManuallyDrop::new(Span::noop()),
+            token: 0,
+            _not_send: PhantomData,
+        };
+    }
     if let (false, GlobalState::Running(p)) = (root, global_state())
         && p.follows_local_parent
     {
