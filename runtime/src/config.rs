@@ -116,6 +116,7 @@ pub struct Builder {
     max_export_batch_size: Option<usize>,
     export_timeout: Option<Duration>,
     disabled: Option<bool>,
+    propagator: Option<Box<dyn crate::propagation::Propagator>>,
 }
 
 impl fmt::Debug for Builder {
@@ -142,6 +143,7 @@ pub fn builder() -> Builder {
         max_export_batch_size: None,
         export_timeout: None,
         disabled: None,
+        propagator: None,
     }
 }
 
@@ -212,9 +214,16 @@ impl Builder {
         self
     }
 
+    /// The propagator `inject`, `extract` and `#[traced_rpc]` use (default: `OTEL_PROPAGATORS`,
+    /// else W3C trace context + baggage). Applies on [`install`](Self::install).
+    pub fn propagator(mut self, p: impl crate::propagation::Propagator) -> Self {
+        self.propagator = Some(Box::new(p));
+        self
+    }
+
     /// Installs the result as the global tracer.
-    pub fn install(self) -> Result<TracingGuard, InitError> {
-        let env = if self.use_env {
+    pub fn install(mut self) -> Result<TracingGuard, InitError> {
+        let mut env = if self.use_env {
             EnvConfig::read(|k| std::env::var(k).ok())
         } else {
             EnvConfig::default()
@@ -222,12 +231,22 @@ impl Builder {
         for w in &env.warnings {
             warn(format_args!("{w}"));
         }
+        let names = env.propagators.take();
+        let explicit = self.propagator.take();
         if self.disabled.or(env.disabled).unwrap_or(false) {
             install_global(None).map_err(|()| InitError::AlreadyInitialised)?;
             return Ok(TracingGuard { active: true });
         }
         let (tracer, _) = self.finish(env, take_pre_init());
+        let resource = tracer.resource();
         install_global(Some(tracer)).map_err(|()| InitError::AlreadyInitialised)?;
+        match explicit {
+            Some(p) => crate::propagation::set_global_boxed(p),
+            None => crate::propagation::set_global_boxed(Box::new(propagator_from_names(
+                names.as_deref(),
+                &resource,
+            ))),
+        }
         Ok(TracingGuard { active: true })
     }
 
@@ -301,6 +320,35 @@ impl Builder {
     }
 }
 
+/// The composite for `OTEL_PROPAGATORS` names (already validated), with SkyWalking told
+/// this service's name and instance.
+fn propagator_from_names(
+    names: Option<&[String]>,
+    resource: &Resource,
+) -> crate::propagation::CompositePropagator {
+    use crate::propagation::{CompositePropagator, Propagator, SkyWalkingPropagator, by_name};
+    let Some(names) = names else {
+        return crate::propagation::default_propagator();
+    };
+    let text = |k: &str| {
+        resource
+            .get(k)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let parts: Vec<Box<dyn Propagator>> = names
+        .iter()
+        .filter_map(|n| match n.as_str() {
+            "sw8" | "skywalking" => Some(Box::new(
+                SkyWalkingPropagator::new()
+                    .with_service(text("service.name"), text("service.instance.id")),
+            ) as Box<dyn Propagator>),
+            n => by_name(n).ok(),
+        })
+        .collect();
+    CompositePropagator::new(parts)
+}
+
 fn default_resource() -> Vec<KeyValue> {
     let exe = std::env::current_exe()
         .ok()
@@ -353,6 +401,8 @@ struct EnvConfig {
     max_export_batch_size: Option<usize>,
     export_timeout: Option<Duration>,
     disabled: Option<bool>,
+    /// `OTEL_PROPAGATORS`, validated.
+    propagators: Option<Vec<String>>,
     warnings: Vec<String>,
 }
 
@@ -368,6 +418,7 @@ impl Default for EnvConfig {
             max_export_batch_size: None,
             export_timeout: None,
             disabled: None,
+            propagators: None,
             warnings: Vec::new(),
         }
     }
@@ -425,6 +476,19 @@ impl EnvConfig {
                 list.push(ExporterChoice::Console);
             }
             c.exporters = list;
+        }
+        if let Some(v) = get("OTEL_PROPAGATORS") {
+            let mut names = Vec::new();
+            for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                match crate::propagation::by_name(name) {
+                    Ok(_) if name == "none" => {}
+                    Ok(_) => names.push(name.to_owned()),
+                    Err(e) => c
+                        .warnings
+                        .push(format!("OTEL_PROPAGATORS: {e}; ignoring it")),
+                }
+            }
+            c.propagators = Some(names);
         }
         c.max_queue_size = c.parse_number(&get, "OTEL_BSP_MAX_QUEUE_SIZE", 2048);
         c.max_export_batch_size = c.parse_number(&get, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512);
@@ -562,6 +626,10 @@ mod tests {
             ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "1000"),
             ("OTEL_SDK_DISABLED", "TRUE"),
+            (
+                "OTEL_PROPAGATORS",
+                "tracecontext, b3multi,jaeger,sw8,baggage",
+            ),
         ]);
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         assert_eq!(c.service_name.as_deref(), Some("shop"));
@@ -573,6 +641,15 @@ mod tests {
         assert_eq!(c.max_export_batch_size, Some(10));
         assert_eq!(c.export_timeout, Some(Duration::from_secs(1)));
         assert_eq!(c.disabled, Some(true));
+        assert_eq!(
+            c.propagators.as_deref().unwrap(),
+            ["tracecontext", "b3multi", "jaeger", "sw8", "baggage"]
+        );
+        let none = read(&[("OTEL_PROPAGATORS", "none")]);
+        assert_eq!(none.propagators.as_deref().unwrap(), [] as [String; 0]);
+        let bad = read(&[("OTEL_PROPAGATORS", "tracecontext,xray")]);
+        assert_eq!(bad.propagators.as_deref().unwrap(), ["tracecontext"]);
+        assert!(bad.warnings[0].contains("\"xray\""), "{:?}", bad.warnings);
     }
 
     #[test]

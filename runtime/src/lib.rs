@@ -39,6 +39,7 @@ mod config;
 pub mod context;
 pub mod export;
 mod id;
+pub mod propagation;
 pub mod sampler;
 mod span;
 pub mod testing;
@@ -59,6 +60,7 @@ pub use export::{
     Tracer,
 };
 pub use id::{SpanId, TraceFlags, TraceId};
+pub use propagation::{Extractor, Injector, Propagator, extract, inject, inject_context};
 pub use sampler::{
     AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, SamplingDecision, SamplingInput,
     TraceIdRatio,

@@ -103,6 +103,8 @@ pub(crate) struct Shared {
     pub(crate) baggage: Baggage,
     /// A scoped tracer (tests, `Tracer::in_scope`); `None` means the global one.
     pub(crate) tracer: Option<Tracer>,
+    /// The trace id as a SkyWalking agent spelled it, when it is not our hex form.
+    pub(crate) sw8_trace_id: Option<Arc<str>>,
 }
 
 /// A span context plus what travels with it (tracestate, baggage). Cheap to clone.
@@ -193,6 +195,14 @@ impl Context {
     #[must_use]
     pub fn with_trace_state(&self, trace_state: TraceState) -> Self {
         self.with_shared(|s| s.trace_state = trace_state)
+    }
+
+    pub(crate) fn with_sw8_trace_id(&self, id: Option<Arc<str>>) -> Self {
+        self.with_shared(|s| s.sw8_trace_id = id)
+    }
+
+    pub(crate) fn sw8_trace_id(&self) -> Option<&str> {
+        self.shared.as_ref().and_then(|s| s.sw8_trace_id.as_deref())
     }
 
     pub(crate) fn with_tracer(&self, tracer: Tracer) -> Self {

@@ -265,6 +265,7 @@ pub struct Tracer(pub(crate) Arc<TracerInner>);
 
 pub(crate) struct TracerInner {
     pub(crate) pipeline: Arc<Pipeline>,
+    resource: Resource,
     worker: Mutex<Option<JoinHandle<()>>>,
     config: BatchConfig,
 }
@@ -312,7 +313,7 @@ impl Tracer {
         let worker = Collector {
             pipeline: pipeline.clone(),
             exporters,
-            resource,
+            resource: resource.clone(),
             config,
             commands: rx,
             rings: Vec::new(),
@@ -331,9 +332,15 @@ impl Tracer {
         }
         Tracer(Arc::new(TracerInner {
             pipeline,
+            resource,
             worker: Mutex::new(Some(handle)),
             config,
         }))
+    }
+
+    /// What this tracer's spans come from.
+    pub fn resource(&self) -> Resource {
+        self.0.resource.clone()
     }
 
     /// The span counts of this pipeline.

@@ -1,0 +1,171 @@
+//! Jaeger's native format: `uber-trace-id: {trace}:{span}:{parent}:{flags}` and
+//! `uberctx-{key}` baggage.
+
+use super::percent;
+use super::{Extractor, Injector, Propagator, is_hex};
+use crate::context::{BaggageEntry, Context, SpanContext};
+use crate::id::{SpanId, TraceFlags, TraceId};
+
+const HEADER: &str = "uber-trace-id";
+const BAGGAGE_PREFIX: &str = "uberctx-";
+const MAX_LEN: usize = 256;
+
+/// Jaeger propagation. Reads variable-length ids (left-padded), the URL-encoded form, flags
+/// 0x01 sampled and 0x02 debug (which implies sampled); writes 16 or 32 hex digits, parent
+/// `0`, flags `1` or `0`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JaegerPropagator;
+
+impl JaegerPropagator {
+    /// The propagator.
+    pub const fn new() -> Self {
+        JaegerPropagator
+    }
+}
+
+pub(crate) fn parse(value: &str) -> Option<SpanContext> {
+    let mut v = value.trim().to_owned();
+    if v.len() > MAX_LEN {
+        return None;
+    }
+    if !v.contains(':') && v.to_ascii_lowercase().contains("%3a") {
+        v = percent::decode(&v);
+    }
+    let parts: Vec<&str> = v.split(':').collect();
+    let [trace, span, parent, flags] = parts.as_slice() else {
+        return None;
+    };
+    if trace.len() > 32 || span.len() > 16 || parent.len() > 16 || flags.len() > 2 {
+        return None;
+    }
+    if !is_hex(trace) || !is_hex(span) || !is_hex(parent) || !is_hex(flags) {
+        return None;
+    }
+    let trace_id = TraceId::from_u128(u128::from_str_radix(trace, 16).ok()?);
+    let span_id = SpanId::from_u64(u64::from_str_radix(span, 16).ok()?);
+    if !trace_id.is_valid() || !span_id.is_valid() {
+        return None;
+    }
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    let sampled = flags & 0x01 != 0 || flags & 0x02 != 0;
+    Some(SpanContext::new(
+        trace_id,
+        span_id,
+        TraceFlags::NONE.with_sampled(sampled),
+        true,
+    ))
+}
+
+impl Propagator for JaegerPropagator {
+    fn inject(&self, cx: &Context, carrier: &mut dyn Injector) {
+        let span = cx.span_context();
+        if span.is_valid() {
+            let t = span.trace_id().to_u128();
+            let trace = if t >> 64 == 0 {
+                format!("{:016x}", t as u64)
+            } else {
+                format!("{t:032x}")
+            };
+            let flags = u8::from(span.is_sampled());
+            carrier.set(HEADER, format!("{trace}:{}:0:{flags}", span.span_id()));
+        }
+        for e in cx.baggage().iter() {
+            if super::baggage::is_token(&e.key) && !e.key.contains('%') {
+                carrier.set(
+                    &format!("{BAGGAGE_PREFIX}{}", e.key.to_ascii_lowercase()),
+                    percent::encode(&e.value, |c| {
+                        c.is_ascii_alphanumeric() || b"-_.~".contains(&c)
+                    }),
+                );
+            }
+        }
+    }
+
+    fn extract_with(&self, carrier: &dyn Extractor, mut cx: Context) -> Context {
+        if let Some(span) = carrier.get(HEADER).and_then(parse) {
+            cx = cx.with_span_context(span);
+        }
+        let mut bag = cx.baggage().clone();
+        let mut found = false;
+        for key in carrier.keys() {
+            if let Some(name) = key.strip_prefix(BAGGAGE_PREFIX)
+                && super::baggage::is_token(name)
+                && let Some(v) = carrier.get(&key)
+                && v.len() <= 4096
+            {
+                bag = bag.with_entry(BaggageEntry {
+                    key: name.to_owned(),
+                    value: percent::decode(v),
+                    metadata: String::new(),
+                });
+                found = true;
+            }
+        }
+        if found { cx.with_baggage(bag) } else { cx }
+    }
+
+    fn fields(&self) -> Vec<String> {
+        vec![HEADER.into()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Baggage;
+    use std::collections::HashMap;
+
+    fn map(kv: &[(&str, &str)]) -> HashMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_short_ids_url_encoding_and_debug() {
+        let cx = JaegerPropagator.extract(&map(&[("uber-trace-id", "1:2:0:3")]));
+        assert_eq!(cx.span_context().trace_id().to_u128(), 1);
+        assert_eq!(cx.span_context().span_id().to_u64(), 2);
+        assert!(cx.span_context().is_sampled());
+        let enc = JaegerPropagator.extract(&map(&[("uber-trace-id", "abc%3Adef%3A0%3A1")]));
+        assert_eq!(enc.span_context().span_id().to_u64(), 0xdef);
+        assert!(
+            JaegerPropagator
+                .extract(&map(&[("uber-trace-id", "abc:def:0:2")]))
+                .span_context()
+                .is_sampled()
+        );
+        for bad in [
+            "0:1:0:1",
+            "1:0:0:1",
+            "1:2:0",
+            "1:2:0:1:5",
+            "x:2:0:1",
+            "1:2:0:100",
+        ] {
+            assert!(
+                !JaegerPropagator
+                    .extract(&map(&[("uber-trace-id", bad)]))
+                    .has_span(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn writes_canonical_form_and_baggage() {
+        let cx = JaegerPropagator.extract(&map(&[
+            ("uber-trace-id", "1:2:0:1"),
+            ("uberctx-user", "a%20b"),
+        ]));
+        assert_eq!(cx.baggage().get("user"), Some("a b"));
+        let cx = cx.with_baggage(Baggage::new().with("user", "a b"));
+        let mut out = HashMap::new();
+        JaegerPropagator.inject(&cx, &mut out);
+        assert_eq!(
+            out["uber-trace-id"],
+            "0000000000000001:0000000000000002:0:1"
+        );
+        assert_eq!(out["uberctx-user"], "a%20b");
+    }
+}

@@ -1,0 +1,186 @@
+//! Carrying the context across processes: the formats real systems speak, over small carrier
+//! traits so HTTP headers, gRPC metadata and message headers all plug in.
+//!
+//! Every extractor is total: malformed, oversized or hostile input is ignored (a new trace
+//! starts), never a panic, and nothing outside a format's grammar is ever written out.
+
+mod b3;
+mod baggage;
+mod carriers;
+mod composite;
+mod jaeger;
+pub(crate) mod percent;
+mod sw8;
+mod w3c;
+
+#[cfg(test)]
+mod properties;
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use crate::context::Context;
+
+pub use b3::B3Propagator;
+pub use baggage::BaggagePropagator;
+pub use composite::CompositePropagator;
+pub use jaeger::JaegerPropagator;
+pub use sw8::SkyWalkingPropagator;
+pub use w3c::TraceContextPropagator;
+
+/// Reads fields from a carrier (HTTP headers, gRPC metadata, message headers). Keys are
+/// matched case-insensitively.
+pub trait Extractor {
+    /// The first value of `key`.
+    fn get(&self, key: &str) -> Option<&str>;
+
+    /// Every value of `key` (a header may repeat). Defaults to the first one.
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        self.get(key).into_iter().collect()
+    }
+
+    /// All keys present (for prefixed fields such as Jaeger's `uberctx-*`), lowercase.
+    fn keys(&self) -> Vec<String>;
+}
+
+/// Writes fields into a carrier. Keys are lowercase; values are already valid for the format.
+pub trait Injector {
+    /// Sets `key` to `value`, replacing earlier values.
+    fn set(&mut self, key: &str, value: String);
+}
+
+/// A propagation format.
+pub trait Propagator: Send + Sync + fmt::Debug + 'static {
+    /// Writes `cx` into the carrier.
+    fn inject(&self, cx: &Context, carrier: &mut dyn Injector);
+
+    /// Reads a context from the carrier on top of `cx` (a found span replaces `cx`'s span, as
+    /// a remote parent; baggage is merged). Anything invalid is ignored.
+    fn extract_with(&self, carrier: &dyn Extractor, cx: Context) -> Context;
+
+    /// The fields this format reads and writes.
+    fn fields(&self) -> Vec<String>;
+
+    /// Reads a context from the carrier alone.
+    fn extract(&self, carrier: &dyn Extractor) -> Context {
+        self.extract_with(carrier, Context::new())
+    }
+}
+
+/// Why a propagator name could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownPropagator(pub String);
+
+impl fmt::Display for UnknownPropagator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown propagator {:?}; known: tracecontext, baggage, b3, b3multi, jaeger, sw8, none",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownPropagator {}
+
+/// The propagator for one `OTEL_PROPAGATORS` name (`none` gives an empty composite).
+///
+/// ```
+/// let p = traceweave::propagation::by_name("b3multi").unwrap();
+/// assert_eq!(p.fields(), ["x-b3-traceid", "x-b3-spanid", "x-b3-sampled"]);
+/// ```
+pub fn by_name(name: &str) -> Result<Box<dyn Propagator>, UnknownPropagator> {
+    Ok(match name.trim() {
+        "tracecontext" => Box::new(TraceContextPropagator::new()),
+        "baggage" => Box::new(BaggagePropagator::new()),
+        "b3" => Box::new(B3Propagator::single_header()),
+        "b3multi" => Box::new(B3Propagator::multi_header()),
+        "jaeger" => Box::new(JaegerPropagator::new()),
+        "sw8" | "skywalking" => Box::new(SkyWalkingPropagator::new()),
+        "none" => Box::new(CompositePropagator::new(Vec::new())),
+        other => return Err(UnknownPropagator(other.to_owned())),
+    })
+}
+
+/// The default: W3C trace context and W3C baggage.
+pub fn default_propagator() -> CompositePropagator {
+    CompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ])
+}
+
+static GLOBAL: RwLock<Option<Arc<dyn Propagator>>> = RwLock::new(None);
+
+/// Installs the propagator used by [`inject`], [`extract`] and `#[traced_rpc]` (normally done
+/// by `init`, from `OTEL_PROPAGATORS` or the builder).
+pub fn set_global_propagator(p: impl Propagator) {
+    set_global_boxed(Box::new(p));
+}
+
+pub(crate) fn set_global_boxed(p: Box<dyn Propagator>) {
+    *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::from(p));
+}
+
+/// The propagator in use: the installed one, or W3C trace context + baggage.
+pub fn global_propagator() -> Arc<dyn Propagator> {
+    if let Some(p) = GLOBAL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return p.clone();
+    }
+    Arc::new(default_propagator())
+}
+
+/// Writes the current context (the innermost span, e.g. a client or producer span, and the
+/// baggage) into an outgoing carrier with the global propagator.
+///
+/// ```
+/// use std::collections::HashMap;
+/// let mut headers = HashMap::new();
+/// traceweave::testing::capture(|| {
+///     let _span = traceweave::span("call").start().enter();
+///     traceweave::inject(&mut headers);
+/// });
+/// assert!(headers["traceparent"].starts_with("00-"));
+/// ```
+pub fn inject<I: Injector + ?Sized>(carrier: &mut I) {
+    inject_context(&Context::current(), carrier);
+}
+
+/// Writes `cx` into an outgoing carrier with the global propagator.
+pub fn inject_context<I: Injector + ?Sized>(cx: &Context, carrier: &mut I) {
+    struct Dyn<'a, I: ?Sized>(&'a mut I);
+    impl<I: Injector + ?Sized> Injector for Dyn<'_, I> {
+        fn set(&mut self, key: &str, value: String) {
+            self.0.set(key, value)
+        }
+    }
+    global_propagator().inject(cx, &mut Dyn(carrier));
+}
+
+/// Reads a context from an incoming carrier with the global propagator. An invalid or absent
+/// context gives a context without a span (spans under it start a new trace).
+pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Context {
+    struct Dyn<'a, E: ?Sized>(&'a E);
+    impl<E: Extractor + ?Sized> Extractor for Dyn<'_, E> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key)
+        }
+        fn get_all(&self, key: &str) -> Vec<&str> {
+            self.0.get_all(key)
+        }
+        fn keys(&self) -> Vec<String> {
+            self.0.keys()
+        }
+    }
+    global_propagator().extract(&Dyn(carrier))
+}
+
+/// Lowercase hex digits only.
+pub(crate) fn is_lower_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Any-case hex digits.
+pub(crate) fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}

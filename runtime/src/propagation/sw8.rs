@@ -1,0 +1,361 @@
+//! Apache SkyWalking cross-process propagation v3: `sw8` and `sw8-correlation`.
+
+use std::sync::Arc;
+
+use super::{Extractor, Injector, Propagator, is_lower_hex};
+use crate::context::{BaggageEntry, Context, SpanContext};
+use crate::id::{SpanId, TraceFlags, TraceId};
+
+const SW8: &str = "sw8";
+const CORRELATION: &str = "sw8-correlation";
+const MAX_LEN: usize = 2048;
+const MAX_CORRELATION_KEYS: usize = 3;
+const MAX_CORRELATION_VALUE: usize = 128;
+
+/// SkyWalking `sw8` (docs/en/api/x-process-propagation-headers-v3.md).
+///
+/// Ids map deterministically both ways: a SkyWalking trace id that is 32 lowercase hex digits
+/// is our trace id as is; any other spelling is hashed (FNV-1a, the same in every process) and
+/// the original string travels with the context, so the trace leaves with the id it came
+/// with. A parent segment id of 16 hex digits with span id 0 (what we send) is our span id;
+/// others are hashed. `sw8-correlation` maps to baggage (at most 3 keys, values under 128
+/// bytes).
+#[derive(Debug, Clone)]
+pub struct SkyWalkingPropagator {
+    service: String,
+    instance: String,
+}
+
+impl Default for SkyWalkingPropagator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SkyWalkingPropagator {
+    /// The propagator, naming this service `-` until [`with_service`](Self::with_service).
+    pub fn new() -> Self {
+        SkyWalkingPropagator {
+            service: "-".into(),
+            instance: "-".into(),
+        }
+    }
+
+    /// The parent service and instance names written into `sw8`.
+    pub fn with_service(mut self, service: impl Into<String>, instance: impl Into<String>) -> Self {
+        self.service = service.into();
+        self.instance = instance.into();
+        self
+    }
+}
+
+fn fnv1a(seed: u64, parts: &[&[u8]]) -> u64 {
+    let mut h = seed;
+    for part in parts {
+        for &b in *part {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Our trace id for a SkyWalking trace id string.
+pub(crate) fn trace_id_for(sw: &str) -> TraceId {
+    if sw.len() == 32
+        && is_lower_hex(sw)
+        && let Ok(v) = u128::from_str_radix(sw, 16)
+        && v != 0
+    {
+        return TraceId::from_u128(v);
+    }
+    let hi = fnv1a(0xcbf2_9ce4_8422_2325, &[sw.as_bytes()]);
+    let lo = fnv1a(0x8422_2325_cbf2_9ce4, &[sw.as_bytes()]);
+    TraceId::from_u128(((hi as u128) << 64 | lo as u128).max(1))
+}
+
+fn span_id_for(segment: &str, span: i64) -> SpanId {
+    if span == 0
+        && segment.len() == 16
+        && is_lower_hex(segment)
+        && let Ok(v) = u64::from_str_radix(segment, 16)
+        && v != 0
+    {
+        return SpanId::from_u64(v);
+    }
+    let h = fnv1a(
+        0xcbf2_9ce4_8422_2325,
+        &[segment.as_bytes(), &span.to_be_bytes()],
+    );
+    SpanId::from_u64(h.max(1))
+}
+
+pub(crate) fn b64_encode(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+/// Standard base64 with padding, strictly; `None` on anything else.
+pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return None;
+    }
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(b.len() / 4 * 3);
+    let chunks = b.len() / 4;
+    for (i, c) in b.chunks(4).enumerate() {
+        let last = i + 1 == chunks;
+        let pad = c.iter().rev().take_while(|&&x| x == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for (j, &x) in c.iter().enumerate() {
+            let v = if j >= 4 - pad { 0 } else { val(x)? };
+            n = n << 6 | v;
+        }
+        out.push((n >> 16) as u8);
+        if pad < 2 {
+            out.push((n >> 8) as u8);
+        }
+        if pad < 1 {
+            out.push(n as u8);
+        }
+    }
+    Some(out)
+}
+
+fn b64_str(s: &str) -> Option<String> {
+    String::from_utf8(b64_decode(s)?).ok()
+}
+
+/// The parsed fields of an `sw8` value.
+pub(crate) struct Sw8 {
+    pub(crate) sampled: bool,
+    pub(crate) trace_id: String,
+    pub(crate) segment_id: String,
+    pub(crate) span_id: i64,
+}
+
+pub(crate) fn parse(value: &str) -> Option<Sw8> {
+    let v = value.trim();
+    if v.len() >= MAX_LEN {
+        return None;
+    }
+    let f: Vec<&str> = v.split('-').collect();
+    if f.len() != 8 {
+        return None;
+    }
+    let sampled = match f[0] {
+        "1" => true,
+        "0" => false,
+        _ => return None,
+    };
+    let trace_id = b64_str(f[1]).filter(|s| !s.is_empty())?;
+    let segment_id = b64_str(f[2]).filter(|s| !s.is_empty())?;
+    let span_id: i64 = f[3].parse().ok().filter(|n| *n >= -1)?;
+    for field in &f[4..8] {
+        b64_str(field)?;
+    }
+    Some(Sw8 {
+        sampled,
+        trace_id,
+        segment_id,
+        span_id,
+    })
+}
+
+impl Propagator for SkyWalkingPropagator {
+    fn inject(&self, cx: &Context, carrier: &mut dyn Injector) {
+        let span = cx.span_context();
+        if span.is_valid() {
+            let trace = match cx.sw8_trace_id() {
+                Some(original) if trace_id_for(original) == span.trace_id() => original.to_owned(),
+                _ => span.trace_id().to_string(),
+            };
+            let value = format!(
+                "{}-{}-{}-0-{}-{}-{}-{}",
+                u8::from(span.is_sampled()),
+                b64_encode(trace.as_bytes()),
+                b64_encode(span.span_id().to_string().as_bytes()),
+                b64_encode(self.service.as_bytes()),
+                b64_encode(self.instance.as_bytes()),
+                b64_encode(b"-"),
+                b64_encode(b"-"),
+            );
+            if value.len() < MAX_LEN {
+                carrier.set(SW8, value);
+            }
+        }
+        let pairs: Vec<String> = cx
+            .baggage()
+            .iter()
+            .filter(|e| e.value.len() < MAX_CORRELATION_VALUE)
+            .take(MAX_CORRELATION_KEYS)
+            .map(|e| {
+                format!(
+                    "{}:{}",
+                    b64_encode(e.key.as_bytes()),
+                    b64_encode(e.value.as_bytes())
+                )
+            })
+            .collect();
+        if !pairs.is_empty() {
+            carrier.set(CORRELATION, pairs.join(","));
+        }
+    }
+
+    fn extract_with(&self, carrier: &dyn Extractor, mut cx: Context) -> Context {
+        if let Some(sw) = carrier.get(SW8).and_then(parse) {
+            let trace_id = trace_id_for(&sw.trace_id);
+            let span = SpanContext::new(
+                trace_id,
+                span_id_for(&sw.segment_id, sw.span_id),
+                TraceFlags::NONE.with_sampled(sw.sampled),
+                true,
+            );
+            cx = cx.with_span_context(span);
+            if sw.trace_id != trace_id.to_string() {
+                cx = cx.with_sw8_trace_id(Some(Arc::from(sw.trace_id.as_str())));
+            }
+        }
+        if let Some(corr) = carrier.get(CORRELATION).filter(|v| v.len() < MAX_LEN) {
+            let mut bag = cx.baggage().clone();
+            let mut n = 0;
+            for pair in corr.split(',') {
+                if n == MAX_CORRELATION_KEYS {
+                    break;
+                }
+                let Some((k, v)) = pair.trim().split_once(':') else {
+                    continue;
+                };
+                if let (Some(k), Some(v)) = (b64_str(k), b64_str(v))
+                    && !k.is_empty()
+                    && v.len() < MAX_CORRELATION_VALUE
+                {
+                    bag = bag.with_entry(BaggageEntry {
+                        key: k,
+                        value: v,
+                        metadata: String::new(),
+                    });
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                cx = cx.with_baggage(bag);
+            }
+        }
+        cx
+    }
+
+    fn fields(&self) -> Vec<String> {
+        vec![SW8.into(), CORRELATION.into()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn map(kv: &[(&str, &str)]) -> HashMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn base64_round_trips_and_is_strict() {
+        for s in ["", "a", "ab", "abc", "abcd", "service-1"] {
+            assert_eq!(b64_decode(&b64_encode(s.as_bytes())).unwrap(), s.as_bytes());
+        }
+        assert_eq!(b64_encode(b"ab"), "YWI=");
+        assert!(b64_decode("YWI").is_none());
+        assert!(b64_decode("Y=I=").is_none());
+        assert!(b64_decode("YW*=").is_none());
+    }
+
+    #[test]
+    fn a_foreign_trace_id_leaves_as_it_came() {
+        // An sw8 as a SkyWalking agent writes it: its own trace id spelling, a segment and span.
+        let incoming = "1-M2QxYzVhOWU4YjZmNGUyYS4xMTIuMTcwMDAwMDAwMDAwMDAwMDE=-M2QxYzVhOWU4YjZmNGUyYS4xMTIuMTcwMDAwMDAwMDAwMDAwMDA=-5-b3JkZXItc2VydmljZQ==-aW5zdC0xQDEwLjAuMC43-L2FwaS92MS9vcmRlcnM=-MTAuMC4wLjg6ODA4MA==";
+        let cx = SkyWalkingPropagator::new().extract(&map(&[
+            ("sw8", incoming),
+            ("sw8-correlation", "dGVzdEtleQ==:dGVzdFZhbHVl"),
+        ]));
+        assert!(cx.has_span() && cx.span_context().is_sampled());
+        assert_eq!(cx.baggage().get("testKey"), Some("testValue"));
+        // A child of it keeps the trace id; the outgoing sw8 carries the original string.
+        let child = cx.with_span_context(SpanContext::new(
+            cx.span_context().trace_id(),
+            SpanId::from_u64(0xabc),
+            TraceFlags::SAMPLED,
+            false,
+        ));
+        let mut out = HashMap::new();
+        SkyWalkingPropagator::new()
+            .with_service("svc", "i-1")
+            .inject(&child, &mut out);
+        let parsed = parse(&out["sw8"]).unwrap();
+        assert_eq!(parsed.trace_id, "3d1c5a9e8b6f4e2a.112.17000000000000001");
+        assert_eq!(parsed.segment_id, "0000000000000abc");
+        // And extracting our own sw8 gives back exactly our ids.
+        let again = SkyWalkingPropagator::new().extract(&out);
+        assert_eq!(
+            again.span_context().trace_id(),
+            cx.span_context().trace_id()
+        );
+        assert_eq!(again.span_context().span_id().to_u64(), 0xabc);
+    }
+
+    #[test]
+    fn rejects_malformed_values() {
+        for bad in [
+            "",
+            "1-a-b-c",
+            "2-TRFDNS5TUjcyUzVHVjc=-TWVzc2FnZUlk-5-c2VydmljZQ==-aW5zdGFuY2U=-L2FwaQ==-ZXhh",
+            "1-!!!-TWVzc2FnZUlk-5-c2VydmljZQ==-aW5zdGFuY2U=-L2FwaQ==-ZXhhbXBsZQ==",
+            "1-TRFDNS5TUjcyUzVHVjc=-TWVzc2FnZUlk-x-c2VydmljZQ==-aW5zdGFuY2U=-L2FwaQ==-ZXhhbXBsZQ==",
+        ] {
+            assert!(
+                !SkyWalkingPropagator::new()
+                    .extract(&map(&[("sw8", bad)]))
+                    .has_span(),
+                "{bad}"
+            );
+        }
+    }
+}
