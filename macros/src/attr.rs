@@ -43,7 +43,54 @@ pub enum Kind {
 }
 
 pub const KINDS: &str = "`internal`, `server`, `client`, `producer` or `consumer`";
-const OPTIONS: &str = "`name`, `kind`, `args`, `attrs`, `ret`, `root`, `parent` and `crate`";
+
+/// Which attribute is being parsed: they share options but not all of them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Macro {
+    Traced,
+    TracedRpc,
+}
+
+impl Macro {
+    pub fn name(self) -> &'static str {
+        match self {
+            Macro::Traced => "#[traced]",
+            Macro::TracedRpc => "#[traced_rpc]",
+        }
+    }
+
+    fn options(self) -> &'static str {
+        match self {
+            Macro::Traced => "`name`, `kind`, `args`, `attrs`, `ret`, `root`, `parent` and `crate`",
+            Macro::TracedRpc => {
+                "`server`, `consumer`, `kind`, `link`, `carrier`, `name`, `args`, `attrs`, `ret` \
+                 and `crate`"
+            }
+        }
+    }
+
+    fn accepts(self, option: &str) -> bool {
+        match self {
+            Macro::Traced => matches!(
+                option,
+                "name" | "kind" | "args" | "attrs" | "ret" | "root" | "parent" | "crate"
+            ),
+            Macro::TracedRpc => matches!(
+                option,
+                "server"
+                    | "consumer"
+                    | "kind"
+                    | "link"
+                    | "carrier"
+                    | "name"
+                    | "args"
+                    | "attrs"
+                    | "ret"
+                    | "crate"
+            ),
+        }
+    }
+}
 
 impl Kind {
     fn from_ident(ident: &Ident) -> Option<Kind> {
@@ -84,6 +131,10 @@ pub struct Options {
     pub root: Option<Given<()>>,
     pub parent: Option<Given<Expr>>,
     pub krate: Option<Given<Path>>,
+    pub server: Option<Given<()>>,
+    pub consumer: Option<Given<()>>,
+    pub link: Option<Given<()>>,
+    pub carrier: Option<Given<Expr>>,
 }
 
 /// Stores an option, refusing a second occurrence with an error on the second keyword.
@@ -178,8 +229,13 @@ impl Parse for AttrSpec {
     }
 }
 
-impl Parse for Options {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+impl Options {
+    pub fn parse_for(which: Macro, tokens: proc_macro2::TokenStream) -> syn::Result<Self> {
+        syn::parse::Parser::parse2(|input: ParseStream<'_>| Self::parse_in(which, input), tokens)
+    }
+
+    fn parse_in(which: Macro, input: ParseStream<'_>) -> syn::Result<Self> {
+        let options = which.options();
         let mut opts = Options::default();
         while !input.is_empty() {
             let keyword = if input.peek(Token![crate]) {
@@ -187,10 +243,31 @@ impl Parse for Options {
                 Ident::new("crate", tok.span)
             } else {
                 Ident::parse_any(input).map_err(|e| {
-                    syn::Error::new(e.span(), format!("expected an option: {OPTIONS}"))
+                    syn::Error::new(e.span(), format!("expected an option: {options}"))
                 })?
             };
-            match keyword.to_string().as_str() {
+            let word = keyword.to_string();
+            if !which.accepts(&word) {
+                let hint = match (which, word.as_str()) {
+                    (Macro::TracedRpc, "root" | "parent") => format!(
+                        "; the parent of a #[traced_rpc] span comes from the incoming request \
+                         (use #[traced] for `{word}`)"
+                    ),
+                    (Macro::Traced, "server" | "consumer" | "link" | "carrier") => format!(
+                        "; `{word}` is an option of #[traced_rpc], which reads the parent from \
+                         the incoming request"
+                    ),
+                    _ => String::new(),
+                };
+                return Err(syn::Error::new_spanned(
+                    &keyword,
+                    format!(
+                        "unknown option `{keyword}` for {}; valid options are {options}{hint}",
+                        which.name()
+                    ),
+                ));
+            }
+            match word.as_str() {
                 "name" => {
                     input.parse::<Token![=]>()?;
                     let value: Expr = input.parse()?;
@@ -264,12 +341,24 @@ impl Parse for Options {
                     let value: Path = input.call(Path::parse_mod_style)?;
                     set_once(&mut opts.krate, keyword, value)?;
                 }
-                _ => {
-                    return Err(syn::Error::new_spanned(
-                        &keyword,
-                        format!("unknown option `{keyword}`; valid options are {OPTIONS}"),
-                    ));
+                "server" => {
+                    no_value(input, &keyword)?;
+                    set_once(&mut opts.server, keyword, ())?;
                 }
+                "consumer" => {
+                    no_value(input, &keyword)?;
+                    set_once(&mut opts.consumer, keyword, ())?;
+                }
+                "link" => {
+                    no_value(input, &keyword)?;
+                    set_once(&mut opts.link, keyword, ())?;
+                }
+                "carrier" => {
+                    input.parse::<Token![=]>()?;
+                    let value: Expr = input.parse()?;
+                    set_once(&mut opts.carrier, keyword, value)?;
+                }
+                _ => unreachable!("checked by Macro::accepts"),
             }
             if input.is_empty() {
                 break;

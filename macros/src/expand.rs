@@ -7,26 +7,27 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Block, Expr, Item, ItemFn, ReturnType, Stmt, Type};
 
-use crate::attr::{Kind, Mode, Options};
+use crate::attr::{Kind, Macro, Mode, Options};
+use crate::valid::Carrier;
 use crate::{fallback, valid};
 
-pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
-    match try_traced(args, item.clone()) {
+pub fn traced(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_traced(which, args, item.clone()) {
         Ok(tokens) => tokens,
         Err(e) => fallback::expand(e, item),
     }
 }
 
-fn try_traced(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let opts: Options = syn::parse2(args)?;
-    let func = parse_fn(item)?;
-    valid::validate(&opts, &func)?;
-    Ok(expand(&opts, func))
+fn try_traced(which: Macro, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let opts = Options::parse_for(which, args)?;
+    let func = parse_fn(which, item)?;
+    let carrier = valid::validate(which, &opts, &func)?;
+    Ok(expand(&opts, func, carrier))
 }
 
 /// Accepts free functions, methods and trait methods with a body; anything else gets an error
 /// on the item's own keyword.
-fn parse_fn(item: TokenStream) -> syn::Result<ItemFn> {
+fn parse_fn(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
     if let Ok(func) = syn::parse2::<ItemFn>(item.clone()) {
         return Ok(func);
     }
@@ -56,7 +57,7 @@ fn parse_fn(item: TokenStream) -> syn::Result<ItemFn> {
     };
     Err(syn::Error::new_spanned(
         tokens,
-        format!("#[traced] applies to functions and methods, not to {what}"),
+        format!("{} applies to functions and methods, not to {what}", which.name()),
     ))
 }
 
@@ -175,7 +176,7 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
-fn expand(opts: &Options, func: ItemFn) -> TokenStream {
+fn expand(opts: &Options, func: ItemFn, carrier: Option<Carrier>) -> TokenStream {
     let krate = opts
         .krate
         .as_ref()
@@ -205,21 +206,6 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
             .map_or(Kind::Internal, |k| k.value.1)
             .variant()
     );
-    let start_for_enter = match &opts.parent {
-        Some(parent) => {
-            let expr = &parent.value;
-            quote!(#p::start_with_parent(#name, #p::SpanKind::#kind, &(#expr)))
-        }
-        None => quote!(),
-    };
-    // Sync fns without an explicit parent take the in-place fast path.
-    let enter_sync = match &opts.parent {
-        Some(_) => quote!(#p::enter(#start_for_enter)),
-        None => {
-            let root = opts.root.is_some();
-            quote!(#p::enter_new(#name, #p::SpanKind::#kind, #root))
-        }
-    };
     let start = match &opts.parent {
         Some(parent) => {
             let expr = &parent.value;
@@ -229,6 +215,46 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
             let root = opts.root.is_some();
             quote!(#p::start(#name, #p::SpanKind::#kind, #root))
         }
+    };
+    // A #[traced_rpc] span: its parent comes from the incoming request, then the request's
+    // semantic-convention attributes are recorded.
+    let rpc_start = carrier.as_ref().map(|c| {
+        let consumer = opts.consumer.is_some()
+            || matches!(&opts.kind, Some(k) if k.value.1 == Kind::Consumer);
+        let kind = if consumer { quote!(Consumer) } else { quote!(Server) };
+        let link = opts.link.is_some();
+        let (parent, describe) = match c {
+            Carrier::Param(ident) => (
+                quote!(#p::RpcCarrier::parent_context(&#ident)),
+                quote!(#p::RpcCarrier::describe(&#ident, &mut #span_var);),
+            ),
+            Carrier::Expr(expr) => {
+                // Spanned on the expression, so a type that is no carrier is reported there.
+                let at = respan(p.clone(), expr.span());
+                (
+                    quote_spanned!(expr.span()=> #at::extract_parent(&(#expr))),
+                    quote!(),
+                )
+            }
+        };
+        quote! {
+            {
+                let mut #span_var = #p::start_rpc(#name, #p::SpanKind::#kind, #parent, #link);
+                if #span_var.is_recording() {
+                    #describe
+                }
+                #span_var
+            }
+        }
+    });
+    let start = rpc_start.clone().unwrap_or(start);
+
+    // Sync fns without an explicit or remote parent take the in-place fast path.
+    let enter_sync = if rpc_start.is_some() || opts.parent.is_some() {
+        quote!(#p::enter(#start))
+    } else {
+        let root = opts.root.is_some();
+        quote!(#p::enter_new(#name, #p::SpanKind::#kind, #root))
     };
 
     // `&mut Span` in both uses below: a local `Span` (async) or the guard's (sync).
@@ -305,8 +331,8 @@ fn expand(opts: &Options, func: ItemFn) -> TokenStream {
     let classify = quote! {
         {
             #[allow(unused_imports)]
-            use #p::{ViaAny as _, ViaDebug as _, ViaDisplay as _};
-            (&&&#p::Outcome(#out_var)).__tw_outcome(#s_var);
+            use #p::{ViaAny as _, ViaDebug as _, ViaDisplay as _, ViaHttp as _};
+            (&&&&#p::Outcome(#out_var)).__tw_outcome(#s_var);
         }
     };
     let on_output = quote!(|#out_var, #s_var| { #ret_record #classify });

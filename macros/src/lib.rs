@@ -36,5 +36,28 @@ use proc_macro::TokenStream;
 /// Nothing about the arguments is recorded unless `args` or `attrs` names it.
 #[proc_macro_attribute]
 pub fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::traced(args.into(), item.into()).into()
+    expand::traced(attr::Macro::Traced, args.into(), item.into()).into()
+}
+
+/// Makes a server handler or message consumer a span whose parent is read from the incoming
+/// request: a `server` span (default) or a `consumer` span.
+///
+/// The carrier is found among the parameters by type: `http::Request<B>` (axum's `Request`),
+/// `http::HeaderMap` (owned or by reference), `tonic::Request<T>`, lapin's `Delivery` or
+/// `BasicProperties`, `async_nats::Message`; or named with `carrier = expr` (anything that
+/// implements `traceweave::Extractor`). The semantic-convention attributes the request
+/// reveals are recorded (`rpc.system`, `rpc.service`, `rpc.method`, `http.request.method`,
+/// `url.path`, `messaging.system`, `messaging.destination.name`); an `Err` (a tonic `Status`
+/// included) or an HTTP 5xx response marks the span failed.
+///
+/// ```text
+/// #[traced_rpc]                            // server span, parent from the request headers
+/// #[traced_rpc(consumer)]                  // consumer span, parent from the message headers
+/// #[traced_rpc(consumer, link)]            // consumer span in a new trace, linked to the producer
+/// #[traced_rpc(carrier = msg.headers)]     // explicit carrier
+/// #[traced_rpc(name = "GET /orders", args(id), attrs(..), ret, crate = path)]
+/// ```
+#[proc_macro_attribute]
+pub fn traced_rpc(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::traced(attr::Macro::TracedRpc, args.into(), item.into()).into()
 }

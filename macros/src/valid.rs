@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use syn::{FnArg, ItemFn, Pat};
 
-use crate::attr::Options;
+use crate::attr::{Kind, Macro, Options};
 
 /// Every name a parameter binds, including inside patterns, plus `self`.
 fn parameter_names(item: &ItemFn) -> HashSet<String> {
@@ -49,7 +49,57 @@ impl UnrawString for syn::Ident {
     }
 }
 
-pub fn validate(opts: &Options, item: &ItemFn) -> syn::Result<()> {
+/// Where a #[traced_rpc] fn finds its incoming context.
+pub enum Carrier {
+    /// A parameter of a known carrier type.
+    Param(syn::Ident),
+    /// `carrier = expr`: anything implementing `Extractor`.
+    Expr(syn::Expr),
+}
+
+/// The type names #[traced_rpc] recognises as an incoming request (the last path segment,
+/// behind any reference).
+const CARRIER_TYPES: &[&str] = &["Request", "HeaderMap", "Delivery", "BasicProperties", "Message"];
+
+fn carrier_param(item: &ItemFn) -> Option<Result<syn::Ident, syn::Error>> {
+    for input in &item.sig.inputs {
+        let FnArg::Typed(t) = input else { continue };
+        let mut ty = &*t.ty;
+        while let syn::Type::Reference(r) = ty {
+            ty = &r.elem;
+        }
+        let syn::Type::Path(p) = ty else { continue };
+        let Some(last) = p.path.segments.last() else { continue };
+        if !CARRIER_TYPES.iter().any(|n| last.ident == n) {
+            continue;
+        }
+        return Some(match &*t.pat {
+            Pat::Ident(i) => Ok(i.ident.clone()),
+            other => Err(syn::Error::new_spanned(
+                other,
+                "#[traced_rpc] reads the incoming context from this parameter: give it a name \
+                 (not a pattern), or name the carrier with `carrier = expr`",
+            )),
+        });
+    }
+    None
+}
+
+/// The identifier an expression starts from (`req` in `req.headers()`), if any.
+fn root_ident(expr: &syn::Expr) -> Option<&syn::Ident> {
+    match expr {
+        syn::Expr::Path(p) => p.path.get_ident(),
+        syn::Expr::MethodCall(m) => root_ident(&m.receiver),
+        syn::Expr::Field(f) => root_ident(&f.base),
+        syn::Expr::Reference(r) => root_ident(&r.expr),
+        syn::Expr::Paren(p) => root_ident(&p.expr),
+        syn::Expr::Unary(u) => root_ident(&u.expr),
+        _ => None,
+    }
+}
+
+pub fn validate(which: Macro, opts: &Options, item: &ItemFn) -> syn::Result<Option<Carrier>> {
+    let mut carrier = None;
     let mut errors: Option<syn::Error> = None;
     let mut push = |e: syn::Error| match &mut errors {
         Some(all) => all.combine(e),
@@ -59,7 +109,10 @@ pub fn validate(opts: &Options, item: &ItemFn) -> syn::Result<()> {
     if let Some(c) = &item.sig.constness {
         push(syn::Error::new_spanned(
             c,
-            "#[traced] cannot be applied to a `const fn`: a span needs the clock at run time",
+            format!(
+                "{} cannot be applied to a `const fn`: a span needs the clock at run time",
+                which.name()
+            ),
         ));
     }
     if let Some(name) = &opts.name
@@ -113,8 +166,78 @@ pub fn validate(opts: &Options, item: &ItemFn) -> syn::Result<()> {
             }
         }
     }
+    if which == Macro::TracedRpc {
+        if let (Some(_), Some(c)) = (&opts.server, &opts.consumer) {
+            push(syn::Error::new_spanned(
+                &c.keyword,
+                "`consumer` contradicts `server`: a span has one kind",
+            ));
+        }
+        if let Some(k) = &opts.kind {
+            let (ident, kind) = &k.value;
+            match kind {
+                Kind::Server | Kind::Consumer => {
+                    let flag = if *kind == Kind::Server { &opts.consumer } else { &opts.server };
+                    if let Some(flag) = flag {
+                        push(syn::Error::new_spanned(
+                            &flag.keyword,
+                            format!("`{}` contradicts `kind = {ident}`", flag.keyword),
+                        ));
+                    }
+                }
+                _ => push(syn::Error::new_spanned(
+                    ident,
+                    format!(
+                        "#[traced_rpc] opens `server` or `consumer` spans; for a `{ident}` span \
+                         use #[traced(kind = {ident})] and `traceweave::inject`"
+                    ),
+                )),
+            }
+        }
+        let consumer = opts.consumer.is_some()
+            || matches!(&opts.kind, Some(k) if k.value.1 == Kind::Consumer);
+        if let Some(link) = &opts.link
+            && !consumer
+        {
+            push(syn::Error::new_spanned(
+                &link.keyword,
+                "`link` is for consumers (a message handler may link to its producer instead of \
+                 being its child); a server span is always the child of its caller",
+            ));
+        }
+        match &opts.carrier {
+            Some(c) => {
+                let names = parameter_names(item);
+                match root_ident(&c.value) {
+                    Some(id) if !names.contains(&id.unraw_string()) && id != "self" => {
+                        push(syn::Error::new_spanned(
+                            id,
+                            format!("`{id}` is not a parameter of this function"),
+                        ))
+                    }
+                    _ => carrier = Some(Carrier::Expr(c.value.clone())),
+                }
+            }
+            None => match carrier_param(item) {
+                Some(Ok(ident)) => carrier = Some(Carrier::Param(ident)),
+                Some(Err(e)) => push(e),
+                None => push(syn::Error::new(
+                    // An empty list has no tokens to point at: then point at the name.
+                    if item.sig.inputs.is_empty() {
+                        item.sig.ident.span()
+                    } else {
+                        item.sig.paren_token.span.join()
+                    },
+                    "#[traced_rpc] found no incoming request among the parameters; it accepts \
+                     http::Request<B>, http::HeaderMap (owned or by reference), \
+                     tonic::Request<T>, lapin's Delivery or BasicProperties, and \
+                     async_nats::Message, or name the carrier with `carrier = expr`",
+                )),
+            },
+        }
+    }
     match errors {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => Ok(carrier),
     }
 }

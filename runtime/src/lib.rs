@@ -69,4 +69,4 @@ pub use span::{
     Array, Attributes, EnteredSpan, Event, Key, KeyValue, Link, Span, SpanBuilder, SpanKind,
     SpanRecord, Status, ToValue, Value, span,
 };
-pub use traceweave_macros::traced;
+pub use traceweave_macros::{traced, traced_rpc};

@@ -38,6 +38,31 @@ pub fn enter_new(name: &'static str, kind: SpanKind, root: bool) -> EnteredSpan 
     crate::span::start_entered(name, kind, root)
 }
 
+pub use crate::propagation::RpcCarrier;
+
+/// The caller's context from an explicit `carrier = expr`.
+#[inline]
+pub fn extract_parent<E: crate::propagation::Extractor + ?Sized>(carrier: &E) -> Context {
+    crate::propagation::extract(carrier)
+}
+
+/// Starts a server or consumer span under the caller's context; with `link`, in a new trace
+/// linked to the caller's span instead.
+#[inline]
+pub fn start_rpc(name: &'static str, kind: SpanKind, parent: Context, link: bool) -> Span {
+    if link {
+        let remote = *parent.span_context();
+        let detached = parent.with_span_context(crate::context::SpanContext::INVALID);
+        let mut span = crate::span::start(Cow::Borrowed(name), kind, Parent::Explicit(&detached));
+        if remote.is_valid() {
+            span.add_link(remote, Vec::new());
+        }
+        span
+    } else {
+        crate::span::start(Cow::Borrowed(name), kind, Parent::Explicit(&parent))
+    }
+}
+
 /// Enters a span for a sync body.
 #[inline(always)]
 pub fn enter(span: Span) -> EnteredSpan {
@@ -74,6 +99,60 @@ pub fn record_debug<T: Debug + ?Sized>(span: &mut Span, key: &'static str, value
 /// `Display` (or else `Debug`) marks the span failed; anything else does nothing. This works
 /// for every alias of `Result` because it looks at the type, not at how it is spelled.
 pub struct Outcome<'a, T: ?Sized>(pub &'a T);
+
+/// HTTP responses: a 5xx status marks the span failed (and the status code is recorded).
+pub trait ViaHttp {
+    fn __tw_outcome(&self, span: &mut Span);
+}
+
+#[cfg(feature = "http")]
+fn http_status(span: &mut Span, status: http::StatusCode) {
+    if span.is_recording() {
+        span.set_attribute(Key::from_static("http.response.status_code"), i64::from(status.as_u16()));
+        if status.is_server_error() {
+            span.set_status(Status::error(status.to_string()));
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+impl<B> ViaHttp for &&&Outcome<'_, http::Response<B>> {
+    #[inline]
+    fn __tw_outcome(&self, span: &mut Span) {
+        http_status(span, self.0.status());
+    }
+}
+
+#[cfg(feature = "http")]
+impl ViaHttp for &&&Outcome<'_, http::StatusCode> {
+    #[inline]
+    fn __tw_outcome(&self, span: &mut Span) {
+        http_status(span, *self.0);
+    }
+}
+
+#[cfg(feature = "http")]
+impl<T> ViaHttp for &&&Outcome<'_, (http::StatusCode, T)> {
+    #[inline]
+    fn __tw_outcome(&self, span: &mut Span) {
+        http_status(span, self.0.0);
+    }
+}
+
+#[cfg(feature = "http")]
+impl<B, E: Display> ViaHttp for &&&Outcome<'_, Result<http::Response<B>, E>> {
+    #[inline]
+    fn __tw_outcome(&self, span: &mut Span) {
+        match self.0 {
+            Ok(r) => http_status(span, r.status()),
+            Err(e) => {
+                if span.is_recording() {
+                    span.set_status(Status::error(e.to_string()));
+                }
+            }
+        }
+    }
+}
 
 pub trait ViaDisplay {
     fn __tw_outcome(&self, span: &mut Span);

@@ -81,3 +81,163 @@ mod http_headers {
         }
     }
 }
+
+#[cfg(feature = "tonic")]
+mod grpc_metadata {
+    use super::*;
+    use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+
+    impl Extractor for MetadataMap {
+        fn get(&self, key: &str) -> Option<&str> {
+            Extractor::get(self.as_ref(), key)
+        }
+        fn get_all(&self, key: &str) -> Vec<&str> {
+            Extractor::get_all(self.as_ref(), key)
+        }
+        fn keys(&self) -> Vec<String> {
+            Extractor::keys(self.as_ref())
+        }
+    }
+
+    impl Injector for MetadataMap {
+        fn set(&mut self, key: &str, value: String) {
+            if let (Ok(k), Ok(v)) = (
+                MetadataKey::from_bytes(key.as_bytes()),
+                MetadataValue::try_from(value.as_str()),
+            ) {
+                self.insert(k, v);
+            }
+        }
+    }
+
+    impl<T> Extractor for tonic::Request<T> {
+        fn get(&self, key: &str) -> Option<&str> {
+            Extractor::get(self.metadata(), key)
+        }
+        fn get_all(&self, key: &str) -> Vec<&str> {
+            Extractor::get_all(self.metadata(), key)
+        }
+        fn keys(&self) -> Vec<String> {
+            Extractor::keys(self.metadata())
+        }
+    }
+
+    impl<T> Injector for tonic::Request<T> {
+        fn set(&mut self, key: &str, value: String) {
+            Injector::set(self.metadata_mut(), key, value)
+        }
+    }
+}
+
+#[cfg(feature = "amqp")]
+mod amqp_headers {
+    use super::*;
+    use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+
+    fn as_str(v: &AMQPValue) -> Option<&str> {
+        match v {
+            AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
+            AMQPValue::ShortString(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    impl Extractor for FieldTable {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.inner()
+                .iter()
+                .find(|(k, _)| k.as_str().eq_ignore_ascii_case(key))
+                .and_then(|(_, v)| as_str(v))
+        }
+        fn keys(&self) -> Vec<String> {
+            self.inner()
+                .keys()
+                .map(|k| k.as_str().to_ascii_lowercase())
+                .collect()
+        }
+    }
+
+    impl Injector for FieldTable {
+        fn set(&mut self, key: &str, value: String) {
+            self.insert(
+                ShortString::from(key),
+                AMQPValue::LongString(LongString::from(value)),
+            );
+        }
+    }
+
+    /// Message properties: their `headers` table (absent headers read as empty).
+    impl Extractor for lapin::BasicProperties {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.headers().as_ref().and_then(|h| Extractor::get(h, key))
+        }
+        fn keys(&self) -> Vec<String> {
+            self.headers()
+                .as_ref()
+                .map(Extractor::keys)
+                .unwrap_or_default()
+        }
+    }
+
+    impl Extractor for lapin::message::Delivery {
+        fn get(&self, key: &str) -> Option<&str> {
+            Extractor::get(&self.properties, key)
+        }
+        fn keys(&self) -> Vec<String> {
+            Extractor::keys(&self.properties)
+        }
+    }
+}
+
+#[cfg(feature = "nats")]
+mod nats_headers {
+    use super::*;
+    use async_nats::HeaderMap;
+
+    impl Extractor for HeaderMap {
+        fn get(&self, key: &str) -> Option<&str> {
+            if let Some(v) = HeaderMap::get(self, key) {
+                return Some(v.as_str());
+            }
+            self.iter()
+                .find(|(k, _)| AsRef::<str>::as_ref(k).eq_ignore_ascii_case(key))
+                .and_then(|(_, v)| v.first())
+                .map(|v| v.as_str())
+        }
+        fn get_all(&self, key: &str) -> Vec<&str> {
+            self.iter()
+                .filter(|(k, _)| AsRef::<str>::as_ref(k).eq_ignore_ascii_case(key))
+                .flat_map(|(_, v)| v.iter().map(|v| v.as_str()))
+                .collect()
+        }
+        fn keys(&self) -> Vec<String> {
+            self.iter()
+                .map(|(k, _)| AsRef::<str>::as_ref(k).to_ascii_lowercase())
+                .collect()
+        }
+    }
+
+    impl Injector for HeaderMap {
+        fn set(&mut self, key: &str, value: String) {
+            // async-nats panics on invalid names; ours are lowercase tokens, but check anyway.
+            if !key.is_empty() && key.bytes().all(|c| c.is_ascii_graphic() && c != b':') {
+                self.insert(key, value.as_str());
+            }
+        }
+    }
+
+    impl Extractor for async_nats::Message {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.headers.as_ref().and_then(|h| Extractor::get(h, key))
+        }
+        fn get_all(&self, key: &str) -> Vec<&str> {
+            self.headers
+                .as_ref()
+                .map(|h| Extractor::get_all(h, key))
+                .unwrap_or_default()
+        }
+        fn keys(&self) -> Vec<String> {
+            self.headers.as_ref().map(Extractor::keys).unwrap_or_default()
+        }
+    }
+}

@@ -10,6 +10,7 @@ mod carriers;
 mod composite;
 mod jaeger;
 pub(crate) mod percent;
+mod rpc;
 mod sw8;
 mod w3c;
 
@@ -25,11 +26,20 @@ pub use b3::B3Propagator;
 pub use baggage::BaggagePropagator;
 pub use composite::CompositePropagator;
 pub use jaeger::JaegerPropagator;
+pub use rpc::RpcCarrier;
 pub use sw8::SkyWalkingPropagator;
 pub use w3c::TraceContextPropagator;
 
 /// Reads fields from a carrier (HTTP headers, gRPC metadata, message headers). Keys are
 /// matched case-insensitively.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a carrier traceweave can read a context from",
+    label = "not headers, metadata or message properties",
+    note = "carriers: HashMap<String, String>, http::HeaderMap and http::Request (feature \
+            `http`), tonic::metadata::MetadataMap and tonic::Request (`tonic`), lapin's \
+            FieldTable, BasicProperties and Delivery (`amqp`), async_nats::HeaderMap and \
+            Message (`nats`), or your own type implementing `traceweave::Extractor`"
+)]
 pub trait Extractor {
     /// The first value of `key`.
     fn get(&self, key: &str) -> Option<&str>;
@@ -41,6 +51,18 @@ pub trait Extractor {
 
     /// All keys present (for prefixed fields such as Jaeger's `uberctx-*`), lowercase.
     fn keys(&self) -> Vec<String>;
+}
+
+impl<E: Extractor + ?Sized> Extractor for &E {
+    fn get(&self, key: &str) -> Option<&str> {
+        (**self).get(key)
+    }
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        (**self).get_all(key)
+    }
+    fn keys(&self) -> Vec<String> {
+        (**self).keys()
+    }
 }
 
 /// Writes fields into a carrier. Keys are lowercase; values are already valid for the format.

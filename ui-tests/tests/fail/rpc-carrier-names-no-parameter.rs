@@ -1,0 +1,6 @@
+#[traceweave::traced_rpc(carrier = reqest.headers())]
+fn handler(request: &http::Request<()>) {
+    let _ = request;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[traceweave::traced_rpc(kind = client)]
+fn handler(headers: &http::HeaderMap) {
+    let _ = headers;
+}
+
+fn main() {}

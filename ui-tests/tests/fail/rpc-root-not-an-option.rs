@@ -1,0 +1,6 @@
+#[traceweave::traced_rpc(root)]
+fn handler(headers: &http::HeaderMap) {
+    let _ = headers;
+}
+
+fn main() {}
