@@ -231,7 +231,10 @@ impl Parse for AttrSpec {
 
 impl Options {
     pub fn parse_for(which: Macro, tokens: proc_macro2::TokenStream) -> syn::Result<Self> {
-        syn::parse::Parser::parse2(|input: ParseStream<'_>| Self::parse_in(which, input), tokens)
+        syn::parse::Parser::parse2(
+            |input: ParseStream<'_>| Self::parse_in(which, input),
+            tokens,
+        )
     }
 
     fn parse_in(which: Macro, input: ParseStream<'_>) -> syn::Result<Self> {

@@ -57,7 +57,10 @@ fn parse_fn(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
     };
     Err(syn::Error::new_spanned(
         tokens,
-        format!("{} applies to functions and methods, not to {what}", which.name()),
+        format!(
+            "{} applies to functions and methods, not to {what}",
+            which.name()
+        ),
     ))
 }
 
@@ -219,9 +222,13 @@ fn expand(opts: &Options, func: ItemFn, carrier: Option<Carrier>) -> TokenStream
     // A #[traced_rpc] span: its parent comes from the incoming request, then the request's
     // semantic-convention attributes are recorded.
     let rpc_start = carrier.as_ref().map(|c| {
-        let consumer = opts.consumer.is_some()
-            || matches!(&opts.kind, Some(k) if k.value.1 == Kind::Consumer);
-        let kind = if consumer { quote!(Consumer) } else { quote!(Server) };
+        let consumer =
+            opts.consumer.is_some() || matches!(&opts.kind, Some(k) if k.value.1 == Kind::Consumer);
+        let kind = if consumer {
+            quote!(Consumer)
+        } else {
+            quote!(Server)
+        };
         let link = opts.link.is_some();
         let (parent, describe) = match c {
             Carrier::Param(ident) => (

@@ -59,7 +59,13 @@ pub enum Carrier {
 
 /// The type names #[traced_rpc] recognises as an incoming request (the last path segment,
 /// behind any reference).
-const CARRIER_TYPES: &[&str] = &["Request", "HeaderMap", "Delivery", "BasicProperties", "Message"];
+const CARRIER_TYPES: &[&str] = &[
+    "Request",
+    "HeaderMap",
+    "Delivery",
+    "BasicProperties",
+    "Message",
+];
 
 fn carrier_param(item: &ItemFn) -> Option<Result<syn::Ident, syn::Error>> {
     for input in &item.sig.inputs {
@@ -69,7 +75,9 @@ fn carrier_param(item: &ItemFn) -> Option<Result<syn::Ident, syn::Error>> {
             ty = &r.elem;
         }
         let syn::Type::Path(p) = ty else { continue };
-        let Some(last) = p.path.segments.last() else { continue };
+        let Some(last) = p.path.segments.last() else {
+            continue;
+        };
         if !CARRIER_TYPES.iter().any(|n| last.ident == n) {
             continue;
         }
@@ -177,7 +185,11 @@ pub fn validate(which: Macro, opts: &Options, item: &ItemFn) -> syn::Result<Opti
             let (ident, kind) = &k.value;
             match kind {
                 Kind::Server | Kind::Consumer => {
-                    let flag = if *kind == Kind::Server { &opts.consumer } else { &opts.server };
+                    let flag = if *kind == Kind::Server {
+                        &opts.consumer
+                    } else {
+                        &opts.server
+                    };
                     if let Some(flag) = flag {
                         push(syn::Error::new_spanned(
                             &flag.keyword,
@@ -194,8 +206,8 @@ pub fn validate(which: Macro, opts: &Options, item: &ItemFn) -> syn::Result<Opti
                 )),
             }
         }
-        let consumer = opts.consumer.is_some()
-            || matches!(&opts.kind, Some(k) if k.value.1 == Kind::Consumer);
+        let consumer =
+            opts.consumer.is_some() || matches!(&opts.kind, Some(k) if k.value.1 == Kind::Consumer);
         if let Some(link) = &opts.link
             && !consumer
         {

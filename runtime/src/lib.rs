@@ -39,6 +39,7 @@ mod config;
 pub mod context;
 pub mod export;
 mod id;
+pub mod integrations;
 pub mod propagation;
 pub mod sampler;
 mod span;

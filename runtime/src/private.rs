@@ -108,7 +108,10 @@ pub trait ViaHttp {
 #[cfg(feature = "http")]
 fn http_status(span: &mut Span, status: http::StatusCode) {
     if span.is_recording() {
-        span.set_attribute(Key::from_static("http.response.status_code"), i64::from(status.as_u16()));
+        span.set_attribute(
+            Key::from_static("http.response.status_code"),
+            i64::from(status.as_u16()),
+        );
         if status.is_server_error() {
             span.set_status(Status::error(status.to_string()));
         }

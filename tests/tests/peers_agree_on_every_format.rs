@@ -25,7 +25,12 @@ fn run(python: &std::path::Path, args: &[&str], stdin: Option<String>) -> Value 
         .spawn()
         .expect("python runs");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
@@ -37,8 +42,25 @@ fn run(python: &std::path::Path, args: &[&str], stdin: Option<String>) -> Value 
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn peer_inject(py: &std::path::Path, fmt: &str, trace: &str, sampled: bool, bag: &str) -> HashMap<String, String> {
-    let v = run(py, &["inject", fmt, trace, SPAN, if sampled { "1" } else { "0" }, bag], None);
+fn peer_inject(
+    py: &std::path::Path,
+    fmt: &str,
+    trace: &str,
+    sampled: bool,
+    bag: &str,
+) -> HashMap<String, String> {
+    let v = run(
+        py,
+        &[
+            "inject",
+            fmt,
+            trace,
+            SPAN,
+            if sampled { "1" } else { "0" },
+            bag,
+        ],
+        None,
+    );
     v.as_object()
         .unwrap()
         .iter()
@@ -47,7 +69,11 @@ fn peer_inject(py: &std::path::Path, fmt: &str, trace: &str, sampled: bool, bag:
 }
 
 fn peer_extract(py: &std::path::Path, fmt: &str, headers: &HashMap<String, String>) -> Value {
-    run(py, &["extract", fmt], Some(serde_json::to_string(headers).unwrap()))
+    run(
+        py,
+        &["extract", fmt],
+        Some(serde_json::to_string(headers).unwrap()),
+    )
 }
 
 fn ours(trace: u128, sampled: bool, bag: &[(&str, &str)]) -> Context {
@@ -62,14 +88,27 @@ fn ours(trace: u128, sampled: bool, bag: &[(&str, &str)]) -> Context {
 }
 
 fn our_format(fmt: &str) -> &str {
-    if fmt == "jaeger-client" { "jaeger" } else { fmt }
+    if fmt == "jaeger-client" {
+        "jaeger"
+    } else {
+        fmt
+    }
 }
 
 #[test]
 fn peer_to_us_and_us_to_peer_for_every_format() {
-    let Some(py) = traceweave_tests::python() else { return };
+    let Some(py) = traceweave_tests::python() else {
+        return;
+    };
     let trace = u128::from_str_radix(TRACE, 16).unwrap();
-    for fmt in ["tracecontext", "b3", "b3multi", "jaeger", "jaeger-client", "sw8"] {
+    for fmt in [
+        "tracecontext",
+        "b3",
+        "b3multi",
+        "jaeger",
+        "jaeger-client",
+        "sw8",
+    ] {
         for sampled in [true, false] {
             // The peer writes, we read.
             let headers = peer_inject(&py, fmt, TRACE, sampled, "{}");
@@ -85,7 +124,9 @@ fn peer_to_us_and_us_to_peer_for_every_format() {
 
             // We write, the peer reads.
             let mut out = HashMap::new();
-            by_name(our_format(fmt)).unwrap().inject(&ours(trace, sampled, &[]), &mut out);
+            by_name(our_format(fmt))
+                .unwrap()
+                .inject(&ours(trace, sampled, &[]), &mut out);
             let got = peer_extract(&py, fmt, &out);
             assert_eq!(got["trace_id"], TRACE, "{fmt} {out:?} -> {got}");
             assert_eq!(got["span_id"], SPAN, "{fmt} {out:?} -> {got}");
@@ -101,7 +142,9 @@ fn peer_to_us_and_us_to_peer_for_every_format() {
 
 #[test]
 fn baggage_crosses_in_both_directions() {
-    let Some(py) = traceweave_tests::python() else { return };
+    let Some(py) = traceweave_tests::python() else {
+        return;
+    };
     let trace = u128::from_str_radix(TRACE, 16).unwrap();
     for (fmt, ours_fmt) in [
         ("baggage", "baggage"),
@@ -109,16 +152,36 @@ fn baggage_crosses_in_both_directions() {
         ("jaeger-client", "jaeger"),
         ("sw8", "sw8"),
     ] {
-        let headers = peer_inject(&py, fmt, TRACE, true, r#"{"tenant":"acme","region":"eu-west-1"}"#);
+        let headers = peer_inject(
+            &py,
+            fmt,
+            TRACE,
+            true,
+            r#"{"tenant":"acme","region":"eu-west-1"}"#,
+        );
         let cx = by_name(ours_fmt).unwrap().extract(&headers);
-        assert_eq!(cx.baggage().get("tenant"), Some("acme"), "{fmt} {headers:?}");
-        assert_eq!(cx.baggage().get("region"), Some("eu-west-1"), "{fmt} {headers:?}");
+        assert_eq!(
+            cx.baggage().get("tenant"),
+            Some("acme"),
+            "{fmt} {headers:?}"
+        );
+        assert_eq!(
+            cx.baggage().get("region"),
+            Some("eu-west-1"),
+            "{fmt} {headers:?}"
+        );
 
         let mut out = HashMap::new();
         let p = by_name(ours_fmt).unwrap();
-        p.inject(&ours(trace, true, &[("tenant", "acme corp"), ("n", "1,2;3")]), &mut out);
+        p.inject(
+            &ours(trace, true, &[("tenant", "acme corp"), ("n", "1,2;3")]),
+            &mut out,
+        );
         let got = peer_extract(&py, fmt, &out);
-        assert_eq!(got["baggage"]["tenant"], "acme corp", "{fmt} {out:?} -> {got}");
+        assert_eq!(
+            got["baggage"]["tenant"], "acme corp",
+            "{fmt} {out:?} -> {got}"
+        );
         assert_eq!(got["baggage"]["n"], "1,2;3", "{fmt} {out:?} -> {got}");
     }
     // The SDK's quirk: it encodes a space as `+`, which the spec reads as a literal `+`.
@@ -130,18 +193,65 @@ fn baggage_crosses_in_both_directions() {
 
 #[test]
 fn edge_cases_are_judged_like_the_spec_and_the_sdk() {
-    let Some(py) = traceweave_tests::python() else { return };
+    let Some(py) = traceweave_tests::python() else {
+        return;
+    };
     // (format, header, value, valid per spec)
     let cases: &[(&str, &str, &str, bool)] = &[
-        ("tracecontext", "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true),
-        ("tracecontext", "traceparent", "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false),
-        ("tracecontext", "traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", false),
-        ("tracecontext", "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", false),
-        ("tracecontext", "traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01", false),
-        ("tracecontext", "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.", false),
-        ("tracecontext", "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", false),
-        ("tracecontext", "traceparent", "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future", true),
-        ("tracecontext", "traceparent", " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t", true),
+        (
+            "tracecontext",
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            true,
+        ),
+        (
+            "tracecontext",
+            "traceparent",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            false,
+        ),
+        (
+            "tracecontext",
+            "traceparent",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            false,
+        ),
+        (
+            "tracecontext",
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            false,
+        ),
+        (
+            "tracecontext",
+            "traceparent",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+            false,
+        ),
+        (
+            "tracecontext",
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.",
+            false,
+        ),
+        (
+            "tracecontext",
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+            false,
+        ),
+        (
+            "tracecontext",
+            "traceparent",
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future",
+            true,
+        ),
+        (
+            "tracecontext",
+            "traceparent",
+            " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t",
+            true,
+        ),
         ("b3", "b3", "64fe8b2a57d3eff7-e457b5a2e4d86bd1-1", true),
         ("b3", "b3", "64fe8b2a57d3eff7-e457b5a2e4d86bd1-d", true),
         ("b3", "b3", "0", false),
@@ -159,13 +269,25 @@ fn edge_cases_are_judged_like_the_spec_and_the_sdk() {
         assert_eq!(we, *valid, "we judged {fmt} {value:?}");
         let peer = !peer_extract(&py, fmt, &h)["trace_id"].is_null();
         let peer_lenient = *fmt == "b3" && value.ends_with("-x");
-        assert_eq!(peer, *valid || peer_lenient, "the peer judged {fmt} {value:?} differently");
+        assert_eq!(
+            peer,
+            *valid || peer_lenient,
+            "the peer judged {fmt} {value:?} differently"
+        );
     }
     // B3: a 64-bit trace id is left-padded by both.
     let mut h = HashMap::new();
-    h.insert("b3".to_string(), "64fe8b2a57d3eff7-e457b5a2e4d86bd1-1".to_string());
+    h.insert(
+        "b3".to_string(),
+        "64fe8b2a57d3eff7-e457b5a2e4d86bd1-1".to_string(),
+    );
     assert_eq!(
-        by_name("b3").unwrap().extract(&h).span_context().trace_id().to_string(),
+        by_name("b3")
+            .unwrap()
+            .extract(&h)
+            .span_context()
+            .trace_id()
+            .to_string(),
         peer_extract(&py, "b3", &h)["trace_id"].as_str().unwrap()
     );
     // Jaeger's URL-encoded form: we accept it (the OpenTelemetry SDK does not).
@@ -176,7 +298,9 @@ fn edge_cases_are_judged_like_the_spec_and_the_sdk() {
 
 #[test]
 fn a_skywalking_trace_keeps_its_id_through_us() {
-    let Some(py) = traceweave_tests::python() else { return };
+    let Some(py) = traceweave_tests::python() else {
+        return;
+    };
     // The agent's own id spelling, not hex: it must leave with the same string.
     let headers = peer_inject(&py, "sw8", "2a5f3c1e9b0d4f7a.37.17000000000001", true, "{}");
     let cx = by_name("sw8").unwrap().extract(&headers);

@@ -45,11 +45,20 @@ fn a_server_span_continues_the_remote_trace_and_clients_inject_themselves() {
     });
     let server = spans.named("handle").unwrap();
     assert_eq!(server.kind, SpanKind::Server);
-    assert_eq!(server.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(
+        server.trace_id.to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
     assert_eq!(server.parent_span_id.to_string(), "00f067aa0ba902b7");
     assert!(server.parent_is_remote);
-    assert_eq!(server.attribute("http.request.method").unwrap().as_str(), Some("POST"));
-    assert_eq!(server.attribute("url.path").unwrap().as_str(), Some("/orders/42"));
+    assert_eq!(
+        server.attribute("http.request.method").unwrap().as_str(),
+        Some("POST")
+    );
+    assert_eq!(
+        server.attribute("url.path").unwrap().as_str(),
+        Some("/orders/42")
+    );
     assert_eq!(
         server.attribute("http.response.status_code"),
         Some(&traceweave::Value::I64(503))
@@ -81,7 +90,10 @@ async fn consumers_continue_or_link() {
     let linked = spans.named("on_message").unwrap();
     assert_eq!(linked.kind, SpanKind::Consumer);
     assert!(linked.is_root());
-    assert_ne!(linked.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_ne!(
+        linked.trace_id.to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
     assert_eq!(linked.links.len(), 1);
     assert_eq!(linked.links[0].span_id.to_string(), "00f067aa0ba902b7");
     assert!(linked.links[0].is_remote);

@@ -237,7 +237,10 @@ mod nats_headers {
                 .unwrap_or_default()
         }
         fn keys(&self) -> Vec<String> {
-            self.headers.as_ref().map(Extractor::keys).unwrap_or_default()
+            self.headers
+                .as_ref()
+                .map(Extractor::keys)
+                .unwrap_or_default()
         }
     }
 }

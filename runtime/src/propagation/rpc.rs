@@ -70,7 +70,11 @@ impl<T> RpcCarrier for tonic::Request<T> {
     }
     fn describe(&self, span: &mut Span) {
         span.set_attribute("rpc.system", "grpc");
-        if let Some(m) = self.extensions().get::<tonic::GrpcMethod<'static>>() {
+        let ext = self.extensions();
+        if let Some(p) = ext.get::<crate::integrations::tonic::GrpcPath>() {
+            span.set_attribute("rpc.service", p.service.clone());
+            span.set_attribute("rpc.method", p.method.clone());
+        } else if let Some(m) = ext.get::<tonic::GrpcMethod<'static>>() {
             span.set_attribute("rpc.service", m.service().to_owned());
             span.set_attribute("rpc.method", m.method().to_owned());
         }

@@ -1,0 +1,4 @@
+//! Layers and helpers for one ecosystem each.
+
+#[cfg(feature = "tonic")]
+pub mod tonic;
