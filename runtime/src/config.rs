@@ -447,8 +447,8 @@ impl EnvConfig {
             for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
                 match pair.split_once('=') {
                     Some((k, val)) if !k.trim().is_empty() => c.resource.push(KeyValue::new(
-                        percent_decode(k.trim()),
-                        percent_decode(val.trim()),
+                        crate::propagation::percent::decode(k.trim()),
+                        crate::propagation::percent::decode(val.trim()),
                     )),
                     _ => c.warnings.push(format!(
                         "OTEL_RESOURCE_ATTRIBUTES member {pair:?} is not key=value; ignoring it"
@@ -570,25 +570,6 @@ impl EnvConfig {
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,6 +656,9 @@ mod tests {
                 .any(|w| w.contains("jaeger-thrift") && w.contains("console"))
         );
         assert!(c.warnings.iter().any(|w| w.contains("OTEL_SDK_DISABLED")));
+        // A `%` before a multi-byte character is kept, not split (no panic).
+        let odd = read(&[("OTEL_RESOURCE_ATTRIBUTES", "k=%é1")]);
+        assert_eq!(odd.resource[0], KeyValue::new("k", "%é1"));
         let bad = read(&[("OTEL_TRACES_SAMPLER", "sometimes")]);
         assert!(bad.sampler.is_none());
         assert!(bad.warnings[0].contains("using parentbased_always_on"));

@@ -150,16 +150,10 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn map(kv: &[(&str, &str)]) -> HashMap<String, String> {
-        kv.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn single_header_forms() {
         let p = B3Propagator::single_header();
-        let cx = p.extract(&map(&[(
+        let cx = p.extract(&super::super::carrier(&[(
             "b3",
             "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
         )]));
@@ -168,16 +162,22 @@ mod tests {
             "80f198ee56343ba864fe8b2a57d3eff7"
         );
         assert!(cx.span_context().is_sampled());
-        let cx = p.extract(&map(&[("b3", "64fe8b2a57d3eff7-e457b5a2e4d86bd1-d")]));
+        let cx = p.extract(&super::super::carrier(&[(
+            "b3",
+            "64fe8b2a57d3eff7-e457b5a2e4d86bd1-d",
+        )]));
         assert_eq!(
             cx.span_context().trace_id().to_string(),
             "000000000000000064fe8b2a57d3eff7"
         );
         assert!(cx.span_context().is_sampled());
         assert!(
-            !p.extract(&map(&[("b3", "64fe8b2a57d3eff7-e457b5a2e4d86bd1")]))
-                .span_context()
-                .is_sampled()
+            !p.extract(&super::super::carrier(&[(
+                "b3",
+                "64fe8b2a57d3eff7-e457b5a2e4d86bd1"
+            )]))
+            .span_context()
+            .is_sampled()
         );
         for alone in [
             "0",
@@ -187,14 +187,18 @@ mod tests {
             "x-y",
             "64fe8b2a57d3eff7-e457b5a2e4d86bd1-2",
         ] {
-            assert!(!p.extract(&map(&[("b3", alone)])).has_span(), "{alone}");
+            assert!(
+                !p.extract(&super::super::carrier(&[("b3", alone)]))
+                    .has_span(),
+                "{alone}"
+            );
         }
     }
 
     #[test]
     fn single_wins_and_multi_reads_variants() {
         let p = B3Propagator::single_header();
-        let both = map(&[
+        let both = super::super::carrier(&[
             ("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"),
             ("X-B3-TraceId", "11111111111111111111111111111111"),
             ("X-B3-SpanId", "2222222222222222"),
@@ -203,7 +207,7 @@ mod tests {
             p.extract(&both).span_context().span_id().to_string(),
             "e457b5a2e4d86bd1"
         );
-        let multi = map(&[
+        let multi = super::super::carrier(&[
             ("X-B3-TraceId", "463ac35c9f6413ad"),
             ("X-B3-SpanId", "a2fb4a1d1a96d312"),
             ("X-B3-Sampled", "true"),
@@ -214,7 +218,7 @@ mod tests {
             cx.span_context().trace_id().to_string(),
             "0000000000000000463ac35c9f6413ad"
         );
-        let debug = map(&[
+        let debug = super::super::carrier(&[
             ("X-B3-TraceId", "463ac35c9f6413ad"),
             ("X-B3-SpanId", "a2fb4a1d1a96d312"),
             ("X-B3-Flags", "1"),
@@ -224,7 +228,7 @@ mod tests {
 
     #[test]
     fn injects_single_by_default_and_multi_on_request() {
-        let cx = B3Propagator::single_header().extract(&map(&[(
+        let cx = B3Propagator::single_header().extract(&super::super::carrier(&[(
             "b3",
             "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1",
         )]));

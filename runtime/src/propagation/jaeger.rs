@@ -4,7 +4,7 @@
 use super::percent;
 use super::{Extractor, Injector, Propagator, is_hex};
 use crate::context::{BaggageEntry, Context, SpanContext};
-use crate::id::{SpanId, TraceFlags, TraceId};
+use crate::id::TraceFlags;
 
 const HEADER: &str = "uber-trace-id";
 const BAGGAGE_PREFIX: &str = "uberctx-";
@@ -41,11 +41,7 @@ pub(crate) fn parse(value: &str) -> Option<SpanContext> {
     if !is_hex(trace) || !is_hex(span) || !is_hex(parent) || !is_hex(flags) {
         return None;
     }
-    let trace_id = TraceId::from_u128(u128::from_str_radix(trace, 16).ok()?);
-    let span_id = SpanId::from_u64(u64::from_str_radix(span, 16).ok()?);
-    if !trace_id.is_valid() || !span_id.is_valid() {
-        return None;
-    }
+    let (trace_id, span_id) = super::parse_ids(trace, span)?;
     let flags = u8::from_str_radix(flags, 16).ok()?;
     let sampled = flags & 0x01 != 0 || flags & 0x02 != 0;
     Some(SpanContext::new(
@@ -115,23 +111,20 @@ mod tests {
     use crate::context::Baggage;
     use std::collections::HashMap;
 
-    fn map(kv: &[(&str, &str)]) -> HashMap<String, String> {
-        kv.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn reads_short_ids_url_encoding_and_debug() {
-        let cx = JaegerPropagator.extract(&map(&[("uber-trace-id", "1:2:0:3")]));
+        let cx = JaegerPropagator.extract(&super::super::carrier(&[("uber-trace-id", "1:2:0:3")]));
         assert_eq!(cx.span_context().trace_id().to_u128(), 1);
         assert_eq!(cx.span_context().span_id().to_u64(), 2);
         assert!(cx.span_context().is_sampled());
-        let enc = JaegerPropagator.extract(&map(&[("uber-trace-id", "abc%3Adef%3A0%3A1")]));
+        let enc = JaegerPropagator.extract(&super::super::carrier(&[(
+            "uber-trace-id",
+            "abc%3Adef%3A0%3A1",
+        )]));
         assert_eq!(enc.span_context().span_id().to_u64(), 0xdef);
         assert!(
             JaegerPropagator
-                .extract(&map(&[("uber-trace-id", "abc:def:0:2")]))
+                .extract(&super::super::carrier(&[("uber-trace-id", "abc:def:0:2")]))
                 .span_context()
                 .is_sampled()
         );
@@ -145,7 +138,7 @@ mod tests {
         ] {
             assert!(
                 !JaegerPropagator
-                    .extract(&map(&[("uber-trace-id", bad)]))
+                    .extract(&super::super::carrier(&[("uber-trace-id", bad)]))
                     .has_span(),
                 "{bad}"
             );
@@ -154,7 +147,7 @@ mod tests {
 
     #[test]
     fn writes_canonical_form_and_baggage() {
-        let cx = JaegerPropagator.extract(&map(&[
+        let cx = JaegerPropagator.extract(&super::super::carrier(&[
             ("uber-trace-id", "1:2:0:1"),
             ("uberctx-user", "a%20b"),
         ]));

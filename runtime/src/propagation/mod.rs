@@ -21,6 +21,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use crate::context::Context;
+use crate::id::{SpanId, TraceId};
 
 pub use b3::B3Propagator;
 pub use baggage::BaggagePropagator;
@@ -149,7 +150,10 @@ pub fn global_propagator() -> Arc<dyn Propagator> {
     if let Some(p) = GLOBAL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
         return p.clone();
     }
-    Arc::new(default_propagator())
+    static DEFAULT: std::sync::OnceLock<Arc<dyn Propagator>> = std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| Arc::new(default_propagator()))
+        .clone()
 }
 
 /// Writes the current context (the innermost span, e.g. a client or producer span, and the
@@ -195,6 +199,21 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Context {
         }
     }
     global_propagator().extract(&Dyn(carrier))
+}
+
+/// Parses hex trace and span ids (up to 32 and 16 digits); `None` if either is zero.
+pub(crate) fn parse_ids(trace: &str, span: &str) -> Option<(TraceId, SpanId)> {
+    let trace_id = TraceId::from_u128(u128::from_str_radix(trace, 16).ok()?);
+    let span_id = SpanId::from_u64(u64::from_str_radix(span, 16).ok()?);
+    (trace_id.is_valid() && span_id.is_valid()).then_some((trace_id, span_id))
+}
+
+/// A carrier from literal pairs, for tests.
+#[cfg(test)]
+pub(crate) fn carrier(kv: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    kv.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Lowercase hex digits only.

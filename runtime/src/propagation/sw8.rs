@@ -291,12 +291,6 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn map(kv: &[(&str, &str)]) -> HashMap<String, String> {
-        kv.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn base64_round_trips_and_is_strict() {
         for s in ["", "a", "ab", "abc", "abcd", "service-1"] {
@@ -312,7 +306,7 @@ mod tests {
     fn a_foreign_trace_id_leaves_as_it_came() {
         // An sw8 as a SkyWalking agent writes it: its own trace id spelling, a segment and span.
         let incoming = "1-M2QxYzVhOWU4YjZmNGUyYS4xMTIuMTcwMDAwMDAwMDAwMDAwMDE=-M2QxYzVhOWU4YjZmNGUyYS4xMTIuMTcwMDAwMDAwMDAwMDAwMDA=-5-b3JkZXItc2VydmljZQ==-aW5zdC0xQDEwLjAuMC43-L2FwaS92MS9vcmRlcnM=-MTAuMC4wLjg6ODA4MA==";
-        let cx = SkyWalkingPropagator::new().extract(&map(&[
+        let cx = SkyWalkingPropagator::new().extract(&super::super::carrier(&[
             ("sw8", incoming),
             ("sw8-correlation", "dGVzdEtleQ==:dGVzdFZhbHVl"),
         ]));
@@ -352,7 +346,7 @@ mod tests {
         ] {
             assert!(
                 !SkyWalkingPropagator::new()
-                    .extract(&map(&[("sw8", bad)]))
+                    .extract(&super::super::carrier(&[("sw8", bad)]))
                     .has_span(),
                 "{bad}"
             );

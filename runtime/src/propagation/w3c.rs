@@ -2,7 +2,7 @@
 
 use super::{Extractor, Injector, Propagator, is_lower_hex};
 use crate::context::{Context, SpanContext, TraceState};
-use crate::id::{SpanId, TraceFlags, TraceId};
+use crate::id::TraceFlags;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
@@ -49,11 +49,7 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<SpanContext> {
         // A future version may only append fields after a dash.
         return None;
     }
-    let trace_id = TraceId::from_u128(u128::from_str_radix(trace, 16).ok()?);
-    let span_id = SpanId::from_u64(u64::from_str_radix(span, 16).ok()?);
-    if !trace_id.is_valid() || !span_id.is_valid() {
-        return None;
-    }
+    let (trace_id, span_id) = super::parse_ids(trace, span)?;
     let flags = u8::from_str_radix(flags, 16).ok()?;
     // Bits we do not know are not carried over (we will send version 00).
     Some(SpanContext::new(
