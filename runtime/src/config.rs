@@ -293,12 +293,7 @@ impl Builder {
         let exporters = if self.exporters.is_empty() {
             env.exporters
                 .iter()
-                .filter_map(|e| match e {
-                    ExporterChoice::Console => {
-                        Some(Box::new(ConsoleExporter::new()) as Box<dyn Exporter>)
-                    }
-                    ExporterChoice::None => None,
-                })
+                .filter_map(|e| env_exporter(*e, &env))
                 .collect()
         } else {
             std::mem::take(&mut self.exporters)
@@ -349,6 +344,46 @@ fn propagator_from_names(
     CompositePropagator::new(parts)
 }
 
+/// The exporter `OTEL_TRACES_EXPORTER` names, configured from the environment.
+fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Exporter>> {
+    match choice {
+        ExporterChoice::Console => Some(Box::new(ConsoleExporter::new())),
+        ExporterChoice::None => None,
+        #[cfg(feature = "otlp")]
+        ExporterChoice::Otlp => {
+            let mut e = crate::export::OtlpExporter::with_traces_url(&env.otlp.url)
+                .protocol(if env.otlp.json {
+                    crate::export::OtlpProtocol::HttpJson
+                } else {
+                    crate::export::OtlpProtocol::HttpProtobuf
+                })
+                .gzip(env.otlp.gzip)
+                .timeout(env.otlp.timeout);
+            for (k, v) in &env.otlp.headers {
+                e = e.header(k.clone(), v.clone());
+            }
+            Some(Box::new(e))
+        }
+        #[cfg(feature = "otlp")]
+        ExporterChoice::Zipkin => Some(Box::new(
+            crate::export::ZipkinExporter::new(&env.zipkin_url).timeout(env.zipkin_timeout),
+        )),
+        #[cfg(feature = "otlp")]
+        ExporterChoice::File => match crate::export::FileExporter::create(&env.file_path) {
+            Ok(f) => Some(Box::new(f)),
+            Err(e) => {
+                warn(format_args!(
+                    "could not open {} for the file exporter ({e}); not exporting to a file",
+                    env.file_path
+                ));
+                None
+            }
+        },
+        #[cfg(not(feature = "otlp"))]
+        ExporterChoice::Otlp | ExporterChoice::Zipkin | ExporterChoice::File => None,
+    }
+}
+
 fn default_resource() -> Vec<KeyValue> {
     let exe = std::env::current_exe()
         .ok()
@@ -387,6 +422,32 @@ fn hostname() -> Option<String> {
 enum ExporterChoice {
     Console,
     None,
+    Otlp,
+    Zipkin,
+    File,
+}
+
+/// The `OTEL_EXPORTER_OTLP_*` settings (the `TRACES_` variants win), already validated.
+#[derive(Debug, Clone, PartialEq)]
+struct OtlpEnv {
+    /// The full URL requests go to.
+    url: String,
+    json: bool,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+    gzip: bool,
+}
+
+impl Default for OtlpEnv {
+    fn default() -> Self {
+        OtlpEnv {
+            url: "http://localhost:4318/v1/traces".into(),
+            json: false,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(10),
+            gzip: false,
+        }
+    }
 }
 
 /// What the `OTEL_*` variables say, with a warning for each value we could not use.
@@ -403,6 +464,10 @@ struct EnvConfig {
     disabled: Option<bool>,
     /// `OTEL_PROPAGATORS`, validated.
     propagators: Option<Vec<String>>,
+    otlp: OtlpEnv,
+    zipkin_url: String,
+    zipkin_timeout: Duration,
+    file_path: String,
     warnings: Vec<String>,
 }
 
@@ -419,6 +484,10 @@ impl Default for EnvConfig {
             export_timeout: None,
             disabled: None,
             propagators: None,
+            otlp: OtlpEnv::default(),
+            zipkin_url: "http://localhost:9411/api/v2/spans".into(),
+            zipkin_timeout: Duration::from_secs(10),
+            file_path: "traces.otlp.jsonl".into(),
             warnings: Vec::new(),
         }
     }
@@ -463,12 +532,20 @@ impl EnvConfig {
         if let Some(v) = get("OTEL_TRACES_EXPORTER") {
             let mut list = Vec::new();
             for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let available = cfg!(feature = "otlp");
                 match name {
                     "console" | "logging" => list.push(ExporterChoice::Console),
                     "none" => list.push(ExporterChoice::None),
+                    "otlp" if available => list.push(ExporterChoice::Otlp),
+                    "zipkin" if available => list.push(ExporterChoice::Zipkin),
+                    "file" if available => list.push(ExporterChoice::File),
+                    "otlp" | "zipkin" | "file" => c.warnings.push(format!(
+                        "OTEL_TRACES_EXPORTER names {name:?}, but traceweave was built without \
+                         its `otlp` feature; using console instead"
+                    )),
                     other => c.warnings.push(format!(
-                        "OTEL_TRACES_EXPORTER names {other:?}, which this build does not \
-                         have (it has: console, none); using console instead"
+                        "OTEL_TRACES_EXPORTER names {other:?}, which traceweave does not have \
+                         (it has: otlp, zipkin, file, console, none); using console instead"
                     )),
                 }
             }
@@ -490,6 +567,16 @@ impl EnvConfig {
             }
             c.propagators = Some(names);
         }
+        c.read_otlp(&get);
+        if let Some(v) = get("OTEL_EXPORTER_ZIPKIN_ENDPOINT") {
+            c.zipkin_url = v;
+        }
+        if let Some(ms) = c.parse_number(&get, "OTEL_EXPORTER_ZIPKIN_TIMEOUT", 10_000) {
+            c.zipkin_timeout = Duration::from_millis(ms as u64);
+        }
+        if let Some(v) = get("TRACEWEAVE_EXPORTER_FILE_PATH") {
+            c.file_path = v;
+        }
         c.max_queue_size = c.parse_number(&get, "OTEL_BSP_MAX_QUEUE_SIZE", 2048);
         c.max_export_batch_size = c.parse_number(&get, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512);
         c.schedule_delay = c
@@ -499,6 +586,62 @@ impl EnvConfig {
             .parse_number(&get, "OTEL_BSP_EXPORT_TIMEOUT", 30000)
             .map(|ms| Duration::from_millis(ms as u64));
         c
+    }
+
+    fn read_otlp(&mut self, get: &impl Fn(&str) -> Option<String>) {
+        // The signal-specific variable wins over the general one.
+        let pick = |name: &str| {
+            let specific = format!("OTEL_EXPORTER_OTLP_TRACES_{name}");
+            get(&specific).map(|v| (specific, v)).or_else(|| {
+                let general = format!("OTEL_EXPORTER_OTLP_{name}");
+                get(&general).map(|v| (general, v))
+            })
+        };
+        if let Some(v) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            self.otlp.url = v;
+        } else if let Some(v) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            self.otlp.url = format!("{}/v1/traces", v.trim_end_matches('/'));
+        }
+        if let Some((var, v)) = pick("PROTOCOL") {
+            match v.as_str() {
+                "http/protobuf" => self.otlp.json = false,
+                "http/json" => self.otlp.json = true,
+                other => self.warnings.push(format!(
+                    "{var}={other:?} is not available (this build speaks http/protobuf and \
+                     http/json); using http/protobuf"
+                )),
+            }
+        }
+        if let Some((var, v)) = pick("HEADERS") {
+            for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
+                match pair.split_once('=') {
+                    Some((k, val)) if !k.trim().is_empty() => self.otlp.headers.push((
+                        crate::propagation::percent::decode(k.trim()),
+                        crate::propagation::percent::decode(val.trim()),
+                    )),
+                    _ => self.warnings.push(format!(
+                        "{var} member {pair:?} is not key=value; ignoring it"
+                    )),
+                }
+            }
+        }
+        if let Some((var, v)) = pick("TIMEOUT") {
+            match v.parse::<u64>() {
+                Ok(ms) if ms > 0 => self.otlp.timeout = Duration::from_millis(ms),
+                _ => self.warnings.push(format!(
+                    "{var}={v:?} is not a positive number of milliseconds; using 10000"
+                )),
+            }
+        }
+        if let Some((var, v)) = pick("COMPRESSION") {
+            match v.as_str() {
+                "gzip" => self.otlp.gzip = true,
+                "none" => self.otlp.gzip = false,
+                other => self
+                    .warnings
+                    .push(format!("{var}={other:?} is not gzip or none; using none")),
+            }
+        }
     }
 
     fn parse_number(
@@ -631,6 +774,41 @@ mod tests {
         let bad = read(&[("OTEL_PROPAGATORS", "tracecontext,xray")]);
         assert_eq!(bad.propagators.as_deref().unwrap(), ["tracecontext"]);
         assert!(bad.warnings[0].contains("\"xray\""), "{:?}", bad.warnings);
+    }
+
+    #[test]
+    fn otlp_endpoint_rules_and_settings() {
+        let c = read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]);
+        assert_eq!(c.otlp.url, "http://collector:4318/v1/traces");
+        let c = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://tempo:4318/custom/path",
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "api-key=s%20ecret,x-tenant=acme",
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ]);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(c.otlp.url, "http://tempo:4318/custom/path");
+        assert!(c.otlp.json && c.otlp.gzip);
+        assert_eq!(
+            c.otlp.headers[0],
+            ("api-key".to_string(), "s ecret".to_string())
+        );
+        assert_eq!(c.otlp.timeout, Duration::from_millis(2500));
+        let bad = read(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+        ]);
+        assert_eq!(bad.warnings.len(), 2, "{:?}", bad.warnings);
+        assert!(bad.warnings[0].contains("OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\""));
     }
 
     #[test]

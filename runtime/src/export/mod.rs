@@ -1,9 +1,19 @@
 //! Exporters: where finished spans go. They run on the collector thread, one batch at a time.
 
 mod console;
+#[cfg(feature = "otlp")]
+mod file;
+#[cfg(feature = "otlp")]
+mod http;
 mod memory;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod pipeline;
+#[cfg(feature = "otlp")]
+mod retry;
 mod ring;
+#[cfg(feature = "otlp")]
+mod zipkin;
 
 use std::fmt;
 
@@ -11,7 +21,11 @@ use crate::span::{KeyValue, SpanRecord, Value};
 
 pub use console::ConsoleExporter;
 pub(crate) use console::render_tree;
+#[cfg(feature = "otlp")]
+pub use file::FileExporter;
 pub use memory::InMemoryExporter;
+#[cfg(feature = "otlp")]
+pub use otlp::{OtlpExporter, OtlpProtocol};
 #[doc(hidden)]
 pub use pipeline::wait_until;
 pub use pipeline::{BatchConfig, SpanStats, Tracer};
@@ -19,6 +33,8 @@ pub(crate) use pipeline::{
     GlobalState, Pipeline, global_state, global_tracer, install_global, shutdown_global,
     submit_pre_init, take_pre_init,
 };
+#[cfg(feature = "otlp")]
+pub use zipkin::ZipkinExporter;
 
 /// Receives batches of finished spans on the collector thread.
 ///

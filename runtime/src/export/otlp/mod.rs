@@ -1,0 +1,132 @@
+//! The OTLP exporter: http/protobuf (the default) and http/json, optionally gzipped, with the
+//! spec's endpoint rules and delivery policy. Built on the official generated types.
+
+pub(crate) mod encode;
+
+use std::time::Duration;
+
+use prost::Message;
+
+use super::http;
+use super::retry::deliver;
+use super::{ExportError, Exporter, Resource};
+use crate::span::SpanRecord;
+
+/// How OTLP is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OtlpProtocol {
+    /// Protobuf over HTTP (`http/protobuf`): the default.
+    #[default]
+    HttpProtobuf,
+    /// JSON over HTTP (`http/json`): hex ids, integer enums, 64-bit integers as strings.
+    HttpJson,
+}
+
+/// Sends spans to an OTLP receiver (an OpenTelemetry collector, Jaeger, Tempo, rotel...).
+///
+/// ```
+/// use std::time::Duration;
+/// use traceweave::export::{OtlpExporter, OtlpProtocol};
+/// let exporter = OtlpExporter::new("http://127.0.0.1:4318")
+///     .protocol(OtlpProtocol::HttpJson)
+///     .gzip(true)
+///     .header("x-tenant", "acme")
+///     .timeout(Duration::from_secs(5));
+/// assert_eq!(exporter.url(), "http://127.0.0.1:4318/v1/traces");
+/// ```
+#[derive(Debug)]
+pub struct OtlpExporter {
+    url: String,
+    protocol: OtlpProtocol,
+    headers: Vec<(String, String)>,
+    gzip: bool,
+    timeout: Duration,
+    agent: ureq::Agent,
+}
+
+impl OtlpExporter {
+    /// Exports to `endpoint` + `/v1/traces` (the `OTEL_EXPORTER_OTLP_ENDPOINT` rule).
+    pub fn new(endpoint: &str) -> Self {
+        Self::with_traces_url(&traces_url(endpoint))
+    }
+
+    /// Exports to exactly this URL (the `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` rule).
+    pub fn with_traces_url(url: &str) -> Self {
+        OtlpExporter {
+            url: url.to_owned(),
+            protocol: OtlpProtocol::default(),
+            headers: Vec::new(),
+            gzip: false,
+            timeout: Duration::from_secs(10),
+            agent: http::agent(),
+        }
+    }
+
+    /// The protocol.
+    pub fn protocol(mut self, p: OtlpProtocol) -> Self {
+        self.protocol = p;
+        self
+    }
+
+    /// Compresses request bodies with gzip.
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.gzip = on;
+        self
+    }
+
+    /// Adds a request header (authentication, tenant).
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((key.into(), value.into()));
+        self
+    }
+
+    /// How long one export may take, retries included; then its spans count as dropped.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// The URL requests go to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The request body for a batch, as it would be sent (before compression).
+    pub fn encode(&self, spans: &[SpanRecord], resource: &Resource) -> Vec<u8> {
+        let request = encode::request(spans, resource);
+        match self.protocol {
+            OtlpProtocol::HttpProtobuf => request.encode_to_vec(),
+            OtlpProtocol::HttpJson => serde_json::to_vec(&request).unwrap_or_default(),
+        }
+    }
+}
+
+/// `endpoint` with `/v1/traces` appended (exactly one slash between).
+pub(crate) fn traces_url(endpoint: &str) -> String {
+    format!("{}/v1/traces", endpoint.trim_end_matches('/'))
+}
+
+impl Exporter for OtlpExporter {
+    fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
+        if spans.is_empty() {
+            return Ok(());
+        }
+        let body = self.encode(spans, resource);
+        let body = if self.gzip { http::gzip(&body) } else { body };
+        let content_type = match self.protocol {
+            OtlpProtocol::HttpProtobuf => "application/x-protobuf",
+            OtlpProtocol::HttpJson => "application/json",
+        };
+        deliver(self.timeout, |remaining| {
+            http::post(
+                &self.agent,
+                &self.url,
+                &self.headers,
+                content_type,
+                self.gzip,
+                &body,
+                remaining,
+            )
+        })
+    }
+}
