@@ -345,6 +345,7 @@ fn propagator_from_names(
 }
 
 /// The exporter `OTEL_TRACES_EXPORTER` names, configured from the environment.
+#[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
 fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Exporter>> {
     match choice {
         ExporterChoice::Console => Some(Box::new(ConsoleExporter::new())),
