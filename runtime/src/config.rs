@@ -350,6 +350,16 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
     match choice {
         ExporterChoice::Console => Some(Box::new(ConsoleExporter::new())),
         ExporterChoice::None => None,
+        #[cfg(feature = "otlp-grpc")]
+        ExporterChoice::Otlp if env.otlp.grpc => {
+            let mut e = crate::export::OtlpGrpcExporter::new(&env.otlp.grpc_endpoint)
+                .gzip(env.otlp.gzip)
+                .timeout(env.otlp.timeout);
+            for (k, v) in &env.otlp.headers {
+                e = e.header(k.clone(), v.clone());
+            }
+            Some(Box::new(e))
+        }
         #[cfg(feature = "otlp")]
         ExporterChoice::Otlp => {
             let mut e = crate::export::OtlpExporter::with_traces_url(&env.otlp.url)
@@ -431,9 +441,12 @@ enum ExporterChoice {
 /// The `OTEL_EXPORTER_OTLP_*` settings (the `TRACES_` variants win), already validated.
 #[derive(Debug, Clone, PartialEq)]
 struct OtlpEnv {
-    /// The full URL requests go to.
+    /// The full URL requests go to (HTTP protocols).
     url: String,
+    /// The endpoint for gRPC, used as is.
+    grpc_endpoint: String,
     json: bool,
+    grpc: bool,
     headers: Vec<(String, String)>,
     timeout: Duration,
     gzip: bool,
@@ -443,7 +456,9 @@ impl Default for OtlpEnv {
     fn default() -> Self {
         OtlpEnv {
             url: "http://localhost:4318/v1/traces".into(),
+            grpc_endpoint: "http://localhost:4317".into(),
             json: false,
+            grpc: false,
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
             gzip: false,
@@ -599,17 +614,25 @@ impl EnvConfig {
             })
         };
         if let Some(v) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            self.otlp.url = v;
+            self.otlp.url = v.clone();
+            self.otlp.grpc_endpoint = v;
         } else if let Some(v) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             self.otlp.url = format!("{}/v1/traces", v.trim_end_matches('/'));
+            self.otlp.grpc_endpoint = v;
         }
         if let Some((var, v)) = pick("PROTOCOL") {
             match v.as_str() {
                 "http/protobuf" => self.otlp.json = false,
                 "http/json" => self.otlp.json = true,
+                "grpc" if cfg!(feature = "otlp-grpc") => self.otlp.grpc = true,
                 other => self.warnings.push(format!(
-                    "{var}={other:?} is not available (this build speaks http/protobuf and \
-                     http/json); using http/protobuf"
+                    "{var}={other:?} is not available (this build speaks http/protobuf, \
+                     http/json{}); using http/protobuf",
+                    if cfg!(feature = "otlp-grpc") {
+                        " and grpc"
+                    } else {
+                        "; grpc needs the `otlp-grpc` feature"
+                    }
                 )),
             }
         }
@@ -805,11 +828,20 @@ mod tests {
         );
         assert_eq!(c.otlp.timeout, Duration::from_millis(2500));
         let bad = read(&[
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
         ]);
         assert_eq!(bad.warnings.len(), 2, "{:?}", bad.warnings);
-        assert!(bad.warnings[0].contains("OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\""));
+        assert!(bad.warnings[0].contains("OTEL_EXPORTER_OTLP_PROTOCOL=\"thrift\""));
+        let grpc = read(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+        ]);
+        assert_eq!(grpc.otlp.grpc, cfg!(feature = "otlp-grpc"));
+        assert_eq!(
+            grpc.otlp.grpc_endpoint, "http://collector:4317",
+            "used as is for gRPC"
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! Against a real OTLP collector, `rotel` (from PyPI): our http/protobuf and http/json exports,
-//! plain and gzipped, arrive and its span log shows the right ids, parent, kind, status,
+//! Against a real OTLP collector, `rotel` (from PyPI): our http/protobuf, http/json and gRPC
+//! exports, plain and gzipped, arrive and its span log shows the right ids, parent, kind, status,
 //! attributes and events. rotel rejects JSON with numeric 64-bit integers or string enums, so
 //! a JSON export it accepts is also proof of the JSON mapping.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use traceweave::export::{OtlpExporter, OtlpProtocol};
+use traceweave::export::{OtlpExporter, OtlpGrpcExporter, OtlpProtocol};
 use traceweave::{KeyValue, SpanKind, Status, traced};
 use traceweave_tests::{Running, free_port, wait_for_port};
 
@@ -36,7 +36,7 @@ fn handle(order_id: i64) -> Result<(), std::io::Error> {
 }
 
 #[test]
-fn rotel_receives_protobuf_and_json_plain_and_gzipped() {
+fn rotel_receives_every_protocol_plain_and_gzipped() {
     let Some(py) = traceweave_tests::python() else {
         return;
     };
@@ -65,22 +65,39 @@ fn rotel_receives_protobuf_and_json_plain_and_gzipped() {
     assert!(wait_for_port(http_port), "rotel listens on {http_port}");
 
     let mut trace_ids = Vec::new();
-    for (protocol, gzip) in [
-        (OtlpProtocol::HttpProtobuf, false),
-        (OtlpProtocol::HttpProtobuf, true),
-        (OtlpProtocol::HttpJson, false),
-        (OtlpProtocol::HttpJson, true),
-    ] {
+    let http = format!("http://127.0.0.1:{http_port}");
+    let grpc = format!("http://127.0.0.1:{grpc_port}");
+    let exporters: Vec<(&str, Box<dyn traceweave::Exporter>)> = vec![
+        ("http/protobuf", Box::new(OtlpExporter::new(&http))),
+        (
+            "http/protobuf+gzip",
+            Box::new(OtlpExporter::new(&http).gzip(true)),
+        ),
+        (
+            "http/json",
+            Box::new(OtlpExporter::new(&http).protocol(OtlpProtocol::HttpJson)),
+        ),
+        (
+            "http/json+gzip",
+            Box::new(
+                OtlpExporter::new(&http)
+                    .protocol(OtlpProtocol::HttpJson)
+                    .gzip(true),
+            ),
+        ),
+        ("grpc", Box::new(OtlpGrpcExporter::new(&grpc))),
+        (
+            "grpc+gzip",
+            Box::new(OtlpGrpcExporter::new(&grpc).gzip(true)),
+        ),
+    ];
+    assert!(wait_for_port(grpc_port), "rotel listens on {grpc_port}");
+    for (what, exporter) in exporters {
         let memory = traceweave::InMemoryExporter::new();
         let tracer = traceweave::builder()
             .ignore_env()
             .service_name("rotel-test")
-            .exporter(
-                OtlpExporter::new(&format!("http://127.0.0.1:{http_port}"))
-                    .protocol(protocol)
-                    .gzip(gzip)
-                    .timeout(Duration::from_secs(10)),
-            )
+            .exporter(exporter)
             .exporter(memory.clone())
             .build();
         tracer.in_scope(|| {
@@ -88,11 +105,7 @@ fn rotel_receives_protobuf_and_json_plain_and_gzipped() {
         });
         assert!(tracer.shutdown_with_timeout(Duration::from_secs(15)));
         let stats = tracer.stats();
-        assert_eq!(
-            (stats.exported, stats.dropped()),
-            (2, 0),
-            "{protocol:?} gzip={gzip}"
-        );
+        assert_eq!((stats.exported, stats.dropped()), (2, 0), "{what}");
         let spans = memory.spans();
         trace_ids.push((spans[0].trace_id, spans.clone()));
     }

@@ -24,6 +24,8 @@ pub(crate) use console::render_tree;
 #[cfg(feature = "otlp")]
 pub use file::FileExporter;
 pub use memory::InMemoryExporter;
+#[cfg(feature = "otlp-grpc")]
+pub use otlp::OtlpGrpcExporter;
 #[cfg(feature = "otlp")]
 pub use otlp::{OtlpExporter, OtlpProtocol};
 #[doc(hidden)]

@@ -2,6 +2,11 @@
 //! spec's endpoint rules and delivery policy. Built on the official generated types.
 
 pub(crate) mod encode;
+#[cfg(feature = "otlp-grpc")]
+mod grpc;
+
+#[cfg(feature = "otlp-grpc")]
+pub use grpc::OtlpGrpcExporter;
 
 use std::time::Duration;
 
