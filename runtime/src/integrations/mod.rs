@@ -2,3 +2,6 @@
 
 #[cfg(feature = "tonic")]
 pub mod tonic;
+
+#[cfg(feature = "opentelemetry")]
+pub mod opentelemetry;
