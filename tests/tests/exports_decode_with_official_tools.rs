@@ -84,7 +84,9 @@ fn the_official_decoder_reads_our_protobuf_field_by_field() {
         return;
     };
     let (spans, resource) = spans();
-    let bytes = OtlpExporter::new("http://unused").encode(&spans, &resource);
+    let bytes = OtlpExporter::new("http://unused")
+        .encode(&spans, &resource)
+        .to_vec();
     let path = temp("otlp.pb");
     std::fs::write(&path, bytes).unwrap();
     let got = py(&python, &["decode", path.to_str().unwrap()]);

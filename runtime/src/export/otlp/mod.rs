@@ -10,8 +10,6 @@ pub use grpc::OtlpGrpcExporter;
 
 use std::time::Duration;
 
-use prost::Message;
-
 use super::http;
 use super::retry::deliver;
 use super::{ExportError, Exporter, Resource};
@@ -47,6 +45,8 @@ pub struct OtlpExporter {
     gzip: bool,
     timeout: Duration,
     agent: ureq::Agent,
+    encoder: encode::Encoder,
+    json: Vec<u8>,
 }
 
 impl OtlpExporter {
@@ -64,6 +64,8 @@ impl OtlpExporter {
             gzip: false,
             timeout: Duration::from_secs(10),
             agent: http::agent(),
+            encoder: encode::Encoder::default(),
+            json: Vec::new(),
         }
     }
 
@@ -96,12 +98,17 @@ impl OtlpExporter {
         &self.url
     }
 
-    /// The request body for a batch, as it would be sent (before compression).
-    pub fn encode(&self, spans: &[SpanRecord], resource: &Resource) -> Vec<u8> {
-        let request = encode::request(spans, resource);
+    /// The request body for a batch, as it would be sent (before compression). Reuses its
+    /// buffers from batch to batch.
+    pub fn encode(&mut self, spans: &[SpanRecord], resource: &Resource) -> &[u8] {
         match self.protocol {
-            OtlpProtocol::HttpProtobuf => request.encode_to_vec(),
-            OtlpProtocol::HttpJson => serde_json::to_vec(&request).unwrap_or_default(),
+            OtlpProtocol::HttpProtobuf => self.encoder.protobuf(spans, resource),
+            OtlpProtocol::HttpJson => {
+                let json =
+                    serde_json::to_vec(self.encoder.fill(spans, resource)).unwrap_or_default();
+                self.json = json;
+                &self.json
+            }
         }
     }
 }
@@ -116,8 +123,13 @@ impl Exporter for OtlpExporter {
         if spans.is_empty() {
             return Ok(());
         }
-        let body = self.encode(spans, resource);
-        let body = if self.gzip { http::gzip(&body) } else { body };
+        let gzip = self.gzip;
+        let encoded = self.encode(spans, resource);
+        let body = if gzip {
+            http::gzip(encoded)
+        } else {
+            encoded.to_vec()
+        };
         let content_type = match self.protocol {
             OtlpProtocol::HttpProtobuf => "application/x-protobuf",
             OtlpProtocol::HttpJson => "application/json",

@@ -1,0 +1,101 @@
+//! OTLP protobuf encoding, spans per second on one core: traceweave's encoder side by side with
+//! the opentelemetry-otlp path (the SDK's `SpanData` through `opentelemetry-proto`'s
+//! transform, then prost) for the same spans. Each iteration encodes one 512-span batch.
+//!
+//! `cargo bench -p traceweave --bench otlp_encode --features otlp,opentelemetry`
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+use prost::Message;
+use traceweave::export::OtlpExporter;
+use traceweave::integrations::opentelemetry::span_data;
+use traceweave::{KeyValue, SpanKind, SpanRecord, Status};
+
+const BATCH: usize = 512;
+
+/// A realistic batch: server, client and internal spans with a few typed attributes, an
+/// occasional event and error.
+fn batch() -> (Vec<SpanRecord>, traceweave::Resource) {
+    let captured = traceweave::testing::Capture::new().run(|| {
+        for i in 0..BATCH / 4 {
+            let mut server = traceweave::span("GET /orders/{id}")
+                .kind(SpanKind::Server)
+                .attribute("http.request.method", "GET")
+                .attribute("http.route", "/orders/{id}")
+                .attribute("http.response.status_code", 200)
+                .start();
+            for j in 0..3 {
+                let mut child = traceweave::span(if j == 0 { "SELECT orders" } else { "render" })
+                    .kind(if j == 0 {
+                        SpanKind::Client
+                    } else {
+                        SpanKind::Internal
+                    })
+                    .parent(&server.context())
+                    .attribute("db.system", "postgresql")
+                    .attribute("rows", i as i64)
+                    .start();
+                if i % 10 == 0 {
+                    child.add_event("retry", vec![KeyValue::new("attempt", 2)]);
+                    child.set_status(Status::error("timeout"));
+                }
+            }
+            server.set_attribute("user.id", format!("user-{i}"));
+        }
+    });
+    let resource = traceweave::Resource::new([
+        KeyValue::new("service.name", "bench"),
+        KeyValue::new("service.instance.id", "i-1"),
+        KeyValue::new("host.name", "bench-host"),
+    ]);
+    (captured.spans.0, resource)
+}
+
+fn encode(c: &mut Criterion) {
+    let (spans, resource) = batch();
+    assert_eq!(spans.len(), BATCH);
+    let mut exporter = OtlpExporter::new("http://unused");
+    let sdk_spans: Vec<_> = spans.iter().map(span_data).collect();
+    let sdk_resource = opentelemetry_sdk::Resource::builder_empty()
+        .with_attributes(
+            resource
+                .attributes()
+                .iter()
+                .map(|kv| opentelemetry::KeyValue::new(kv.key.to_string(), kv.value.to_string())),
+        )
+        .build();
+    let schema_resource = ResourceAttributesWithSchema::from(&sdk_resource);
+
+    let mut g = c.benchmark_group("otlp_protobuf_encode");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function("traceweave", |b| {
+        b.iter(|| black_box(exporter.encode(black_box(&spans), &resource).len()))
+    });
+    g.bench_function("opentelemetry-otlp", |b| {
+        b.iter_batched(
+            || sdk_spans.clone(),
+            |batch| {
+                let request = ExportTraceServiceRequest {
+                    resource_spans: group_spans_by_resource_and_scope(batch, &schema_resource),
+                };
+                black_box(request.encode_to_vec())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(3))
+        .sample_size(30);
+    targets = encode
+}
+criterion_main!(benches);
