@@ -55,3 +55,69 @@ pub fn wait_for_port(port: u16) -> bool {
     }
     false
 }
+
+/// Runs `tests/peers/<script>` with `args` and parses what it prints as JSON.
+pub fn peer(python: &std::path::Path, script: &str, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(python)
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("peers")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the peer prints JSON")
+}
+
+/// Starts rotel (from the peers' venv) listening on loopback, its span log going to `log`.
+pub fn start_rotel(
+    python: &std::path::Path,
+    http_port: u16,
+    grpc_port: u16,
+    log: Option<&std::path::Path>,
+) -> Running {
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))",
+        ])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "rotel is not installed in the peers' venv"
+    );
+    let agent = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let mut cmd = std::process::Command::new(agent);
+    cmd.args([
+        "start",
+        "--otlp-http-endpoint",
+        &format!("127.0.0.1:{http_port}"),
+        "--otlp-grpc-endpoint",
+        &format!("127.0.0.1:{grpc_port}"),
+        "--exporter",
+        "blackhole",
+    ])
+    .stderr(std::process::Stdio::null());
+    match log {
+        Some(path) => {
+            cmd.args(["--debug-log", "traces", "--debug-log-verbosity", "detailed"]);
+            cmd.stdout(std::fs::File::create(path).expect("a log file"));
+        }
+        None => {
+            cmd.stdout(std::process::Stdio::null());
+        }
+    }
+    let running = Running(cmd.spawn().expect("rotel-agent starts"));
+    assert!(
+        wait_for_port(http_port) && wait_for_port(grpc_port),
+        "rotel listens"
+    );
+    running
+}

@@ -2,7 +2,6 @@
 //! decoder checks the OTLP protobuf field by field, Zipkin JSON validates against the official
 //! `zipkin2-api.yaml`, and OTLP-JSON lines from the file exporter replay into a real collector.
 
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -57,17 +56,7 @@ fn spans() -> (Vec<SpanRecord>, traceweave::Resource) {
 }
 
 fn py(python: &std::path::Path, args: &[&str]) -> Json {
-    let out = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/peers/otlp_check.py"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    traceweave_tests::peer(python, "otlp_check.py", args)
 }
 
 fn temp(name: &str) -> std::path::PathBuf {
@@ -236,31 +225,7 @@ fn otlp_json_lines_replay_into_a_collector() {
 
     // Replay into rotel.
     let (http_port, grpc_port) = (traceweave_tests::free_port(), traceweave_tests::free_port());
-    let rotel = Command::new(&python)
-        .args([
-            "-c",
-            "import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))",
-        ])
-        .output()
-        .unwrap();
-    let rotel = String::from_utf8(rotel.stdout).unwrap().trim().to_owned();
-    let _agent = traceweave_tests::Running(
-        Command::new(rotel)
-            .args([
-                "start",
-                "--otlp-http-endpoint",
-                &format!("127.0.0.1:{http_port}"),
-                "--otlp-grpc-endpoint",
-                &format!("127.0.0.1:{grpc_port}"),
-                "--exporter",
-                "blackhole",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(traceweave_tests::wait_for_port(http_port));
+    let _agent = traceweave_tests::start_rotel(&python, http_port, grpc_port, None);
     let got = py(
         &python,
         &[

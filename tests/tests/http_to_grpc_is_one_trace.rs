@@ -74,17 +74,7 @@ async fn checkout(
 }
 
 fn python_client(py: &std::path::Path, url: &str) -> serde_json::Value {
-    let out = std::process::Command::new(py)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/peers/http_client.py"))
-        .arg(url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    traceweave_tests::peer(py, "http_client.py", &[url])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,27 +3,11 @@
 //! attributes and events. rotel rejects JSON with numeric 64-bit integers or string enums, so
 //! a JSON export it accepts is also proof of the JSON mapping.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use traceweave::export::{OtlpExporter, OtlpGrpcExporter, OtlpProtocol};
 use traceweave::{KeyValue, SpanKind, Status, traced};
-use traceweave_tests::{Running, free_port, wait_for_port};
-
-fn rotel_agent(python: &std::path::Path) -> std::path::PathBuf {
-    let out = Command::new(python)
-        .args([
-            "-c",
-            "import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), 'rotel-agent'))",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rotel is not installed in the peers' venv"
-    );
-    String::from_utf8(out.stdout).unwrap().trim().into()
-}
+use traceweave_tests::free_port;
 
 #[traced(kind = server, args(order_id))]
 fn handle(order_id: i64) -> Result<(), std::io::Error> {
@@ -42,27 +26,7 @@ fn rotel_receives_every_protocol_plain_and_gzipped() {
     };
     let (http_port, grpc_port) = (free_port(), free_port());
     let log = tempfile_path("rotel");
-    let agent = Running(
-        Command::new(rotel_agent(&py))
-            .args([
-                "start",
-                "--otlp-http-endpoint",
-                &format!("127.0.0.1:{http_port}"),
-                "--otlp-grpc-endpoint",
-                &format!("127.0.0.1:{grpc_port}"),
-                "--exporter",
-                "blackhole",
-                "--debug-log",
-                "traces",
-                "--debug-log-verbosity",
-                "detailed",
-            ])
-            .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("rotel-agent starts"),
-    );
-    assert!(wait_for_port(http_port), "rotel listens on {http_port}");
+    let agent = traceweave_tests::start_rotel(&py, http_port, grpc_port, Some(&log));
 
     let mut trace_ids = Vec::new();
     let http = format!("http://127.0.0.1:{http_port}");
@@ -91,7 +55,6 @@ fn rotel_receives_every_protocol_plain_and_gzipped() {
             Box::new(OtlpGrpcExporter::new(&grpc).gzip(true)),
         ),
     ];
-    assert!(wait_for_port(grpc_port), "rotel listens on {grpc_port}");
     for (what, exporter) in exporters {
         let memory = traceweave::InMemoryExporter::new();
         let tracer = traceweave::builder()
