@@ -191,7 +191,7 @@ fn a_hanging_collector_never_slows_the_application() {
     while hanging.requests() == 0 && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let n = 200_000;
+    let n = 100_000;
     let fine = produce(&normal, n);
     let during_hang = produce(&stuck, n);
     eprintln!(
