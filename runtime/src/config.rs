@@ -352,17 +352,15 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
         ExporterChoice::None => None,
         #[cfg(feature = "otlp-grpc")]
         ExporterChoice::Otlp if env.otlp.grpc => {
-            let mut e = crate::export::OtlpGrpcExporter::new(&env.otlp.grpc_endpoint)
+            let e = crate::export::OtlpGrpcExporter::new(&env.otlp.grpc_endpoint)
                 .gzip(env.otlp.gzip)
                 .timeout(env.otlp.timeout);
-            for (k, v) in &env.otlp.headers {
-                e = e.header(k.clone(), v.clone());
-            }
+            let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));
             Some(Box::new(e))
         }
         #[cfg(feature = "otlp")]
         ExporterChoice::Otlp => {
-            let mut e = crate::export::OtlpExporter::with_traces_url(&env.otlp.url)
+            let e = crate::export::OtlpExporter::with_traces_url(&env.otlp.url)
                 .protocol(if env.otlp.json {
                     crate::export::OtlpProtocol::HttpJson
                 } else {
@@ -370,9 +368,7 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
                 })
                 .gzip(env.otlp.gzip)
                 .timeout(env.otlp.timeout);
-            for (k, v) in &env.otlp.headers {
-                e = e.header(k.clone(), v.clone());
-            }
+            let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));
             Some(Box::new(e))
         }
         #[cfg(feature = "otlp")]
