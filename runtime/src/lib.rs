@@ -37,6 +37,7 @@
 
 mod config;
 pub mod context;
+mod diag;
 pub mod export;
 mod id;
 pub mod integrations;
@@ -44,6 +45,7 @@ pub mod propagation;
 pub mod sampler;
 mod span;
 pub mod testing;
+mod tracer;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -56,10 +58,7 @@ pub use context::{
     Baggage, BaggageEntry, Context, ContextGuard, FutureExt, SpanContext, TraceState,
     TraceStateError, WithContext, spawn_thread,
 };
-pub use export::{
-    BatchConfig, ConsoleExporter, ExportError, Exporter, InMemoryExporter, Resource, SpanStats,
-    Tracer,
-};
+pub use export::{ConsoleExporter, ExportError, Exporter, InMemoryExporter};
 pub use id::{SpanId, TraceFlags, TraceId};
 pub use propagation::{Extractor, Injector, Propagator, extract, inject, inject_context};
 pub use sampler::{
@@ -67,7 +66,8 @@ pub use sampler::{
     TraceIdRatio,
 };
 pub use span::{
-    Array, Attributes, EnteredSpan, Event, Key, KeyValue, Link, Span, SpanBuilder, SpanKind,
-    SpanRecord, Status, ToValue, Value, span,
+    Array, Attributes, EnteredSpan, Event, Key, KeyValue, Link, Resource, Span, SpanBuilder,
+    SpanKind, SpanRecord, Status, ToValue, Value, span,
 };
+pub use tracer::{BatchConfig, SpanStats, Tracer};
 pub use traceweave_macros::{traced, traced_rpc};

@@ -7,9 +7,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::context::FutureExt;
-use crate::export::{InMemoryExporter, SpanStats, Tracer};
+use crate::export::InMemoryExporter;
 use crate::sampler::{AlwaysOn, ParentBased, Sampler};
 use crate::span::SpanRecord;
+use crate::tracer::{SpanStats, Tracer};
 
 /// The spans one capture collected, in export order.
 #[derive(Debug, Clone, Default)]

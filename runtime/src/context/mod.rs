@@ -11,7 +11,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::export::Tracer;
 use crate::id::{SpanId, TraceFlags, TraceId};
 
 pub use baggage::{Baggage, BaggageEntry};
@@ -96,13 +95,17 @@ impl fmt::Debug for SpanContext {
     }
 }
 
+/// Which pipeline records the spans of a context, when it is not the global one. Opaque here:
+/// the tracer puts its own handle in, so this module needs nothing from the tracer.
+pub(crate) type ScopeHandle = Arc<dyn std::any::Any + Send + Sync>;
+
 /// What travels with a context besides the span identity; shared, rarely present.
 #[derive(Clone, Default)]
 pub(crate) struct Shared {
     pub(crate) trace_state: TraceState,
     pub(crate) baggage: Baggage,
     /// A scoped tracer (tests, `Tracer::in_scope`); `None` means the global one.
-    pub(crate) tracer: Option<Tracer>,
+    pub(crate) scope: Option<ScopeHandle>,
     /// The trace id as a SkyWalking agent spelled it, when it is not our hex form.
     pub(crate) sw8_trace_id: Option<Arc<str>>,
 }
@@ -135,8 +138,8 @@ impl Context {
     pub fn current() -> Self {
         LOCAL
             .try_with(|l| {
-                // SAFETY: no reference into the stack outlives this block and nothing
-                // called here touches the stack.
+                // SAFETY: a shared borrow of this thread's stack that ends inside this closure;
+                // cloning a Context only bumps an Arc count.
                 let stack = unsafe { &*l.stack.get() };
                 stack.last().map(|f| f.ctx.clone())
             })
@@ -205,12 +208,12 @@ impl Context {
         self.shared.as_ref().and_then(|s| s.sw8_trace_id.as_deref())
     }
 
-    pub(crate) fn with_tracer(&self, tracer: Tracer) -> Self {
-        self.with_shared(|s| s.tracer = Some(tracer))
+    pub(crate) fn with_scope(&self, scope: ScopeHandle) -> Self {
+        self.with_shared(|s| s.scope = Some(scope))
     }
 
-    pub(crate) fn tracer(&self) -> Option<&Tracer> {
-        self.shared.as_ref().and_then(|s| s.tracer.as_ref())
+    pub(crate) fn scope(&self) -> Option<&ScopeHandle> {
+        self.shared.as_ref().and_then(|s| s.scope.as_ref())
     }
 
     /// Makes this the current context of the calling thread until the guard drops.
@@ -328,7 +331,8 @@ pub(crate) enum FastParent {
 pub(crate) fn fast_parent() -> FastParent {
     LOCAL
         .try_with(|l| {
-            // SAFETY: a shared read of this thread's stack; nothing else runs meanwhile.
+            // SAFETY: a shared borrow of this thread's stack that ends inside this closure; only
+            // Copy fields are read.
             let stack = unsafe { &*l.stack.get() };
             match stack.last() {
                 Some(f)
@@ -349,18 +353,29 @@ pub(crate) fn fast_parent() -> FastParent {
         .unwrap_or(FastParent::Other)
 }
 
-/// Reads the innermost frame. `f` must not touch the context stack.
+/// A copy of the innermost frame: its context and whether recording is suppressed. A copy,
+/// so no reference into the stack outlives this call: callers go on to run user code (a
+/// sampler may attach contexts, which can move the stack's buffer).
 #[inline]
-pub(crate) fn with_top<R>(f: impl FnOnce(Option<&Frame>) -> R) -> R {
-    match LOCAL.try_with(|l| {
-        // SAFETY: the shared borrow ends with this closure; `f` is crate code that does not
-        // push or pop.
-        let stack = unsafe { &*l.stack.get() };
-        stack.last()
-    }) {
-        // SAFETY: the frame is not removed while `f` runs (same thread, `f` does not pop).
-        Ok(top) => f(top),
-        Err(_) => f(None),
+pub(crate) fn current_frame() -> Option<(Context, bool)> {
+    LOCAL
+        .try_with(|l| {
+            // SAFETY: a shared borrow of this thread's stack that ends inside this closure;
+            // cloning a Context only bumps an Arc count (no user code runs).
+            let stack = unsafe { &*l.stack.get() };
+            stack.last().map(|f| (f.ctx.clone(), f.suppress))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Suppresses recording on this thread until the guard drops: spans started meanwhile, and
+/// contexts attached meanwhile, record nothing. Used around calls into user code on the span
+/// path (samplers), so a traced function there cannot recurse into the sampler.
+pub(crate) fn suppress() -> ContextGuard {
+    ContextGuard {
+        token: suppress_current_thread(),
+        _not_send: PhantomData,
     }
 }
 
@@ -371,7 +386,8 @@ pub(crate) fn push(ctx: Context) -> u64 {
         .try_with(|l| {
             let token = l.next_token.get().wrapping_add(1);
             l.next_token.set(token);
-            // SAFETY: exclusive access on this thread; no user code runs while borrowed.
+            // SAFETY: exclusive borrow of this thread's stack, ended before the closure returns;
+            // nothing in it calls user code (`ctx` was moved in, the old top is only read).
             let stack = unsafe { &mut *l.stack.get() };
             let suppress = stack.last().is_some_and(|f| f.suppress);
             stack.push(Frame {
@@ -391,7 +407,8 @@ pub(crate) fn suppress_current_thread() -> u64 {
         .try_with(|l| {
             let token = l.next_token.get().wrapping_add(1);
             l.next_token.set(token);
-            // SAFETY: as in `push`.
+            // SAFETY: exclusive borrow of this thread's stack, ended before the closure returns;
+            // nothing in it calls user code.
             let stack = unsafe { &mut *l.stack.get() };
             stack.push(Frame {
                 ctx: Context::new(),
@@ -412,7 +429,8 @@ pub(crate) fn pop(token: u64) {
         return;
     }
     let removed = LOCAL.try_with(|l| {
-        // SAFETY: as in `push`; the removed frame is dropped after the borrow ends.
+        // SAFETY: exclusive borrow of this thread's stack, ended before the closure returns; the
+        // removed frame (whose Context may hold the last handle of a tracer) is dropped after.
         let stack = unsafe { &mut *l.stack.get() };
         let removed = match stack.last() {
             Some(top) if top.token == token => stack.pop(),

@@ -8,16 +8,15 @@ mod http;
 mod memory;
 #[cfg(feature = "otlp")]
 mod otlp;
-mod pipeline;
 #[cfg(feature = "otlp")]
 mod retry;
-mod ring;
 #[cfg(feature = "otlp")]
 mod zipkin;
 
 use std::fmt;
 
-use crate::span::{KeyValue, SpanRecord, Value};
+use crate::span::{Resource, SpanRecord};
+use crate::tracer::Processor;
 
 pub use console::ConsoleExporter;
 pub(crate) use console::render_tree;
@@ -28,13 +27,6 @@ pub use memory::InMemoryExporter;
 pub use otlp::OtlpGrpcExporter;
 #[cfg(feature = "otlp")]
 pub use otlp::{OtlpExporter, OtlpProtocol};
-#[doc(hidden)]
-pub use pipeline::wait_until;
-pub use pipeline::{BatchConfig, SpanStats, Tracer};
-pub(crate) use pipeline::{
-    GlobalState, Pipeline, global_state, global_tracer, install_global, shutdown_global,
-    submit_pre_init, take_pre_init,
-};
 #[cfg(feature = "otlp")]
 pub use zipkin::ZipkinExporter;
 
@@ -131,47 +123,47 @@ impl std::error::Error for ExportError {
     }
 }
 
-/// What produced the spans: service, instance, host and process facts.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Resource {
-    attributes: Vec<KeyValue>,
+/// The exporters of one tracer, as the collector sees them: every batch goes to each, and
+/// nothing an exporter does (an error, a panic) reaches the collector.
+pub(crate) struct Exporters {
+    exporters: Vec<Box<dyn Exporter>>,
+    resource: Resource,
 }
 
-impl Resource {
-    /// A resource with exactly these attributes (later duplicates win).
-    pub fn new(attributes: impl IntoIterator<Item = KeyValue>) -> Self {
-        let mut r = Resource::default();
-        for kv in attributes {
-            r.set(kv);
-        }
-        r
-    }
-
-    /// Sets one attribute, replacing an earlier value.
-    pub fn set(&mut self, kv: KeyValue) {
-        match self.attributes.iter_mut().find(|a| a.key == kv.key) {
-            Some(slot) => *slot = kv,
-            None => self.attributes.push(kv),
+impl Exporters {
+    pub(crate) fn new(exporters: Vec<Box<dyn Exporter>>, resource: Resource) -> Self {
+        Exporters {
+            exporters,
+            resource,
         }
     }
+}
 
-    /// The value of one attribute.
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.attributes
-            .iter()
-            .find(|kv| kv.key.as_str() == key)
-            .map(|kv| &kv.value)
+/// Runs one exporter call; a panic is an error like any other.
+fn guarded(call: impl FnOnce() -> Result<(), ExportError>) -> Result<(), ExportError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
+        .unwrap_or_else(|_| Err(ExportError::new("the exporter panicked")))
+}
+
+impl Processor for Exporters {
+    fn export(&mut self, batch: &[SpanRecord]) -> bool {
+        let mut delivered = true;
+        for e in &mut self.exporters {
+            delivered &= guarded(|| e.export(batch, &self.resource)).is_ok();
+        }
+        delivered
     }
 
-    /// `service.name`, or `unknown_service`.
-    pub fn service_name(&self) -> &str {
-        self.get("service.name")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown_service")
+    fn force_flush(&mut self) {
+        for e in &mut self.exporters {
+            let _ = guarded(|| e.force_flush());
+        }
     }
 
-    /// All attributes.
-    pub fn attributes(&self) -> &[KeyValue] {
-        &self.attributes
+    fn shutdown(&mut self) {
+        for e in &mut self.exporters {
+            let _ = guarded(|| e.force_flush());
+            let _ = guarded(|| e.shutdown());
+        }
     }
 }

@@ -10,7 +10,8 @@ use ::opentelemetry as otel;
 use ::opentelemetry_sdk as sdk;
 use sdk::trace::SpanExporter;
 
-use crate::export::{ExportError, Exporter, Resource};
+use crate::export::{ExportError, Exporter};
+use crate::span::Resource;
 use crate::span::{Array, KeyValue, SpanKind, SpanRecord, Status, Value};
 
 /// Wraps an `opentelemetry_sdk` span exporter.

@@ -9,9 +9,9 @@ use super::clock;
 use super::raw::{RawSpan, STATUS_ERROR, STATUS_OK, STATUS_UNSET};
 use super::{Event, KeyValue, Link, SpanKind, Status};
 use crate::context::{self, Context, Shared, SpanContext};
-use crate::export::{GlobalState, Pipeline, global_state, submit_pre_init};
 use crate::id::{SpanId, TraceFlags, TraceId};
 use crate::sampler::{SamplingDecision, SamplingInput};
+use crate::tracer::{GlobalState, Pipeline, global_state, scoped_pipeline, submit_pre_init};
 
 /// Where a new span's parent comes from.
 #[derive(Debug, Clone, Copy)]
@@ -205,7 +205,9 @@ impl Span {
 
     #[inline(always)]
     pub(crate) fn end_in_place(&mut self) {
-        if let State::Recording(r) = &mut self.0 {
+        let state: *mut State = &mut self.0;
+        // SAFETY: `state` points to this span's live state, borrowed mutably through `self`.
+        if let State::Recording(r) = unsafe { &mut *state } {
             r.raw.end = clock::ticks();
             if let Some(shared) = &r.shared
                 && !shared.trace_state.is_empty()
@@ -213,13 +215,15 @@ impl Span {
                 r.raw.extra().trace_state = shared.trace_state.clone();
             }
             let sink = r.sink;
-            // SAFETY: `shared` and `raw` are moved out exactly once (the span goes straight from
-            // here into its queue slot, one copy), then the state is overwritten without
-            // dropping the moved-from value.
-            let shared = unsafe { std::ptr::read(&r.shared) };
             let raw: *mut RawSpan = &mut r.raw;
+            // SAFETY: `shared` is moved out here and `raw` is handed to `submit`, each exactly
+            // once; `_ended` then overwrites the state with `Ended` without dropping the
+            // moved-from fields, on the normal path and if anything below unwinds, so the
+            // span's own drop never sees them again.
+            let shared = unsafe { std::ptr::read(&r.shared) };
+            let _ended = MarkEnded(state);
+            // SAFETY: `raw` is initialised and, from here on, owned by `submit`.
             unsafe { submit(sink, shared.as_deref(), raw) };
-            unsafe { std::ptr::write(&mut self.0, State::Ended) };
         }
     }
 
@@ -252,6 +256,19 @@ impl Recording {
     }
 }
 
+/// Overwrites a span's state with `Ended` when dropped, without dropping what was there: the
+/// recording's fields have been moved out by then.
+struct MarkEnded(*mut State);
+
+impl Drop for MarkEnded {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: the pointer is the live span's state (see `end_in_place`); its old fields
+        // were moved out, so writing without dropping them neither leaks nor double-drops.
+        unsafe { std::ptr::write(self.0, State::Ended) };
+    }
+}
+
 /// # Safety
 /// `raw` is initialised and is not used or dropped by the caller afterwards.
 #[inline(always)]
@@ -259,9 +276,13 @@ unsafe fn submit(sink: Sink, shared: Option<&Shared>, raw: *mut RawSpan) {
     match sink {
         // SAFETY: forwarded from the caller.
         Sink::Global(p) => unsafe { p.submit_from(raw) },
-        Sink::Scoped => match shared.and_then(|s| s.tracer.as_ref()) {
+        Sink::Scoped => match shared
+            .and_then(|s| s.scope.as_ref())
+            .and_then(scoped_pipeline)
+        {
             // SAFETY: forwarded from the caller.
-            Some(t) => unsafe { t.0.pipeline.submit_from(raw) },
+            Some(p) => unsafe { p.submit_from(raw) },
+            // SAFETY: forwarded from the caller; a RawSpan holds no user code.
             None => unsafe { std::ptr::drop_in_place(raw) },
         },
         // SAFETY: forwarded from the caller.
@@ -508,11 +529,12 @@ pub(crate) fn start_entered(name: &'static str, kind: SpanKind, root: bool) -> E
 
 #[inline(never)]
 fn start_general(name: Cow<'static, str>, kind: SpanKind, parent: Parent<'_>) -> Span {
-    context::with_top(|top| match top {
+    // An owned copy of the current frame: the sampler runs below, and it may attach contexts.
+    match context::current_frame() {
         None => start_slow(name, kind, parent, None),
-        Some(top) if top.suppress => Span::noop(),
-        Some(top) => start_slow(name, kind, parent, Some(&top.ctx)),
-    })
+        Some((_, true)) => Span::noop(),
+        Some((top, false)) => start_slow(name, kind, parent, Some(&top)),
+    }
 }
 
 #[inline(always)]
@@ -556,12 +578,11 @@ fn start_slow(
         Parent::Root => None,
         Parent::Explicit(c) => Some(c),
     };
-    let tracer = parent_ctx
-        .and_then(Context::tracer)
-        .or_else(|| current.and_then(Context::tracer));
-    let (pipeline, sink): (Option<&Pipeline>, Sink) = match tracer {
-        Some(t) => {
-            let p = &*t.0.pipeline;
+    let scope = parent_ctx
+        .and_then(Context::scope)
+        .or_else(|| current.and_then(Context::scope));
+    let (pipeline, sink): (Option<&Pipeline>, Sink) = match scope.and_then(scoped_pipeline) {
+        Some(p) => {
             if !p.running.load(std::sync::atomic::Ordering::Relaxed) {
                 return Span::noop();
             }
@@ -597,12 +618,17 @@ fn start_slow(
                 return Span::noop();
             }
         }
-        (Some(p), _) => p.sampler.should_sample(&SamplingInput {
-            parent: parent_span.as_ref(),
-            trace_id,
-            name: &name,
-            kind,
-        }),
+        (Some(p), _) => {
+            // User code: whatever it starts or attaches records nothing, so a traced function
+            // inside a sampler cannot recurse into the sampler.
+            let _suppressed = context::suppress();
+            p.sampler.should_sample(&SamplingInput {
+                parent: parent_span.as_ref(),
+                trace_id,
+                name: &name,
+                kind,
+            })
+        }
         // Before init: keep what the default sampler (parent-based, always on) would keep.
         (None, Some(ps)) if !ps.is_sampled() => SamplingDecision::Drop,
         (None, _) => SamplingDecision::RecordAndSample,
@@ -611,9 +637,9 @@ fn start_slow(
     // What travels with the new span: the parent's baggage (and tracestate, unless this is a
     // new trace) plus the tracer that records it.
     let mut shared = parent_ctx.and_then(|c| c.shared.clone());
-    let needs_fix = match (&shared, tracer) {
+    let needs_fix = match (&shared, scope) {
         (Some(s), _) if parent_span.is_none() && !s.trace_state.is_empty() => true,
-        (Some(s), Some(_)) if s.tracer.is_none() => true,
+        (Some(s), Some(_)) if s.scope.is_none() => true,
         (None, Some(_)) => true,
         _ => false,
     };
@@ -622,8 +648,8 @@ fn start_slow(
         if parent_span.is_none() {
             s.trace_state = Default::default();
         }
-        if s.tracer.is_none() {
-            s.tracer = tracer.cloned();
+        if s.scope.is_none() {
+            s.scope = scope.cloned();
         }
         shared = Some(Arc::new(s));
     }

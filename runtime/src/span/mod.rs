@@ -3,6 +3,7 @@
 mod active;
 pub(crate) mod clock;
 pub(crate) mod raw;
+mod resource;
 mod value;
 
 use std::borrow::Cow;
@@ -13,6 +14,7 @@ use crate::id::{SpanId, TraceFlags, TraceId};
 
 pub use active::{EnteredSpan, Span, SpanBuilder, span};
 pub(crate) use active::{Parent, start, start_entered};
+pub use resource::Resource;
 pub use value::{Array, Key, KeyValue, ToValue, Value};
 
 /// What role a span plays in a trace (OpenTelemetry's span kinds; SkyWalking's Entry, Exit and

@@ -7,7 +7,7 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource as PResource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 
-use crate::export::Resource;
+use crate::span::Resource;
 use crate::span::{Array, KeyValue, SpanKind, SpanRecord, Status as OurStatus, Value};
 
 /// `Span.flags`: the context's is-remote bit is known.

@@ -1,432 +1,16 @@
-//! Setting traceweave up: `init()` from the OpenTelemetry environment variables, or a builder.
+//! Reading the `OTEL_*` environment variables, with one warning per value we could not use.
 
-use std::fmt;
 use std::time::Duration;
 
-use crate::export::{
-    BatchConfig, ConsoleExporter, Exporter, Resource, Tracer, install_global, shutdown_global,
-    take_pre_init,
-};
 use crate::sampler::{AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, TraceIdRatio};
 use crate::span::KeyValue;
+use crate::tracer::BatchConfig;
 
-/// Prints one traceweave diagnostic on stderr.
-pub(crate) fn warn(message: fmt::Arguments<'_>) {
-    eprintln!("traceweave: {message}");
-}
-
-/// Sets up the global tracer from the environment and returns a guard that flushes and shuts
-/// it down when dropped. Keep the guard alive for the life of `main`.
-///
-/// If a tracer is installed already, says so on stderr and returns a guard that does nothing.
-///
-/// ```no_run
-/// // First thing in `main`:
-/// let _tracing = traceweave::init();
-/// // ... #[traced] functions now export to the console (or OTEL_TRACES_EXPORTER).
-/// ```
-pub fn init() -> TracingGuard {
-    match builder().install() {
-        Ok(guard) => guard,
-        Err(e) => {
-            warn(format_args!("{e}"));
-            TracingGuard { active: false }
-        }
-    }
-}
-
-/// Flushes and shuts down the global tracer, waiting at most `timeout`. Returns whether all
-/// queued spans were delivered in time.
-pub fn shutdown(timeout: Duration) -> bool {
-    shutdown_global(timeout)
-}
-
-/// The global tracer's span counts (zero before `init`).
-pub fn stats() -> crate::export::SpanStats {
-    crate::export::global_tracer()
-        .map(|t| t.stats())
-        .unwrap_or_default()
-}
-
-/// Exports what the global tracer has queued now; returns whether it finished in time.
-pub fn force_flush() -> bool {
-    crate::export::global_tracer().is_none_or(|t| t.force_flush())
-}
-
-/// Shuts the global tracer down when dropped, flushing queued spans (with the export timeout
-/// as the deadline).
-#[must_use = "dropping the guard shuts tracing down at once"]
-#[derive(Debug)]
-pub struct TracingGuard {
-    active: bool,
-}
-
-impl Drop for TracingGuard {
-    fn drop(&mut self) {
-        if self.active {
-            let timeout = crate::export::global_tracer()
-                .map(|t| t.0.config_timeout())
-                .unwrap_or(Duration::from_secs(30));
-            shutdown_global(timeout);
-        }
-    }
-}
-
-/// Why `install` failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InitError {
-    /// A global tracer is installed already; shut it down first.
-    AlreadyInitialised,
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InitError::AlreadyInitialised => f.write_str(
-                "tracing is already initialised; the earlier init() stays in effect \
-                 (call traceweave::shutdown() first to replace it)",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for InitError {}
-
-/// Configuration in code. Anything not set comes from the environment (unless
-/// [`ignore_env`](Builder::ignore_env)), then from the defaults.
-///
-/// ```
-/// use traceweave::{ParentBased, TraceIdRatio};
-/// let tracer = traceweave::builder()
-///     .service_name("checkout")
-///     .sampler(ParentBased::new(TraceIdRatio::new(0.1)))
-///     .exporter(traceweave::InMemoryExporter::new())
-///     .build();
-/// # drop(tracer);
-/// ```
-#[must_use = "a builder does nothing until `install` or `build` is called"]
-pub struct Builder {
-    use_env: bool,
-    service_name: Option<String>,
-    resource: Vec<KeyValue>,
-    sampler: Option<Box<dyn Sampler>>,
-    exporters: Vec<Box<dyn Exporter>>,
-    max_queue_size: Option<usize>,
-    schedule_delay: Option<Duration>,
-    max_export_batch_size: Option<usize>,
-    export_timeout: Option<Duration>,
-    disabled: Option<bool>,
-    propagator: Option<Box<dyn crate::propagation::Propagator>>,
-}
-
-impl fmt::Debug for Builder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("use_env", &self.use_env)
-            .field("service_name", &self.service_name)
-            .field("sampler", &self.sampler)
-            .field("exporters", &self.exporters.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// Starts a configuration.
-pub fn builder() -> Builder {
-    Builder {
-        use_env: true,
-        service_name: None,
-        resource: Vec::new(),
-        sampler: None,
-        exporters: Vec::new(),
-        max_queue_size: None,
-        schedule_delay: None,
-        max_export_batch_size: None,
-        export_timeout: None,
-        disabled: None,
-        propagator: None,
-    }
-}
-
-impl Builder {
-    /// Reads nothing from the environment.
-    pub fn ignore_env(mut self) -> Self {
-        self.use_env = false;
-        self
-    }
-
-    /// `service.name`.
-    pub fn service_name(mut self, name: impl Into<String>) -> Self {
-        self.service_name = Some(name.into());
-        self
-    }
-
-    /// Adds a resource attribute.
-    pub fn resource_attribute(mut self, kv: KeyValue) -> Self {
-        self.resource.push(kv);
-        self
-    }
-
-    /// The sampler (default: parent-based, always on; or `OTEL_TRACES_SAMPLER`).
-    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
-        self.sampler = Some(Box::new(sampler));
-        self
-    }
-
-    #[doc(hidden)]
-    pub fn boxed_sampler(mut self, sampler: Box<dyn Sampler>) -> Self {
-        self.sampler = Some(sampler);
-        self
-    }
-
-    /// Adds an exporter. Exporters given here replace the ones `OTEL_TRACES_EXPORTER` names.
-    pub fn exporter(mut self, exporter: impl Exporter) -> Self {
-        self.exporters.push(Box::new(exporter));
-        self
-    }
-
-    /// Queue bound per producing thread (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048).
-    pub fn max_queue_size(mut self, n: usize) -> Self {
-        self.max_queue_size = Some(n);
-        self
-    }
-
-    /// Longest wait before queued spans are exported (`OTEL_BSP_SCHEDULE_DELAY`, 5 s).
-    pub fn schedule_delay(mut self, d: Duration) -> Self {
-        self.schedule_delay = Some(d);
-        self
-    }
-
-    /// Spans per export call (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, 512).
-    pub fn max_export_batch_size(mut self, n: usize) -> Self {
-        self.max_export_batch_size = Some(n);
-        self
-    }
-
-    /// Deadline of flush and shutdown (`OTEL_BSP_EXPORT_TIMEOUT`, 30 s).
-    pub fn export_timeout(mut self, d: Duration) -> Self {
-        self.export_timeout = Some(d);
-        self
-    }
-
-    /// Turns tracing off (`OTEL_SDK_DISABLED`): spans cost a branch and record nothing.
-    pub fn disabled(mut self, disabled: bool) -> Self {
-        self.disabled = Some(disabled);
-        self
-    }
-
-    /// The propagator `inject`, `extract` and `#[traced_rpc]` use (default: `OTEL_PROPAGATORS`,
-    /// else W3C trace context + baggage). Applies on [`install`](Self::install).
-    pub fn propagator(mut self, p: impl crate::propagation::Propagator) -> Self {
-        self.propagator = Some(Box::new(p));
-        self
-    }
-
-    /// Installs the result as the global tracer.
-    pub fn install(mut self) -> Result<TracingGuard, InitError> {
-        let mut env = if self.use_env {
-            EnvConfig::read(|k| std::env::var(k).ok())
-        } else {
-            EnvConfig::default()
-        };
-        for w in &env.warnings {
-            warn(format_args!("{w}"));
-        }
-        let names = env.propagators.take();
-        let explicit = self.propagator.take();
-        if self.disabled.or(env.disabled).unwrap_or(false) {
-            install_global(None).map_err(|()| InitError::AlreadyInitialised)?;
-            return Ok(TracingGuard { active: true });
-        }
-        let (tracer, _) = self.finish(env, take_pre_init());
-        let resource = tracer.resource();
-        install_global(Some(tracer)).map_err(|()| InitError::AlreadyInitialised)?;
-        match explicit {
-            Some(p) => crate::propagation::set_global_boxed(p),
-            None => crate::propagation::set_global_boxed(Box::new(propagator_from_names(
-                names.as_deref(),
-                &resource,
-            ))),
-        }
-        Ok(TracingGuard { active: true })
-    }
-
-    /// Builds a tracer that is not global: use it with [`Tracer::in_scope`] or
-    /// [`Tracer::context`]. Disabling has no effect here.
-    pub fn build(self) -> Tracer {
-        let env = if self.use_env {
-            EnvConfig::read(|k| std::env::var(k).ok())
-        } else {
-            EnvConfig::default()
-        };
-        self.finish(env, (Vec::new(), 0)).0
-    }
-
-    fn finish(
-        mut self,
-        mut env: EnvConfig,
-        initial: (Vec<crate::SpanRecord>, u64),
-    ) -> (Tracer, BatchConfig) {
-        let defaults = BatchConfig::default();
-        let config = BatchConfig {
-            max_queue_size: self
-                .max_queue_size
-                .or(env.max_queue_size)
-                .unwrap_or(defaults.max_queue_size),
-            schedule_delay: self
-                .schedule_delay
-                .or(env.schedule_delay)
-                .unwrap_or(defaults.schedule_delay),
-            max_export_batch_size: self
-                .max_export_batch_size
-                .or(env.max_export_batch_size)
-                .unwrap_or(defaults.max_export_batch_size),
-            export_timeout: self
-                .export_timeout
-                .or(env.export_timeout)
-                .unwrap_or(defaults.export_timeout),
-        };
-        let sampler = self
-            .sampler
-            .take()
-            .or(env.sampler.take())
-            .unwrap_or_else(|| Box::new(ParentBased::new(AlwaysOn)));
-        let exporters = if self.exporters.is_empty() {
-            env.exporters
-                .iter()
-                .filter_map(|e| env_exporter(*e, &env))
-                .collect()
-        } else {
-            std::mem::take(&mut self.exporters)
-        };
-        let mut attrs = default_resource();
-        attrs.append(&mut env.resource);
-        if let Some(name) = env.service_name.take() {
-            attrs.push(KeyValue::new("service.name", name));
-        }
-        attrs.append(&mut self.resource);
-        if let Some(name) = self.service_name.take() {
-            attrs.push(KeyValue::new("service.name", name));
-        }
-        let resource = Resource::new(attrs);
-        (
-            Tracer::start(sampler, exporters, resource, config, initial),
-            config,
-        )
-    }
-}
-
-/// The composite for `OTEL_PROPAGATORS` names (already validated), with SkyWalking told
-/// this service's name and instance.
-fn propagator_from_names(
-    names: Option<&[String]>,
-    resource: &Resource,
-) -> crate::propagation::CompositePropagator {
-    use crate::propagation::{CompositePropagator, Propagator, SkyWalkingPropagator, by_name};
-    let Some(names) = names else {
-        return crate::propagation::default_propagator();
-    };
-    let text = |k: &str| {
-        resource
-            .get(k)
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| "-".into())
-    };
-    let parts: Vec<Box<dyn Propagator>> = names
-        .iter()
-        .filter_map(|n| match n.as_str() {
-            "sw8" | "skywalking" => Some(Box::new(
-                SkyWalkingPropagator::new()
-                    .with_service(text("service.name"), text("service.instance.id")),
-            ) as Box<dyn Propagator>),
-            n => by_name(n).ok(),
-        })
-        .collect();
-    CompositePropagator::new(parts)
-}
-
-/// The exporter `OTEL_TRACES_EXPORTER` names, configured from the environment.
-#[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
-fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Exporter>> {
-    match choice {
-        ExporterChoice::Console => Some(Box::new(ConsoleExporter::new())),
-        ExporterChoice::None => None,
-        #[cfg(feature = "otlp-grpc")]
-        ExporterChoice::Otlp if env.otlp.grpc => {
-            let e = crate::export::OtlpGrpcExporter::new(&env.otlp.grpc_endpoint)
-                .gzip(env.otlp.gzip)
-                .timeout(env.otlp.timeout);
-            let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));
-            Some(Box::new(e))
-        }
-        #[cfg(feature = "otlp")]
-        ExporterChoice::Otlp => {
-            let e = crate::export::OtlpExporter::with_traces_url(&env.otlp.url)
-                .protocol(if env.otlp.json {
-                    crate::export::OtlpProtocol::HttpJson
-                } else {
-                    crate::export::OtlpProtocol::HttpProtobuf
-                })
-                .gzip(env.otlp.gzip)
-                .timeout(env.otlp.timeout);
-            let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));
-            Some(Box::new(e))
-        }
-        #[cfg(feature = "otlp")]
-        ExporterChoice::Zipkin => Some(Box::new(
-            crate::export::ZipkinExporter::new(&env.zipkin_url).timeout(env.zipkin_timeout),
-        )),
-        #[cfg(feature = "otlp")]
-        ExporterChoice::File => match crate::export::FileExporter::create(&env.file_path) {
-            Ok(f) => Some(Box::new(f)),
-            Err(e) => {
-                warn(format_args!(
-                    "could not open {} for the file exporter ({e}); not exporting to a file",
-                    env.file_path
-                ));
-                None
-            }
-        },
-        #[cfg(not(feature = "otlp"))]
-        ExporterChoice::Otlp | ExporterChoice::Zipkin | ExporterChoice::File => None,
-    }
-}
-
-fn default_resource() -> Vec<KeyValue> {
-    let exe = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_default();
-    let mut attrs = vec![
-        KeyValue::new("service.name", format!("unknown_service:{exe}")),
-        KeyValue::new(
-            "service.instance.id",
-            format!("{:032x}", crate::id::TraceId::random().to_u128()),
-        ),
-        KeyValue::new("telemetry.sdk.name", "traceweave"),
-        KeyValue::new("telemetry.sdk.language", "rust"),
-        KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
-        KeyValue::new("process.pid", i64::from(std::process::id())),
-        KeyValue::new("process.executable.name", exe),
-        KeyValue::new("host.arch", std::env::consts::ARCH),
-        KeyValue::new("os.type", std::env::consts::OS),
-    ];
-    if let Some(host) = hostname() {
-        attrs.push(KeyValue::new("host.name", host));
-    }
-    attrs
-}
-
-fn hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .ok()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-}
+/// The longest delay or timeout the environment may set: one hour.
+const MAX_MILLIS: usize = 3_600_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ExporterChoice {
+pub(super) enum ExporterChoice {
     Console,
     None,
     Otlp,
@@ -436,16 +20,16 @@ enum ExporterChoice {
 
 /// The `OTEL_EXPORTER_OTLP_*` settings (the `TRACES_` variants win), already validated.
 #[derive(Debug, Clone, PartialEq)]
-struct OtlpEnv {
+pub(super) struct OtlpEnv {
     /// The full URL requests go to (HTTP protocols).
-    url: String,
+    pub(super) url: String,
     /// The endpoint for gRPC, used as is.
-    grpc_endpoint: String,
-    json: bool,
-    grpc: bool,
-    headers: Vec<(String, String)>,
-    timeout: Duration,
-    gzip: bool,
+    pub(super) grpc_endpoint: String,
+    pub(super) json: bool,
+    pub(super) grpc: bool,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) timeout: Duration,
+    pub(super) gzip: bool,
 }
 
 impl Default for OtlpEnv {
@@ -464,23 +48,23 @@ impl Default for OtlpEnv {
 
 /// What the `OTEL_*` variables say, with a warning for each value we could not use.
 #[derive(Debug)]
-struct EnvConfig {
-    service_name: Option<String>,
-    resource: Vec<KeyValue>,
-    sampler: Option<Box<dyn Sampler>>,
-    exporters: Vec<ExporterChoice>,
-    max_queue_size: Option<usize>,
-    schedule_delay: Option<Duration>,
-    max_export_batch_size: Option<usize>,
-    export_timeout: Option<Duration>,
-    disabled: Option<bool>,
+pub(super) struct EnvConfig {
+    pub(super) service_name: Option<String>,
+    pub(super) resource: Vec<KeyValue>,
+    pub(super) sampler: Option<Box<dyn Sampler>>,
+    pub(super) exporters: Vec<ExporterChoice>,
+    pub(super) max_queue_size: Option<usize>,
+    pub(super) schedule_delay: Option<Duration>,
+    pub(super) max_export_batch_size: Option<usize>,
+    pub(super) export_timeout: Option<Duration>,
+    pub(super) disabled: Option<bool>,
     /// `OTEL_PROPAGATORS`, validated.
-    propagators: Option<Vec<String>>,
-    otlp: OtlpEnv,
-    zipkin_url: String,
-    zipkin_timeout: Duration,
-    file_path: String,
-    warnings: Vec<String>,
+    pub(super) propagators: Option<Vec<String>>,
+    pub(super) otlp: OtlpEnv,
+    pub(super) zipkin_url: String,
+    pub(super) zipkin_timeout: Duration,
+    pub(super) file_path: String,
+    pub(super) warnings: Vec<String>,
 }
 
 impl Default for EnvConfig {
@@ -506,7 +90,7 @@ impl Default for EnvConfig {
 }
 
 impl EnvConfig {
-    fn read(get: impl Fn(&str) -> Option<String>) -> Self {
+    pub(super) fn read(get: impl Fn(&str) -> Option<String>) -> Self {
         let mut c = EnvConfig::default();
         let get = |k: &str| {
             get(k)
@@ -589,13 +173,23 @@ impl EnvConfig {
         if let Some(v) = get("TRACEWEAVE_EXPORTER_FILE_PATH") {
             c.file_path = v;
         }
-        c.max_queue_size = c.parse_number(&get, "OTEL_BSP_MAX_QUEUE_SIZE", 2048);
-        c.max_export_batch_size = c.parse_number(&get, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512);
+        c.max_queue_size = c.parse_number_at_most(
+            &get,
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            BatchConfig::DEFAULT_MAX_QUEUE_SIZE,
+            BatchConfig::MAX_QUEUE_SIZE,
+        );
+        c.max_export_batch_size = c.parse_number_at_most(
+            &get,
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+            512,
+            BatchConfig::MAX_EXPORT_BATCH_SIZE,
+        );
         c.schedule_delay = c
-            .parse_number(&get, "OTEL_BSP_SCHEDULE_DELAY", 5000)
+            .parse_number_at_most(&get, "OTEL_BSP_SCHEDULE_DELAY", 5000, MAX_MILLIS)
             .map(|ms| Duration::from_millis(ms as u64));
         c.export_timeout = c
-            .parse_number(&get, "OTEL_BSP_EXPORT_TIMEOUT", 30000)
+            .parse_number_at_most(&get, "OTEL_BSP_EXPORT_TIMEOUT", 30000, MAX_MILLIS)
             .map(|ms| Duration::from_millis(ms as u64));
         c
     }
@@ -680,6 +274,24 @@ impl EnvConfig {
                 None
             }
         }
+    }
+
+    /// A positive integer no larger than `max`: a larger one warns and gives `max` (a typo
+    /// such as `1e9` slots must not abort the process on allocation).
+    fn parse_number_at_most(
+        &mut self,
+        get: &impl Fn(&str) -> Option<String>,
+        key: &str,
+        default: usize,
+        max: usize,
+    ) -> Option<usize> {
+        let n = self.parse_number(get, key, default)?;
+        if n > max {
+            self.warnings
+                .push(format!("{key}={n} is larger than the maximum; using {max}"));
+            return Some(max);
+        }
+        Some(n)
     }
 
     fn parse_sampler(&mut self, name: &str, arg: Option<&str>) -> Option<Box<dyn Sampler>> {
@@ -841,6 +453,26 @@ mod tests {
     }
 
     #[test]
+    fn huge_numbers_are_clamped_with_a_warning() {
+        let c = read(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "1000000000"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1000000000"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "99999999999"),
+        ]);
+        assert_eq!(c.max_queue_size, Some(BatchConfig::MAX_QUEUE_SIZE));
+        assert_eq!(
+            c.max_export_batch_size,
+            Some(BatchConfig::MAX_EXPORT_BATCH_SIZE)
+        );
+        assert_eq!(
+            c.schedule_delay,
+            Some(Duration::from_millis(MAX_MILLIS as u64))
+        );
+        assert_eq!(c.warnings.len(), 3, "{:#?}", c.warnings);
+        assert!(c.warnings[0].contains("OTEL_BSP_MAX_QUEUE_SIZE=1000000000"));
+    }
+
+    #[test]
     fn invalid_values_warn_once_each_and_name_the_fallback() {
         let c = read(&[
             ("OTEL_TRACES_SAMPLER", "traceidratio"),
@@ -856,7 +488,7 @@ mod tests {
                 .any(|w| w.contains("OTEL_TRACES_SAMPLER_ARG=\"1.5\"") && w.contains("using 1.0"))
         );
         assert!(c.warnings.iter().any(|w| w.contains("OTEL_BSP_MAX_QUEUE_SIZE=\"lots\"")
-            && w.contains("using 2048")));
+            && w.contains("using 8192")));
         assert!(
             c.warnings
                 .iter()

@@ -1,0 +1,312 @@
+//! The builder: configuration in code, falling back to the environment, then the defaults.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::env::{EnvConfig, ExporterChoice};
+use super::resource::default_resource;
+use super::{InitError, TracingGuard, warn};
+use crate::export::{ConsoleExporter, Exporter, Exporters};
+use crate::sampler::{AlwaysOn, ParentBased, Sampler};
+use crate::span::{KeyValue, Resource};
+use crate::tracer::{BatchConfig, Tracer, install_global, take_pre_init};
+
+/// Configuration in code. Anything not set comes from the environment (unless
+/// [`ignore_env`](Builder::ignore_env)), then from the defaults.
+///
+/// ```
+/// use traceweave::{ParentBased, TraceIdRatio};
+/// let tracer = traceweave::builder()
+///     .service_name("checkout")
+///     .sampler(ParentBased::new(TraceIdRatio::new(0.1)))
+///     .exporter(traceweave::InMemoryExporter::new())
+///     .build();
+/// # drop(tracer);
+/// ```
+#[must_use = "a builder does nothing until `install` or `build` is called"]
+pub struct Builder {
+    use_env: bool,
+    service_name: Option<String>,
+    resource: Vec<KeyValue>,
+    sampler: Option<Box<dyn Sampler>>,
+    exporters: Vec<Box<dyn Exporter>>,
+    max_queue_size: Option<usize>,
+    schedule_delay: Option<Duration>,
+    max_export_batch_size: Option<usize>,
+    export_timeout: Option<Duration>,
+    disabled: Option<bool>,
+    propagator: Option<Box<dyn crate::propagation::Propagator>>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("use_env", &self.use_env)
+            .field("service_name", &self.service_name)
+            .field("sampler", &self.sampler)
+            .field("exporters", &self.exporters.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a configuration.
+pub fn builder() -> Builder {
+    Builder {
+        use_env: true,
+        service_name: None,
+        resource: Vec::new(),
+        sampler: None,
+        exporters: Vec::new(),
+        max_queue_size: None,
+        schedule_delay: None,
+        max_export_batch_size: None,
+        export_timeout: None,
+        disabled: None,
+        propagator: None,
+    }
+}
+
+impl Builder {
+    /// Reads nothing from the environment.
+    pub fn ignore_env(mut self) -> Self {
+        self.use_env = false;
+        self
+    }
+
+    /// `service.name`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Adds a resource attribute.
+    pub fn resource_attribute(mut self, kv: KeyValue) -> Self {
+        self.resource.push(kv);
+        self
+    }
+
+    /// The sampler (default: parent-based, always on; or `OTEL_TRACES_SAMPLER`).
+    pub fn sampler(mut self, sampler: impl Sampler) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn boxed_sampler(mut self, sampler: Box<dyn Sampler>) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// Adds an exporter. Exporters given here replace the ones `OTEL_TRACES_EXPORTER` names.
+    pub fn exporter(mut self, exporter: impl Exporter) -> Self {
+        self.exporters.push(Box::new(exporter));
+        self
+    }
+
+    /// Queue bound per producing thread (`OTEL_BSP_MAX_QUEUE_SIZE`, default 8192; at most 1,048,576).
+    pub fn max_queue_size(mut self, n: usize) -> Self {
+        self.max_queue_size = Some(n);
+        self
+    }
+
+    /// Longest wait before queued spans are exported (`OTEL_BSP_SCHEDULE_DELAY`, 5 s).
+    pub fn schedule_delay(mut self, d: Duration) -> Self {
+        self.schedule_delay = Some(d);
+        self
+    }
+
+    /// Spans per export call (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, 512).
+    pub fn max_export_batch_size(mut self, n: usize) -> Self {
+        self.max_export_batch_size = Some(n);
+        self
+    }
+
+    /// Deadline of flush and shutdown (`OTEL_BSP_EXPORT_TIMEOUT`, 30 s).
+    pub fn export_timeout(mut self, d: Duration) -> Self {
+        self.export_timeout = Some(d);
+        self
+    }
+
+    /// Turns tracing off (`OTEL_SDK_DISABLED`): spans cost a branch and record nothing.
+    pub fn disabled(mut self, disabled: bool) -> Self {
+        self.disabled = Some(disabled);
+        self
+    }
+
+    /// The propagator `inject`, `extract` and `#[traced_rpc]` use (default: `OTEL_PROPAGATORS`,
+    /// else W3C trace context + baggage). Applies on [`install`](Self::install).
+    pub fn propagator(mut self, p: impl crate::propagation::Propagator) -> Self {
+        self.propagator = Some(Box::new(p));
+        self
+    }
+
+    /// Installs the result as the global tracer.
+    pub fn install(mut self) -> Result<TracingGuard, InitError> {
+        let mut env = if self.use_env {
+            EnvConfig::read(|k| std::env::var(k).ok())
+        } else {
+            EnvConfig::default()
+        };
+        for w in &env.warnings {
+            warn(format_args!("{w}"));
+        }
+        let names = env.propagators.take();
+        let explicit = self.propagator.take();
+        if self.disabled.or(env.disabled).unwrap_or(false) {
+            install_global(None).map_err(|()| InitError::AlreadyInitialised)?;
+            return Ok(TracingGuard { active: true });
+        }
+        let (tracer, _) = self.finish(env, take_pre_init());
+        let resource = tracer.resource();
+        install_global(Some(tracer)).map_err(|()| InitError::AlreadyInitialised)?;
+        match explicit {
+            Some(p) => crate::propagation::set_global_boxed(p),
+            None => crate::propagation::set_global_boxed(Box::new(propagator_from_names(
+                names.as_deref(),
+                &resource,
+            ))),
+        }
+        Ok(TracingGuard { active: true })
+    }
+
+    /// Builds a tracer that is not global: use it with [`Tracer::in_scope`] or
+    /// [`Tracer::context`]. Disabling has no effect here.
+    pub fn build(self) -> Tracer {
+        let env = if self.use_env {
+            EnvConfig::read(|k| std::env::var(k).ok())
+        } else {
+            EnvConfig::default()
+        };
+        self.finish(env, (Vec::new(), 0)).0
+    }
+
+    fn finish(
+        mut self,
+        mut env: EnvConfig,
+        initial: (Vec<crate::SpanRecord>, u64),
+    ) -> (Tracer, BatchConfig) {
+        let defaults = BatchConfig::default();
+        let config = BatchConfig {
+            max_queue_size: self
+                .max_queue_size
+                .or(env.max_queue_size)
+                .unwrap_or(defaults.max_queue_size),
+            schedule_delay: self
+                .schedule_delay
+                .or(env.schedule_delay)
+                .unwrap_or(defaults.schedule_delay),
+            max_export_batch_size: self
+                .max_export_batch_size
+                .or(env.max_export_batch_size)
+                .unwrap_or(defaults.max_export_batch_size),
+            export_timeout: self
+                .export_timeout
+                .or(env.export_timeout)
+                .unwrap_or(defaults.export_timeout),
+        };
+        let sampler = self
+            .sampler
+            .take()
+            .or(env.sampler.take())
+            .unwrap_or_else(|| Box::new(ParentBased::new(AlwaysOn)));
+        let exporters = if self.exporters.is_empty() {
+            env.exporters
+                .iter()
+                .filter_map(|e| env_exporter(*e, &env))
+                .collect()
+        } else {
+            std::mem::take(&mut self.exporters)
+        };
+        let mut attrs = default_resource();
+        attrs.append(&mut env.resource);
+        if let Some(name) = env.service_name.take() {
+            attrs.push(KeyValue::new("service.name", name));
+        }
+        attrs.append(&mut self.resource);
+        if let Some(name) = self.service_name.take() {
+            attrs.push(KeyValue::new("service.name", name));
+        }
+        let resource = Resource::new(attrs);
+        let processor = Box::new(Exporters::new(exporters, resource.clone()));
+        (
+            Tracer::start(sampler, processor, resource, config, initial),
+            config,
+        )
+    }
+}
+
+/// The composite for `OTEL_PROPAGATORS` names (already validated), with SkyWalking told
+/// this service's name and instance.
+fn propagator_from_names(
+    names: Option<&[String]>,
+    resource: &Resource,
+) -> crate::propagation::CompositePropagator {
+    use crate::propagation::{CompositePropagator, Propagator, SkyWalkingPropagator, by_name};
+    let Some(names) = names else {
+        return crate::propagation::default_propagator();
+    };
+    let text = |k: &str| {
+        resource
+            .get(k)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let parts: Vec<Box<dyn Propagator>> = names
+        .iter()
+        .filter_map(|n| match n.as_str() {
+            "sw8" | "skywalking" => Some(Box::new(
+                SkyWalkingPropagator::new()
+                    .with_service(text("service.name"), text("service.instance.id")),
+            ) as Box<dyn Propagator>),
+            n => by_name(n).ok(),
+        })
+        .collect();
+    CompositePropagator::new(parts)
+}
+
+/// The exporter `OTEL_TRACES_EXPORTER` names, configured from the environment.
+#[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Exporter>> {
+    match choice {
+        ExporterChoice::Console => Some(Box::new(ConsoleExporter::new())),
+        ExporterChoice::None => None,
+        #[cfg(feature = "otlp-grpc")]
+        ExporterChoice::Otlp if env.otlp.grpc => {
+            let e = crate::export::OtlpGrpcExporter::new(&env.otlp.grpc_endpoint)
+                .gzip(env.otlp.gzip)
+                .timeout(env.otlp.timeout);
+            let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));
+            Some(Box::new(e))
+        }
+        #[cfg(feature = "otlp")]
+        ExporterChoice::Otlp => {
+            let e = crate::export::OtlpExporter::with_traces_url(&env.otlp.url)
+                .protocol(if env.otlp.json {
+                    crate::export::OtlpProtocol::HttpJson
+                } else {
+                    crate::export::OtlpProtocol::HttpProtobuf
+                })
+                .gzip(env.otlp.gzip)
+                .timeout(env.otlp.timeout);
+            let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));
+            Some(Box::new(e))
+        }
+        #[cfg(feature = "otlp")]
+        ExporterChoice::Zipkin => Some(Box::new(
+            crate::export::ZipkinExporter::new(&env.zipkin_url).timeout(env.zipkin_timeout),
+        )),
+        #[cfg(feature = "otlp")]
+        ExporterChoice::File => match crate::export::FileExporter::create(&env.file_path) {
+            Ok(f) => Some(Box::new(f)),
+            Err(e) => {
+                warn(format_args!(
+                    "could not open {} for the file exporter ({e}); not exporting to a file",
+                    env.file_path
+                ));
+                None
+            }
+        },
+        #[cfg(not(feature = "otlp"))]
+        ExporterChoice::Otlp | ExporterChoice::Zipkin | ExporterChoice::File => None,
+    }
+}

@@ -1,0 +1,89 @@
+//! Setting traceweave up: `init()` from the OpenTelemetry environment variables, or a builder.
+
+use std::fmt;
+use std::time::Duration;
+
+mod builder;
+mod env;
+mod resource;
+
+use crate::tracer::{global_tracer, shutdown_global};
+
+pub use builder::{Builder, builder};
+
+pub(crate) use crate::diag::warn;
+
+/// Sets up the global tracer from the environment and returns a guard that flushes and shuts
+/// it down when dropped. Keep the guard alive for the life of `main`.
+///
+/// If a tracer is installed already, says so on stderr and returns a guard that does nothing.
+///
+/// ```no_run
+/// // First thing in `main`:
+/// let _tracing = traceweave::init();
+/// // ... #[traced] functions now export to the console (or OTEL_TRACES_EXPORTER).
+/// ```
+pub fn init() -> TracingGuard {
+    match builder().install() {
+        Ok(guard) => guard,
+        Err(e) => {
+            warn(format_args!("{e}"));
+            TracingGuard { active: false }
+        }
+    }
+}
+
+/// Flushes and shuts down the global tracer, waiting at most `timeout`. Returns whether all
+/// queued spans were delivered in time.
+pub fn shutdown(timeout: Duration) -> bool {
+    shutdown_global(timeout)
+}
+
+/// The global tracer's span counts (zero before `init`).
+pub fn stats() -> crate::tracer::SpanStats {
+    global_tracer().map(|t| t.stats()).unwrap_or_default()
+}
+
+/// Exports what the global tracer has queued now; returns whether it finished in time.
+pub fn force_flush() -> bool {
+    global_tracer().is_none_or(|t| t.force_flush())
+}
+
+/// Shuts the global tracer down when dropped, flushing queued spans (with the export timeout
+/// as the deadline).
+#[must_use = "dropping the guard shuts tracing down at once"]
+#[derive(Debug)]
+pub struct TracingGuard {
+    active: bool,
+}
+
+impl Drop for TracingGuard {
+    fn drop(&mut self) {
+        if self.active {
+            let timeout = global_tracer()
+                .map(|t| t.export_timeout())
+                .unwrap_or(Duration::from_secs(30));
+            shutdown_global(timeout);
+        }
+    }
+}
+
+/// Why `install` failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitError {
+    /// A global tracer is installed already; shut it down first.
+    AlreadyInitialised,
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::AlreadyInitialised => f.write_str(
+                "tracing is already initialised; the earlier init() stays in effect \
+                 (call traceweave::shutdown() first to replace it)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}

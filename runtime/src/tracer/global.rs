@@ -1,0 +1,116 @@
+//! The global tracer (what `init` installs) and the spans that end before it exists.
+
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::Tracer;
+use super::pipeline::{Pipeline, lock};
+use crate::span::SpanRecord;
+
+/// Null: never initialised. `DISABLED`: disabled or shut down. Otherwise a leaked `Pipeline`.
+static GLOBAL: AtomicPtr<Pipeline> = AtomicPtr::new(std::ptr::null_mut());
+const DISABLED: *mut Pipeline = std::ptr::dangling_mut::<Pipeline>();
+static GLOBAL_TRACER: Mutex<Option<Tracer>> = Mutex::new(None);
+
+/// Where a span started now would go.
+pub(crate) enum GlobalState {
+    Uninit,
+    Disabled,
+    Running(&'static Pipeline),
+}
+
+#[inline]
+pub(crate) fn global_state() -> GlobalState {
+    let p = GLOBAL.load(Ordering::Acquire);
+    if p.is_null() {
+        GlobalState::Uninit
+    } else if p == DISABLED {
+        GlobalState::Disabled
+    } else {
+        // SAFETY: an installed pipeline is leaked (`Arc::into_raw`, one strong count never
+        // released), so it lives for the rest of the process.
+        GlobalState::Running(unsafe { &*p })
+    }
+}
+
+pub(crate) fn is_global(pipeline: &Pipeline) -> bool {
+    std::ptr::eq(GLOBAL.load(Ordering::Acquire), pipeline)
+}
+
+/// Installs `tracer` as the global tracer (`None`: tracing disabled). Fails if one is
+/// installed already.
+pub(crate) fn install_global(tracer: Option<Tracer>) -> Result<(), ()> {
+    let mut slot = lock(&GLOBAL_TRACER);
+    if matches!(global_state(), GlobalState::Running(_)) {
+        return Err(());
+    }
+    match tracer {
+        Some(t) => {
+            let leaked = Arc::into_raw(t.0.pipeline.clone()).cast_mut();
+            GLOBAL.store(leaked, Ordering::Release);
+            *slot = Some(t);
+        }
+        None => GLOBAL.store(DISABLED, Ordering::Release),
+    }
+    Ok(())
+}
+
+/// Shuts the global tracer down; spans that end afterwards are not recorded.
+pub(crate) fn shutdown_global(timeout: Duration) -> bool {
+    let tracer = lock(&GLOBAL_TRACER).take();
+    let Some(tracer) = tracer else { return true };
+    GLOBAL.store(DISABLED, Ordering::Release);
+    tracer.shutdown_with_timeout(timeout)
+}
+
+pub(crate) fn global_tracer() -> Option<Tracer> {
+    lock(&GLOBAL_TRACER).clone()
+}
+
+// ---- spans that end before `init` ----
+
+const PRE_INIT_CAPACITY: usize = 1024;
+
+struct PreInit {
+    spans: Vec<SpanRecord>,
+    dropped: u64,
+    warned: bool,
+}
+
+static PRE_INIT: Mutex<PreInit> = Mutex::new(PreInit {
+    spans: Vec::new(),
+    dropped: 0,
+    warned: false,
+});
+
+/// Keeps a span that ended before `init`, so the first ones are exported once `init` runs.
+#[cold]
+pub(crate) fn submit_pre_init(record: SpanRecord) {
+    let warn = {
+        let mut pre = lock(&PRE_INIT);
+        if pre.spans.len() < PRE_INIT_CAPACITY {
+            pre.spans.push(record);
+        } else {
+            pre.dropped += 1;
+        }
+        !std::mem::replace(&mut pre.warned, true)
+    };
+    // Outside the lock: writing to stderr may fail or block, and must not poison it.
+    if warn {
+        crate::diag::warn(format_args!(
+            "a span ended before traceweave::init() was called; the first {PRE_INIT_CAPACITY} \
+             such spans are kept and exported when init() runs, later ones are dropped \
+             (set OTEL_SDK_DISABLED=true to turn tracing off instead)"
+        ));
+    }
+}
+
+/// The spans kept before `init`, and how many were dropped beyond the capacity.
+pub(crate) fn take_pre_init() -> (Vec<SpanRecord>, u64) {
+    let mut pre = lock(&PRE_INIT);
+    (
+        std::mem::take(&mut pre.spans),
+        std::mem::take(&mut pre.dropped),
+    )
+}

@@ -1,0 +1,294 @@
+//! The tracer: a pipeline of per-thread rings drained by one collector thread, its counters,
+//! flush and shutdown, and the global instance `init` installs.
+//!
+//! `span/` talks to it through the submit API only (`Pipeline::submit_from`, `global_state`,
+//! `submit_pre_init`, `scoped_pipeline`); `export/` plugs in through [`Processor`].
+
+mod collector;
+mod global;
+mod pipeline;
+mod ring;
+mod sync;
+mod wake;
+
+#[cfg(all(test, loom))]
+mod loom_model;
+
+use std::any::Any;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::context::{Context, ScopeHandle};
+use crate::sampler::Sampler;
+use crate::span::{Resource, SpanRecord};
+
+pub(crate) use global::{
+    GlobalState, global_state, global_tracer, install_global, shutdown_global, submit_pre_init,
+    take_pre_init,
+};
+pub(crate) use pipeline::Pipeline;
+use pipeline::lock;
+
+/// What the collector hands batches to: the exporters, seen from the tracer. Calls are made
+/// on the collector thread only.
+pub(crate) trait Processor: Send + 'static {
+    /// Delivers one batch; whether every exporter accepted it.
+    fn export(&mut self, batch: &[SpanRecord]) -> bool;
+    /// Delivers what exporters buffer themselves.
+    fn force_flush(&mut self);
+    /// Releases the exporters; nothing follows.
+    fn shutdown(&mut self);
+}
+
+/// Limits and timings of the batch pipeline (OpenTelemetry's `OTEL_BSP_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Spans each producing thread may have queued before new ones are dropped (rounded up to a
+    /// power of two). Memory is bounded by this times the number of threads that trace: a
+    /// queued span takes 160 bytes plus what it holds beyond its inline fields.
+    pub max_queue_size: usize,
+    /// The longest time a finished span waits in a partial batch before it is exported.
+    pub schedule_delay: Duration,
+    /// Spans per export call at most.
+    pub max_export_batch_size: usize,
+    /// How long `force_flush` and shutdown wait for the exporters.
+    pub export_timeout: Duration,
+}
+
+impl BatchConfig {
+    /// The default queue per producing thread: 8192 spans (1.25 MiB). At 2 M spans/s a
+    /// thread fills half of it in 2 ms, far longer than the collector takes to wake.
+    pub const DEFAULT_MAX_QUEUE_SIZE: usize = 8192;
+    /// The largest queue per thread (160 MiB of slots): larger settings are clamped to it.
+    pub const MAX_QUEUE_SIZE: usize = 1 << 20;
+    /// The largest export batch: larger settings are clamped to it.
+    pub const MAX_EXPORT_BATCH_SIZE: usize = 1 << 16;
+
+    /// This configuration with sizes clamped to the maxima, and a warning for each clamp.
+    pub(crate) fn clamped(mut self) -> Self {
+        let clamp = |name: &str, v: &mut usize, max: usize| {
+            if *v > max {
+                crate::diag::warn(format_args!(
+                    "{name} {v} is larger than the maximum; using {max}"
+                ));
+                *v = max;
+            }
+        };
+        clamp(
+            "max_queue_size",
+            &mut self.max_queue_size,
+            Self::MAX_QUEUE_SIZE,
+        );
+        clamp(
+            "max_export_batch_size",
+            &mut self.max_export_batch_size,
+            Self::MAX_EXPORT_BATCH_SIZE,
+        );
+        self
+    }
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            max_queue_size: Self::DEFAULT_MAX_QUEUE_SIZE,
+            schedule_delay: Duration::from_millis(5000),
+            max_export_batch_size: 512,
+            export_timeout: Duration::from_millis(30_000),
+        }
+    }
+}
+
+/// Counts of one pipeline's spans. `created == exported + dropped() + queued` at any quiet
+/// moment, and `queued == 0` once the pipeline has shut down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpanStats {
+    /// Sampled spans that ended.
+    pub created: u64,
+    /// Spans every exporter accepted.
+    pub exported: u64,
+    /// Spans refused because their thread's queue was full.
+    pub dropped_queue_full: u64,
+    /// Spans an exporter failed to deliver.
+    pub dropped_export_failed: u64,
+    /// Spans that ended after shutdown began (or while their thread was being torn down).
+    pub dropped_shutdown: u64,
+    /// Spans waiting in queues now.
+    pub queued: u64,
+}
+
+impl SpanStats {
+    /// All spans lost, for whatever reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full + self.dropped_export_failed + self.dropped_shutdown
+    }
+}
+
+pub(crate) enum Command {
+    Flush(Sender<()>),
+    /// Stop after a final export; acknowledge if someone waits.
+    Shutdown(Option<Sender<()>>),
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A handle to one pipeline: its sampler, queues, collector thread and exporters.
+///
+/// The global tracer is installed by [`init`](crate::init); others are built with
+/// [`Builder::build`](crate::Builder::build) and used with [`Tracer::in_scope`] or
+/// [`Tracer::context`], which is how tests collect spans in parallel without a global
+/// reporter. Dropping the last handle asks the collector to flush and stop, without waiting
+/// for it; call [`shutdown_with_timeout`](Tracer::shutdown_with_timeout) to wait.
+#[derive(Clone)]
+pub struct Tracer(pub(crate) Arc<TracerInner>);
+
+pub(crate) struct TracerInner {
+    pub(crate) pipeline: Arc<Pipeline>,
+    resource: Resource,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    config: BatchConfig,
+}
+
+impl fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracer")
+            .field("id", &self.0.pipeline.id)
+            .field("sampler", &self.0.pipeline.sampler)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Tracer {
+    pub(crate) fn start(
+        sampler: Box<dyn Sampler>,
+        processor: Box<dyn Processor>,
+        resource: Resource,
+        config: BatchConfig,
+        initial: (Vec<SpanRecord>, u64),
+    ) -> Tracer {
+        let (initial, initial_dropped) = initial;
+        let config = config.clamped();
+        let (tx, rx) = mpsc::channel();
+        let pipeline = Arc::new(Pipeline::new(
+            NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            sampler,
+            config.max_queue_size,
+            tx,
+        ));
+        // Spans kept before init count as created here; those dropped then, as queue-full.
+        let c = &pipeline.counters;
+        c.retired_created
+            .store(initial.len() as u64 + initial_dropped, Ordering::Relaxed);
+        c.retired_dropped.store(initial_dropped, Ordering::Relaxed);
+        let worker = collector::Collector {
+            pipeline: pipeline.clone(),
+            processor,
+            config,
+            commands: rx,
+            rings: Vec::new(),
+            rings_version: u64::MAX,
+            batch: initial,
+            batch_since: None,
+        };
+        let handle = thread::Builder::new()
+            .name("traceweave-collector".into())
+            .spawn(move || worker.run())
+            .expect("traceweave: could not start the collector thread");
+        // (Under `--cfg loom` only the model runs; the real collector is not woken by loom.)
+        #[cfg(not(loom))]
+        pipeline.wake.set_collector(handle.thread().clone());
+        Tracer(Arc::new(TracerInner {
+            pipeline,
+            resource,
+            worker: Mutex::new(Some(handle)),
+            config,
+        }))
+    }
+
+    /// What this tracer's spans come from.
+    pub fn resource(&self) -> Resource {
+        self.0.resource.clone()
+    }
+
+    /// The span counts of this pipeline.
+    pub fn stats(&self) -> SpanStats {
+        self.0.pipeline.stats()
+    }
+
+    /// Exports everything queued now and flushes the exporters; waits at most the export
+    /// timeout. Returns whether it finished in time.
+    pub fn force_flush(&self) -> bool {
+        let (tx, rx) = mpsc::channel();
+        self.0.pipeline.send(Command::Flush(tx))
+            && rx.recv_timeout(self.0.config.export_timeout).is_ok()
+    }
+
+    /// Flushes and stops the pipeline; waits at most `timeout`. Spans that end afterwards are
+    /// counted as `dropped_shutdown`. Returns whether everything was delivered in time.
+    pub fn shutdown_with_timeout(&self, timeout: Duration) -> bool {
+        self.0.shutdown(Some(timeout))
+    }
+
+    /// A context whose spans are recorded by this tracer (the current context plus this
+    /// tracer). Attach it, or hand it to a future, to scope spans to this pipeline.
+    pub fn context(&self) -> Context {
+        Context::current().with_scope(self.0.clone())
+    }
+
+    /// Runs `f` with spans recorded by this tracer, including spans in tasks and threads that
+    /// carry the context along.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.context().run(f)
+    }
+
+    pub(crate) fn export_timeout(&self) -> Duration {
+        self.0.config.export_timeout
+    }
+}
+
+impl TracerInner {
+    /// Asks the collector to stop; with a timeout, waits for it that long.
+    fn shutdown(&self, timeout: Option<Duration>) -> bool {
+        let Some(handle) = lock(&self.worker).take() else {
+            return true;
+        };
+        let Some(timeout) = timeout else {
+            // Detached: the collector flushes on its own time, the caller does not wait.
+            self.pipeline.send(Command::Shutdown(None));
+            return true;
+        };
+        let deadline = Instant::now() + timeout;
+        let (tx, rx) = mpsc::channel();
+        let acked =
+            self.pipeline.send(Command::Shutdown(Some(tx))) && rx.recv_timeout(timeout).is_ok();
+        if acked {
+            // The collector has exported and is returning; joining takes a moment.
+            while !handle.is_finished() && Instant::now() < deadline {
+                thread::yield_now();
+            }
+            if handle.is_finished() {
+                return handle.join().is_ok();
+            }
+        }
+        acked
+    }
+}
+
+impl Drop for TracerInner {
+    fn drop(&mut self) {
+        // Never block the thread that happens to drop the last handle (an application thread,
+        // or the collector itself when an exporter held the last context).
+        self.shutdown(None);
+    }
+}
+
+/// The pipeline a scoped context records into, if the scope is a tracer's.
+pub(crate) fn scoped_pipeline(scope: &ScopeHandle) -> Option<&Pipeline> {
+    let any: &(dyn Any + Send + Sync) = &**scope;
+    any.downcast_ref::<TracerInner>().map(|t| &*t.pipeline)
+}

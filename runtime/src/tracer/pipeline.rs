@@ -1,0 +1,227 @@
+//! The part of a pipeline that application threads touch: the sampler, the per-thread rings
+//! and the submit call that moves a finished span into one. Nothing here blocks or calls user
+//! code while it holds a reference into thread-local state.
+
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::ring::{Pushed, Ring};
+use super::wake::Wake;
+use super::{Command, SpanStats};
+use crate::sampler::Sampler;
+use crate::span::raw::RawSpan;
+
+pub(crate) type SpanRing = Ring<RawSpan>;
+
+/// Keeps a field on a cache line of its own: what the collector writes must not share a line
+/// with what every span start reads (false sharing costs a cache miss per span).
+#[repr(align(64))]
+#[derive(Default)]
+pub(crate) struct CacheLine<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+pub(crate) struct Pipeline {
+    pub(crate) id: u64,
+    pub(crate) sampler: Box<dyn Sampler>,
+    /// The sampler leaves children of local parents to the parent's flag (the fast path).
+    pub(crate) follows_local_parent: bool,
+    /// Cleared when shutdown begins: spans ending afterwards are counted and dropped at once.
+    pub(crate) running: AtomicBool,
+    ring_capacity: usize,
+    pub(crate) rings: Mutex<Vec<Arc<SpanRing>>>,
+    pub(crate) rings_version: CacheLine<AtomicU64>,
+    pub(crate) wake: Wake,
+    pub(crate) commands: Mutex<Sender<Command>>,
+    pub(crate) counters: CacheLine<Counters>,
+}
+
+/// Counts the collector (and, rarely, exiting threads) keep; the rings count the rest.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) exported: AtomicU64,
+    pub(crate) export_failed: AtomicU64,
+    /// Spans of rings that were retired (their thread exited), counted when retired.
+    pub(crate) retired_created: AtomicU64,
+    pub(crate) retired_dropped: AtomicU64,
+    /// Spans that ended after shutdown began, or on a thread being torn down.
+    pub(crate) late: AtomicU64,
+    /// Set when the collector has exported its last batch: what is left in rings is lost.
+    pub(crate) stopped: AtomicBool,
+}
+
+impl Pipeline {
+    pub(crate) fn new(
+        id: u64,
+        sampler: Box<dyn Sampler>,
+        ring_capacity: usize,
+        commands: Sender<Command>,
+    ) -> Self {
+        Pipeline {
+            id,
+            follows_local_parent: sampler.follows_local_parent(),
+            sampler,
+            running: AtomicBool::new(true),
+            ring_capacity: ring_capacity.max(2).next_power_of_two(),
+            rings: Mutex::new(Vec::new()),
+            rings_version: CacheLine(AtomicU64::new(0)),
+            wake: Wake::new(),
+            commands: Mutex::new(commands),
+            counters: CacheLine(Counters::default()),
+        }
+    }
+
+    /// Queues a finished span from the calling thread. Never blocks; a full queue drops it.
+    #[inline(always)]
+    pub(crate) fn submit(&self, record: RawSpan) {
+        let mut record = std::mem::ManuallyDrop::new(record);
+        // SAFETY: `record` is not used again (ManuallyDrop: not dropped here either).
+        unsafe { self.submit_from(&mut *record) }
+    }
+
+    /// Moves `*src` into this thread's ring (or drops and counts it).
+    ///
+    /// # Safety
+    /// `src` points to an initialised span that the caller never uses or drops again.
+    #[inline(always)]
+    pub(crate) unsafe fn submit_from(&self, src: *mut RawSpan) {
+        if !self.running.load(Ordering::Relaxed) {
+            // SAFETY: ownership of `*src` was handed to us.
+            unsafe { self.drop_late(src) };
+            return;
+        }
+        let pushed = RINGS.try_with(|cache| {
+            // SAFETY: the cache is touched only here and in its destructor, on this thread;
+            // nothing below calls user code (rings hold our own types; registering takes a
+            // lock and pushes an Arc), so no second borrow can start while this one lives.
+            let cache = unsafe { &mut *cache.0.get() };
+            let ring = match &cache.global {
+                Some((id, ring)) if *id == self.id => ring,
+                _ => cache.ring_for(self),
+            };
+            // SAFETY: ownership of `*src` passes to the ring; this thread is its producer.
+            if unsafe { ring.push_from(src) } == Pushed::QueuedCheck
+                // SAFETY: as above, this thread is the ring's producer.
+                && unsafe { ring.check_fill() }
+            {
+                self.wake.notify();
+            }
+        });
+        if pushed.is_err() {
+            // Thread teardown: no ring any more.
+            // SAFETY: ownership of `*src` was handed to us and `try_with` did not run.
+            unsafe { self.drop_late(src) };
+        }
+    }
+
+    /// # Safety
+    /// `src` points to an initialised span that the caller never uses or drops again.
+    #[cold]
+    unsafe fn drop_late(&self, src: *mut RawSpan) {
+        // SAFETY: forwarded; a RawSpan's fields are our own types (no user Drop runs).
+        unsafe { std::ptr::drop_in_place(src) };
+        self.counters.late.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[cold]
+    fn register(&self) -> Arc<SpanRing> {
+        let ring = Arc::new(Ring::with_capacity(self.ring_capacity));
+        lock(&self.rings).push(ring.clone());
+        self.rings_version.fetch_add(1, Ordering::Release);
+        ring
+    }
+
+    /// Sends a command and wakes the collector for it.
+    pub(crate) fn send(&self, command: Command) -> bool {
+        let sent = lock(&self.commands).send(command).is_ok();
+        self.wake.wake();
+        sent
+    }
+
+    pub(crate) fn stats(&self) -> SpanStats {
+        let c = &self.counters;
+        let late = c.late.load(Ordering::Acquire);
+        let mut created = c.retired_created.load(Ordering::Acquire) + late;
+        let mut queue_full = c.retired_dropped.load(Ordering::Acquire);
+        let mut queued = 0;
+        for ring in lock(&self.rings).iter() {
+            created += ring.created();
+            queue_full += ring.dropped();
+            queued += ring.len() as u64;
+        }
+        // Read after the rings: once `stopped` is seen, nothing drains them any more.
+        let stopped = c.stopped.load(Ordering::Acquire);
+        let (queued, lost) = if stopped { (0, queued) } else { (queued, 0) };
+        SpanStats {
+            created,
+            exported: c.exported.load(Ordering::Acquire),
+            dropped_queue_full: queue_full,
+            dropped_export_failed: c.export_failed.load(Ordering::Acquire),
+            dropped_shutdown: late + lost,
+            queued,
+        }
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Per-thread producer ends of the rings, one per pipeline this thread has recorded into.
+struct RingCache {
+    /// The global pipeline's ring (the hot path).
+    global: Option<(u64, Arc<SpanRing>)>,
+    /// Rings of scoped pipelines (tests, `Tracer::in_scope`).
+    others: Vec<(u64, Arc<SpanRing>)>,
+}
+
+struct RingCacheCell(UnsafeCell<RingCache>);
+
+impl RingCache {
+    #[cold]
+    fn ring_for(&mut self, pipeline: &Pipeline) -> &Arc<SpanRing> {
+        if super::global::is_global(pipeline) {
+            if let Some((_, old)) = self.global.take() {
+                old.close();
+            }
+            let ring = pipeline.register();
+            return &self.global.insert((pipeline.id, ring)).1;
+        }
+        // Forget rings whose pipeline has stopped (the collector marked them closed for us);
+        // dropping an `Arc<SpanRing>` drops queued spans only, never user code.
+        self.others.retain(|(_, ring)| !ring.is_closed());
+        let pos = match self.others.iter().position(|(id, _)| *id == pipeline.id) {
+            Some(pos) => pos,
+            None => {
+                self.others.push((pipeline.id, pipeline.register()));
+                self.others.len() - 1
+            }
+        };
+        &self.others[pos].1
+    }
+}
+
+impl Drop for RingCacheCell {
+    fn drop(&mut self) {
+        let cache = self.0.get_mut();
+        if let Some((_, ring)) = &cache.global {
+            ring.close();
+        }
+        for (_, ring) in &cache.others {
+            ring.close();
+        }
+    }
+}
+
+thread_local! {
+    static RINGS: RingCacheCell = const {
+        RingCacheCell(UnsafeCell::new(RingCache { global: None, others: Vec::new() }))
+    };
+}

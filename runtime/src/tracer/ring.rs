@@ -1,0 +1,261 @@
+//! A bounded single-producer single-consumer ring: the producing thread pushes without locks
+//! or allocation; the collector thread drains it. Generic so the loom model can run it on
+//! plain integers.
+
+use std::cell::Cell;
+use std::mem::MaybeUninit;
+
+use super::sync::{AtomicBool, AtomicU64, AtomicUsize, Ordering, UnsafeCell};
+
+#[repr(align(64))]
+struct Padded<T>(T);
+
+/// What a push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// Queued.
+    Queued,
+    /// Queued, and the ring may be filling up: the caller should see whether the collector
+    /// sleeps (rare: once per `check_every` pushes at most).
+    QueuedCheck,
+    /// The ring was full: the item was dropped and counted.
+    Dropped,
+}
+
+pub(crate) struct Ring<T> {
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    mask: usize,
+    /// Next slot the consumer reads; written by the consumer only.
+    head: Padded<AtomicUsize>,
+    /// Next slot the producer writes; written by the producer only. Also the count of items
+    /// ever queued here.
+    tail: Padded<AtomicUsize>,
+    /// The producer's last view of `head`, so a push rarely touches the consumer's line.
+    cached_head: Cell<usize>,
+    /// The tail at which the producer next looks at how full the ring is.
+    next_check: Cell<usize>,
+    /// Items refused because the ring was full; written by the producer only.
+    dropped: AtomicU64,
+    /// Set when the producing thread exits.
+    closed: AtomicBool,
+}
+
+// SAFETY: `cached_head`, `next_check` and the slots in [tail, head + capacity) are touched only
+// by the one producer thread (the owner of the thread-local cache entry); the slots in
+// [head, tail) only by the one consumer (the collector). `tail` is published with Release
+// after a slot is written and read with Acquire before it is read; `head` likewise in the
+// other direction, so a slot is never read and written at once. `T: Send` because items move
+// from the producer's thread to the consumer's.
+unsafe impl<T: Send> Sync for Ring<T> {}
+// SAFETY: as above; the ring owns its items.
+unsafe impl<T: Send> Send for Ring<T> {}
+
+impl<T> Ring<T> {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.max(2).next_power_of_two();
+        let slots = (0..capacity)
+            .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+            .collect();
+        Ring {
+            slots,
+            mask: capacity - 1,
+            head: Padded(AtomicUsize::new(0)),
+            tail: Padded(AtomicUsize::new(0)),
+            cached_head: Cell::new(0),
+            next_check: Cell::new(capacity / 2),
+            dropped: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// Producer side: moves `*src` into the ring, or drops it (and counts it) when the ring is
+    /// full.
+    ///
+    /// # Safety
+    /// `src` points to an initialised item that the caller never uses or drops again. Only the
+    /// ring's one producer thread calls this (and `check_fill`).
+    #[inline(always)]
+    pub(crate) unsafe fn push_from(&self, src: *mut T) -> Pushed {
+        let tail = self.tail.0.load(Ordering::Relaxed);
+        if tail.wrapping_sub(self.cached_head.get()) > self.mask {
+            self.cached_head.set(self.head.0.load(Ordering::Acquire));
+            if tail.wrapping_sub(self.cached_head.get()) > self.mask {
+                // Single writer: a plain load and store, no locked instruction.
+                self.dropped
+                    .store(self.dropped.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                // SAFETY: the caller hands over ownership of `*src`; the item holds no user
+                // code (spans own strings, vectors and Arcs of our own types only).
+                unsafe { std::ptr::drop_in_place(src) };
+                return Pushed::Dropped;
+            }
+        }
+        // SAFETY: the slot is outside [head, tail), so the consumer does not read it, and only
+        // this producer writes it; `*src` is moved, not copied (the caller forgets it).
+        self.slots[tail & self.mask].with_mut(|slot| unsafe {
+            std::ptr::copy_nonoverlapping(src, (*slot).as_mut_ptr(), 1)
+        });
+        let tail = tail.wrapping_add(1);
+        self.tail.0.store(tail, Ordering::Release);
+        if tail == self.next_check.get() {
+            Pushed::QueuedCheck
+        } else {
+            Pushed::Queued
+        }
+    }
+
+    /// Producer side, after `QueuedCheck`: whether the ring is at least half full now. Sets
+    /// when to look next: soon while it is this full, else when it could be.
+    ///
+    /// # Safety
+    /// Only the ring's producer thread calls this.
+    #[cold]
+    pub(crate) unsafe fn check_fill(&self) -> bool {
+        let head = self.head.0.load(Ordering::Acquire);
+        self.cached_head.set(head);
+        let tail = self.tail.0.load(Ordering::Relaxed);
+        let half = self.capacity() / 2;
+        let fill = tail.wrapping_sub(head);
+        if fill >= half {
+            self.next_check
+                .set(tail.wrapping_add((self.capacity() / 8).max(1)));
+            true
+        } else {
+            self.next_check.set(head.wrapping_add(half));
+            false
+        }
+    }
+
+    /// Consumer side: hands up to `max` items to `f` in order; returns how many.
+    pub(crate) fn drain(&self, max: usize, mut f: impl FnMut(T)) -> usize {
+        let head = self.head.0.load(Ordering::Relaxed);
+        let tail = self.tail.0.load(Ordering::Acquire);
+        let n = tail.wrapping_sub(head).min(max);
+        for i in 0..n {
+            // SAFETY: slots in [head, tail) were fully written before `tail` was released,
+            // and the producer does not touch them until `head` moves past them.
+            let item = self.slots[head.wrapping_add(i) & self.mask]
+                .with_mut(|slot| unsafe { (*slot).assume_init_read() });
+            // Advance before calling out, so an unwinding `f` cannot lead to a second read.
+            self.head
+                .0
+                .store(head.wrapping_add(i + 1), Ordering::Release);
+            f(item);
+        }
+        n
+    }
+
+    /// Items waiting now.
+    pub(crate) fn len(&self) -> usize {
+        self.tail
+            .0
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.head.0.load(Ordering::Acquire))
+    }
+
+    /// Items ever queued here plus items refused: every item that ended on this thread.
+    pub(crate) fn created(&self) -> u64 {
+        self.tail.0.load(Ordering::Acquire) as u64 + self.dropped()
+    }
+
+    /// Items refused because the ring was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        let head = self.head.0.load(Ordering::Relaxed);
+        let tail = self.tail.0.load(Ordering::Relaxed);
+        let mut i = head;
+        while i != tail {
+            // SAFETY: slots in [head, tail) are initialised and, with `&mut self`, read nowhere
+            // else.
+            self.slots[i & self.mask].with_mut(|slot| unsafe { (*slot).assume_init_drop() });
+            i = i.wrapping_add(1);
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn push(ring: &Ring<String>, s: &str) -> Pushed {
+        let mut item = std::mem::ManuallyDrop::new(s.to_owned());
+        // SAFETY: `item` is not used again; this test thread is the only producer.
+        unsafe { ring.push_from(&mut *item) }
+    }
+
+    #[test]
+    fn full_ring_drops_and_counts_and_drains_in_order() {
+        let ring = Ring::with_capacity(4);
+        for i in 0..6 {
+            push(&ring, &i.to_string());
+        }
+        assert_eq!((ring.len(), ring.dropped(), ring.created()), (4, 2, 6));
+        let mut out = Vec::new();
+        assert_eq!(ring.drain(3, |s| out.push(s)), 3);
+        assert_eq!(out, ["0", "1", "2"]);
+        assert_eq!(push(&ring, "x"), Pushed::Queued);
+        // What stays queued is dropped with the ring (the sanitizer run checks for leaks).
+        drop(ring);
+    }
+
+    #[test]
+    fn fill_check_fires_at_half_and_again_while_full() {
+        let ring = Ring::with_capacity(16);
+        let mut checks = Vec::new();
+        for i in 0..16 {
+            if push(&ring, "s") == Pushed::QueuedCheck {
+                // SAFETY: this test thread is the producer.
+                checks.push((i, unsafe { ring.check_fill() }));
+            }
+        }
+        assert_eq!(
+            checks,
+            [(7, true), (9, true), (11, true), (13, true), (15, true)]
+        );
+        ring.drain(16, drop);
+        let mut later = Vec::new();
+        for i in 0..16 {
+            if push(&ring, "s") == Pushed::QueuedCheck {
+                // SAFETY: as above.
+                later.push((i, unsafe { ring.check_fill() }));
+            }
+        }
+        // The first look after draining finds the ring empty and sets the next at half.
+        assert!(later.iter().any(|&(_, full)| full));
+    }
+
+    #[test]
+    fn a_panicking_consumer_never_reads_a_slot_twice() {
+        let ring = Ring::with_capacity(4);
+        push(&ring, "a");
+        push(&ring, "b");
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ring.drain(2, |s| {
+                if s == "a" {
+                    panic!("consumer failed");
+                }
+            })
+        }));
+        assert!(r.is_err());
+        assert_eq!(ring.len(), 1);
+        let mut out = Vec::new();
+        ring.drain(4, |s| out.push(s));
+        assert_eq!(out, ["b"]);
+    }
+}
