@@ -183,7 +183,17 @@ fn a_hanging_collector_never_slows_the_application() {
     let healthy = Receiver::start(vec![Reply::Status(200, None)]);
     let hanging = Receiver::start(vec![Reply::Hang]);
     let normal = tracer(healthy.port, Duration::from_secs(2));
-    let stuck = tracer(hanging.port, Duration::from_secs(2));
+    // A 2048-span queue: shutdown then has 4 batches left to try against the hanging
+    // receiver (2 s each), inside the 20 s the test gives it.
+    let stuck = traceweave::builder()
+        .ignore_env()
+        .schedule_delay(Duration::from_millis(20))
+        .max_queue_size(2048)
+        .exporter(
+            OtlpExporter::new(&format!("http://127.0.0.1:{}", hanging.port))
+                .timeout(Duration::from_secs(2)),
+        )
+        .build();
     // Warm both, then let the stuck one's collector sit inside a hanging request.
     produce(&normal, 1000);
     produce(&stuck, 1);

@@ -8,8 +8,12 @@ use super::Tracer;
 use super::pipeline::{Pipeline, lock};
 use crate::span::SpanRecord;
 
-/// Null: never initialised. `DISABLED`: disabled or shut down. Otherwise a leaked `Pipeline`.
+/// Null: never initialised. `DISABLED`: disabled or shut down. Otherwise a pipeline kept in
+/// `INSTALLED`.
 static GLOBAL: AtomicPtr<Pipeline> = AtomicPtr::new(std::ptr::null_mut());
+/// Every pipeline ever installed, kept for the life of the process: spans in flight hold
+/// `&'static` references to it, even after it is shut down and replaced.
+static INSTALLED: Mutex<Vec<Arc<Pipeline>>> = Mutex::new(Vec::new());
 const DISABLED: *mut Pipeline = std::ptr::dangling_mut::<Pipeline>();
 static GLOBAL_TRACER: Mutex<Option<Tracer>> = Mutex::new(None);
 
@@ -28,8 +32,8 @@ pub(crate) fn global_state() -> GlobalState {
     } else if p == DISABLED {
         GlobalState::Disabled
     } else {
-        // SAFETY: an installed pipeline is leaked (`Arc::into_raw`, one strong count never
-        // released), so it lives for the rest of the process.
+        // SAFETY: an installed pipeline is kept in `INSTALLED`, never removed, so it lives for
+        // the rest of the process.
         GlobalState::Running(unsafe { &*p })
     }
 }
@@ -47,8 +51,10 @@ pub(crate) fn install_global(tracer: Option<Tracer>) -> Result<(), ()> {
     }
     match tracer {
         Some(t) => {
-            let leaked = Arc::into_raw(t.0.pipeline.clone()).cast_mut();
-            GLOBAL.store(leaked, Ordering::Release);
+            let pipeline = t.0.pipeline.clone();
+            let ptr = Arc::as_ptr(&pipeline).cast_mut();
+            lock(&INSTALLED).push(pipeline);
+            GLOBAL.store(ptr, Ordering::Release);
             *slot = Some(t);
         }
         None => GLOBAL.store(DISABLED, Ordering::Release),
