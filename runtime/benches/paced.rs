@@ -82,6 +82,7 @@ fn run(framework: &str, workload: &str, seconds: f64, busy: f64) -> Outcome {
             let stats = traceweave::stats();
             drop(guard);
             let roots = durations.len() as u64;
+            eprintln!("traceweave stats: {stats:?}");
             assert_eq!(stats.created, roots * SPANS_PER_ROOT, "{stats:?}");
             assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
             Outcome {

@@ -79,6 +79,12 @@ pub fn tw_install(counter: TwDiscard) -> traceweave::TracingGuard {
         .service_name("bench")
         .sampler(traceweave::ParentBased::new(ByName))
         .exporter(counter)
+        .max_queue_size(
+            std::env::var("TW_QUEUE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(traceweave::BatchConfig::DEFAULT_MAX_QUEUE_SIZE),
+        )
         .install()
         .expect("installed once")
 }
