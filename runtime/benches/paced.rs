@@ -1,6 +1,6 @@
-//! Paced load: one thread makes a root with 10 children, then spins until it has been busy
-//! only a given fraction of the time (20 % or 5 %), as a loaded but not saturated service
-//! does. Background threads (collectors, exporters) get the CPU they need, so what this shows
+//! Paced load: one thread makes roots with 10 children each in short bursts and sleeps in
+//! between, busy only a given fraction of the time (20 % or 5 %), as a loaded but not
+//! saturated service is. Background threads (collectors, exporters) get the CPU they need, so what this shows
 //! is each framework's full cost per span and whether it keeps every span, which flat-out
 //! loops hide (fastrace's backlog grows without bound there, and bounded queues drop).
 //!
@@ -40,21 +40,31 @@ fn thread_cpu_nanos() -> u64 {
 }
 
 /// Runs `root` for `seconds`, busy `busy` of the time; returns each root's duration (ns).
+///
+/// The thread works in bursts of about `BURST` and sleeps between them, as a service thread
+/// waits on I/O: the OS sees a thread that is mostly idle, so background threads get a core
+/// (a spinning pause would saturate the thread as far as the scheduler can tell).
 fn paced(seconds: f64, busy: f64, mut root: impl FnMut()) -> Vec<u32> {
+    const BURST: Duration = Duration::from_micros(250);
     let mut durations = Vec::with_capacity(4_000_000);
     let end = Instant::now() + Duration::from_secs_f64(seconds);
     loop {
-        let t0 = Instant::now();
-        if t0 >= end {
+        let burst_start = Instant::now();
+        if burst_start >= end {
             break;
         }
-        root();
-        let took = t0.elapsed();
-        durations.push(took.as_nanos().min(u128::from(u32::MAX)) as u32);
-        let until = t0 + took.div_f64(busy);
-        while Instant::now() < until {
-            std::hint::spin_loop();
+        let mut worked = Duration::ZERO;
+        while worked < BURST {
+            let t0 = Instant::now();
+            root();
+            let took = t0.elapsed();
+            worked += took;
+            durations.push(took.as_nanos().min(u128::from(u32::MAX)) as u32);
         }
+        // Sleep what keeps the share of work at `busy` (oversleeping only lowers it).
+        let idle = worked.mul_f64(1.0 / busy - 1.0);
+        let spent = burst_start.elapsed();
+        std::thread::sleep((worked + idle).saturating_sub(spent));
     }
     durations
 }

@@ -86,6 +86,14 @@ fn calibration() -> &'static Calibration {
     })
 }
 
+/// Measures the clock rate now (20 ms, once per process) rather than on the collector's first
+/// batch, where the pause would let a burst overflow the queues.
+pub(crate) fn calibrate() {
+    if ticks() != 0 && SOURCE.load(Ordering::Relaxed) == TSC {
+        calibration();
+    }
+}
+
 /// Converts raw ticks to nanoseconds since the Unix epoch.
 pub(crate) fn to_unix_nanos(ticks: u64) -> u64 {
     match SOURCE.load(Ordering::Relaxed) {

@@ -1,11 +1,11 @@
 //! The collector thread: drains every ring, batches, hands batches to the processor (the
 //! exporters), and sleeps in between without costing producers a syscall.
 //!
-//! While spans flow it polls on its own timer, sized from the rate it sees so a ring stays
-//! under a quarter full between polls; producers then never wake it. After a quiet spell it
-//! parks until the schedule delay, and a producer whose ring reaches half full wakes it (the
-//! eventcount in `wake.rs`): the only syscall an application thread can pay, and only when a
-//! burst arrives at a sleeping collector.
+//! While spans flow it polls on its own timer, sized from the highest recent rate so a ring
+//! fills about an eighth between polls; producers then never wake it. After a quiet spell it
+//! parks until the schedule delay, and a producer whose ring reaches a quarter full wakes it
+//! (the eventcount in `wake.rs`): the only syscall an application thread can pay, and only
+//! when a burst arrives at a sleeping collector.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,7 +18,7 @@ use crate::span::SpanRecord;
 
 /// Shortest and longest pause between polls while spans flow.
 const MIN_POLL: Duration = Duration::from_millis(1);
-const MAX_POLL: Duration = Duration::from_millis(50);
+const MAX_POLL: Duration = Duration::from_millis(10);
 /// Empty polls in a row before the collector parks until the schedule delay.
 const IDLE_POLLS_BEFORE_PARK: u32 = 8;
 
@@ -40,6 +40,9 @@ impl Collector {
         let _suppressed = crate::context::suppress_current_thread();
         let max = self.config.max_export_batch_size.max(1);
         let mut poll = MIN_POLL;
+        // Spans per second, the highest recently seen (halving per poll): bursty producers
+        // must not stretch the poll because one interval happened to fall between bursts.
+        let mut rate = 0.0f64;
         let mut idle_polls = 0u32;
         let mut last_drain = Instant::now();
         if !self.batch.is_empty() {
@@ -83,11 +86,12 @@ impl Collector {
             if moved > 0 {
                 idle_polls = 0;
                 let elapsed = now.duration_since(last_drain).max(Duration::from_micros(1));
+                rate = (moved as f64 / elapsed.as_secs_f64()).max(rate * 0.5);
                 let target = (self.ring_capacity() / 8).max(1) as f64;
-                let per_span = elapsed.as_secs_f64() / moved as f64;
-                poll = Duration::from_secs_f64(per_span * target).clamp(MIN_POLL, MAX_POLL);
+                poll = Duration::from_secs_f64(target / rate).clamp(MIN_POLL, MAX_POLL);
             } else {
                 idle_polls = idle_polls.saturating_add(1);
+                rate *= 0.5;
             }
             last_drain = now;
             let mut timeout = if idle_polls > IDLE_POLLS_BEFORE_PARK {
@@ -101,11 +105,11 @@ impl Collector {
             }
 
             // The eventcount: announce the sleep, then look once more for what a producer
-            // would wake us for (a ring at least half full); it sees the announcement if it
-            // fills one after this look.
+            // would wake us for (a ring at least a quarter full); it sees the announcement if
+            // it fills one after this look.
             self.pipeline.wake.prepare();
             if self.pipeline.rings_version.load(Ordering::Acquire) != self.rings_version
-                || self.rings.iter().any(|r| r.len() >= r.capacity() / 2)
+                || (self.rings.iter()).any(|r| r.len() >= SpanRing::wake_threshold(r.capacity()))
             {
                 self.pipeline.wake.done();
                 continue;

@@ -61,7 +61,7 @@ fn a_collector_going_to_sleep_never_misses_a_wake_up() {
                         break;
                     }
                     wake.prepare();
-                    if ring.len() >= ring.capacity() / 2 {
+                    if ring.len() >= Ring::<String>::wake_threshold(ring.capacity()) {
                         wake.done();
                         continue;
                     }

@@ -3,7 +3,7 @@
 //! work (and found its ring filling up) looks at the announcement and unparks only then. Two
 //! SeqCst fences make the store-then-load on each side a Dekker pair, so a wake-up is never
 //! lost: either the producer sees `sleeping`, or the collector sees the producer's items.
-//! Producers pay no syscall unless the collector really sleeps with a ring half full.
+//! Producers pay no syscall unless the collector really sleeps with a ring a quarter full.
 
 use std::sync::OnceLock;
 
