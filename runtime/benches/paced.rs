@@ -22,15 +22,6 @@ const CHILDREN: usize = 10;
 const SPANS_PER_ROOT: u64 = CHILDREN as u64 + 1;
 const FRAMEWORKS: [&str; 3] = ["traceweave", "fastrace", "tracing-otel"];
 
-fn process_cpu_nanos() -> u64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
-    tv(u.ru_utime) + tv(u.ru_stime)
-}
-
 fn thread_cpu_nanos() -> u64 {
     // SAFETY: clock_gettime only writes into the struct we pass.
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
@@ -209,20 +200,10 @@ fn main() {
         for fw in FRAMEWORKS {
             let mut cols: Vec<Vec<f64>> = vec![Vec::new(); 5];
             for _ in 0..passes {
-                let out = std::process::Command::new(std::env::current_exe().unwrap())
-                    .arg(format!("--child={fw}:{workload}:{busy}"))
-                    .env("TW_SECONDS", seconds.to_string())
-                    .output()
-                    .unwrap();
-                let text = String::from_utf8_lossy(&out.stdout);
-                let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
-                    eprintln!(
-                        "{fw} failed: {text}{}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
+                let Some(fields) = run_child(&format!("{fw}:{workload}:{busy}"), seconds) else {
                     continue;
                 };
-                for (i, v) in line.split_whitespace().skip(1).enumerate() {
+                for (i, v) in fields.iter().enumerate() {
                     cols[i].push(v.parse().unwrap_or(f64::NAN));
                 }
             }

@@ -16,14 +16,6 @@ use common::*;
 const FRAMEWORKS: [&str; 3] = ["traceweave", "fastrace", "tracing-otel"];
 const CHILDREN: usize = 10;
 
-fn cpu_nanos() -> u64 {
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
-    tv(u.ru_utime) + tv(u.ru_stime)
-}
-
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -65,7 +57,7 @@ fn saturate(seconds: f64, threads: usize, work: impl Fn() + Send + Sync + 'stati
 
 fn child(framework: &str, threads: usize, seconds: f64) {
     let spans_per_loop = CHILDREN as u64 + 1;
-    let cpu0 = cpu_nanos();
+    let cpu0 = process_cpu_nanos();
     let wall0 = Instant::now();
     let (created, exported, dropped, note) = match framework {
         "traceweave" => {
@@ -85,7 +77,7 @@ fn child(framework: &str, threads: usize, seconds: f64) {
                 created,
                 exported,
                 stats.dropped(),
-                "queue 2048 per thread, counters exact",
+                "queue 8192 per thread, counters exact",
             )
         }
         "fastrace" => {
@@ -121,7 +113,7 @@ fn child(framework: &str, threads: usize, seconds: f64) {
         other => panic!("unknown framework {other}"),
     };
     let wall = wall0.elapsed().as_secs_f64();
-    let cpu = cpu_nanos() - cpu0;
+    let cpu = process_cpu_nanos() - cpu0;
     println!(
         "RESULT {framework} {created} {exported} {dropped} {:.1} {:.2} {} {}",
         cpu as f64 / created as f64,
@@ -164,20 +156,13 @@ fn run_all(threads: usize, seconds: f64) {
     );
     let mut cpu = std::collections::HashMap::new();
     for fw in FRAMEWORKS {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .arg(format!("--child={fw}:{threads}"))
-            .env("TW_SECONDS", seconds.to_string())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
-            eprintln!(
-                "{fw} failed: {text}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+        let Some(fields) = run_child(&format!("{fw}:{threads}"), seconds) else {
             continue;
         };
-        let f: Vec<&str> = line.split_whitespace().collect();
+        // `f[0]` stands for the word RESULT, so the indices below match the printed order.
+        let f: Vec<&str> = std::iter::once("RESULT")
+            .chain(fields.iter().map(String::as_str))
+            .collect();
         println!(
             "{:<14} {:>12} {:>12} {:>10} {:>13} {:>10} {:>10}  {}",
             f[1],

@@ -281,3 +281,32 @@ pub mod tr {
         }
     }
 }
+
+/// CPU time of the whole process (every thread), in nanoseconds.
+pub fn process_cpu_nanos() -> u64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Runs this benchmark binary again as `--child=SPEC` and returns its `RESULT` line's fields
+/// (after the word `RESULT`), or `None` after printing why it failed.
+pub fn run_child(spec: &str, seconds: f64) -> Option<Vec<String>> {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg(format!("--child={spec}"))
+        .env("TW_SECONDS", seconds.to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
+        eprintln!(
+            "{spec} failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    };
+    Some(line.split_whitespace().skip(1).map(str::to_owned).collect())
+}
