@@ -45,11 +45,8 @@ impl Collector {
         let mut rate = 0.0f64;
         let mut idle_polls = 0u32;
         let mut last_drain = Instant::now();
-        if !self.batch.is_empty() {
-            // Spans that ended before init: export them in batches of the configured size.
-            self.batch_since = Some(Instant::now());
-            self.export_full(max);
-        }
+        // Spans that ended before init: export them in batches of the configured size.
+        self.export_full(max);
         loop {
             match self.commands.try_recv() {
                 Ok(Command::Flush(ack)) => {
@@ -197,30 +194,36 @@ impl Collector {
 
     /// Exports the batch in chunks of at most `max` (the pre-init batch may be larger).
     fn export_full(&mut self, max: usize) {
-        while self.batch.len() > max {
-            let rest = self.batch.split_off(max);
-            self.export();
-            self.batch = rest;
-            self.batch_since = Some(Instant::now());
+        let batch = std::mem::take(&mut self.batch);
+        for chunk in batch.chunks(max) {
+            self.deliver(chunk);
         }
-        self.export();
+        self.batch = batch;
+        self.batch.clear();
+        self.batch_since = None;
     }
 
     fn export(&mut self) {
         self.batch_since = None;
-        if self.batch.is_empty() {
+        let batch = std::mem::take(&mut self.batch);
+        self.deliver(&batch);
+        self.batch = batch;
+        self.batch.clear();
+    }
+
+    /// One export call, counted as exported or failed.
+    fn deliver(&mut self, spans: &[SpanRecord]) {
+        if spans.is_empty() {
             return;
         }
-        let n = self.batch.len() as u64;
-        let delivered = self.processor.export(&self.batch);
+        let delivered = self.processor.export(spans);
         let counters = &self.pipeline.counters;
         let counter = if delivered {
             &counters.exported
         } else {
             &counters.export_failed
         };
-        counter.fetch_add(n, Ordering::AcqRel);
-        self.batch.clear();
+        counter.fetch_add(spans.len() as u64, Ordering::AcqRel);
     }
 }
 
