@@ -8,25 +8,13 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::ring::{Pushed, Ring};
+use super::sync::CacheLine;
 use super::wake::Wake;
 use super::{Command, SpanStats};
 use crate::sampler::Sampler;
 use crate::span::raw::RawSpan;
 
 pub(crate) type SpanRing = Ring<RawSpan>;
-
-/// Keeps a field on a cache line of its own: what the collector writes must not share a line
-/// with what every span start reads (false sharing costs a cache miss per span).
-#[repr(align(64))]
-#[derive(Default)]
-pub(crate) struct CacheLine<T>(pub(crate) T);
-
-impl<T> std::ops::Deref for CacheLine<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
 
 pub(crate) struct Pipeline {
     pub(crate) id: u64,

@@ -5,10 +5,7 @@
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 
-use super::sync::{AtomicBool, AtomicU64, AtomicUsize, Ordering, UnsafeCell};
-
-#[repr(align(64))]
-struct Padded<T>(T);
+use super::sync::{AtomicBool, AtomicU64, AtomicUsize, CacheLine, Ordering, UnsafeCell};
 
 /// What a push did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,10 +23,10 @@ pub(crate) struct Ring<T> {
     slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
     mask: usize,
     /// Next slot the consumer reads; written by the consumer only.
-    head: Padded<AtomicUsize>,
+    head: CacheLine<AtomicUsize>,
     /// Next slot the producer writes; written by the producer only. Also the count of items
     /// ever queued here.
-    tail: Padded<AtomicUsize>,
+    tail: CacheLine<AtomicUsize>,
     /// The producer's last view of `head`, so a push rarely touches the consumer's line.
     cached_head: Cell<usize>,
     /// The tail at which the producer next looks at how full the ring is.
@@ -59,8 +56,8 @@ impl<T> Ring<T> {
         Ring {
             slots,
             mask: capacity - 1,
-            head: Padded(AtomicUsize::new(0)),
-            tail: Padded(AtomicUsize::new(0)),
+            head: CacheLine(AtomicUsize::new(0)),
+            tail: CacheLine(AtomicUsize::new(0)),
             cached_head: Cell::new(0),
             next_check: Cell::new(Self::wake_threshold(capacity)),
             dropped: AtomicU64::new(0),

@@ -25,3 +25,16 @@ impl<T> UnsafeCell<T> {
         f(self.0.get())
     }
 }
+
+/// Keeps a field on a cache line of its own: what the collector writes must not share a line
+/// with what every span start reads (false sharing costs a cache miss per span).
+#[repr(align(64))]
+#[derive(Default)]
+pub(crate) struct CacheLine<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
