@@ -66,8 +66,9 @@ pub use sampler::{
     TraceIdRatio,
 };
 pub use span::{
-    Array, Attributes, EnteredSpan, Event, Key, KeyValue, Link, Resource, Span, SpanBuilder,
-    SpanKind, SpanRecord, Status, ToValue, Value, span,
+    Array, AttributeIter, Attributes, EnteredSpan, Event, Key, KeyValue, Link, Resource, Span,
+    SpanBatch, SpanBatchIter, SpanBuilder, SpanKind, SpanLimits, SpanRecord, SpanView, Status,
+    StatusRef, ToValue, Value, ValueRef, span,
 };
 pub use tracer::{BatchConfig, SpanStats, Tracer};
 pub use traceweave_macros::{traced, traced_rpc};

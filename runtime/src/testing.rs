@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::context::FutureExt;
 use crate::export::InMemoryExporter;
 use crate::sampler::{AlwaysOn, ParentBased, Sampler};
-use crate::span::SpanRecord;
+use crate::span::{SpanLimits, SpanRecord};
 use crate::tracer::{SpanStats, Tracer};
 
 /// The spans one capture collected, in export order.
@@ -51,6 +51,7 @@ impl Spans {
 pub struct Capture {
     sampler: Box<dyn Sampler>,
     max_queue_size: usize,
+    span_limits: SpanLimits,
 }
 
 impl Default for Capture {
@@ -58,6 +59,7 @@ impl Default for Capture {
         Capture {
             sampler: Box::new(ParentBased::new(AlwaysOn)),
             max_queue_size: 65_536,
+            span_limits: SpanLimits::DEFAULT,
         }
     }
 }
@@ -91,12 +93,19 @@ impl Capture {
         self
     }
 
+    /// Limits what one span may carry.
+    pub fn span_limits(mut self, limits: SpanLimits) -> Self {
+        self.span_limits = limits;
+        self
+    }
+
     fn tracer(self) -> (Tracer, InMemoryExporter) {
         let memory = InMemoryExporter::new();
         let mut builder = crate::builder()
             .ignore_env()
             .service_name("traceweave-test")
             .max_queue_size(self.max_queue_size)
+            .span_limits(self.span_limits)
             .schedule_delay(Duration::from_millis(20))
             .exporter(memory.clone());
         builder = builder.boxed_sampler(self.sampler);

@@ -43,11 +43,18 @@ def decode(path):
                     "start": s.start_time_unix_nano,
                     "end": s.end_time_unix_nano,
                     "attributes": {kv.key: value(kv.value) for kv in s.attributes},
+                    "attribute_keys": [kv.key for kv in s.attributes],
+                    "dropped_attributes_count": s.dropped_attributes_count,
+                    "dropped_events_count": s.dropped_events_count,
+                    "dropped_links_count": s.dropped_links_count,
                     "events": [{"name": e.name, "time": e.time_unix_nano,
-                                "attributes": {kv.key: value(kv.value) for kv in e.attributes}}
+                                "attributes": {kv.key: value(kv.value) for kv in e.attributes},
+                                "dropped_attributes_count": e.dropped_attributes_count}
                                for e in s.events],
                     "links": [{"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex(),
-                               "flags": l.flags} for l in s.links],
+                               "flags": l.flags,
+                               "dropped_attributes_count": l.dropped_attributes_count}
+                              for l in s.links],
                     "status": {"code": s.status.code, "message": s.status.message},
                 })
     print(json.dumps(out))

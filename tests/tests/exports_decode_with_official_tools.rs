@@ -129,6 +129,99 @@ fn the_official_decoder_reads_our_protobuf_field_by_field() {
     assert_eq!(child["status"]["code"], 0);
 }
 
+/// Encodes every batch the collector hands over, read in place (no `SpanRecord` built).
+#[derive(Clone, Default)]
+struct EncodeInPlace(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl traceweave::Exporter for EncodeInPlace {
+    fn export(
+        &mut self,
+        _: &[SpanRecord],
+        _: &traceweave::Resource,
+    ) -> Result<(), traceweave::ExportError> {
+        panic!("the collector reads batches in place");
+    }
+
+    fn export_batch(
+        &mut self,
+        batch: traceweave::SpanBatch<'_>,
+        resource: &traceweave::Resource,
+    ) -> Result<(), traceweave::ExportError> {
+        let bytes = OtlpExporter::new("http://unused")
+            .encode_batch(batch, resource)
+            .to_vec();
+        self.0.lock().unwrap().push(bytes);
+        Ok(())
+    }
+}
+
+#[test]
+fn limits_and_dropped_counts_reach_the_official_decoder() {
+    let Some(python) = traceweave_tests::python() else {
+        return;
+    };
+    let sink = EncodeInPlace::default();
+    let tracer = traceweave::builder()
+        .ignore_env()
+        .service_name("limits")
+        .exporter(sink.clone())
+        .span_limits(traceweave::SpanLimits {
+            attribute_count: 3,
+            attribute_value_length: Some(4),
+            event_count: 1,
+            link_count: 1,
+            attributes_per_event: 1,
+            attributes_per_link: 0,
+        })
+        .build();
+    tracer.in_scope(|| {
+        let link = SpanContext::new(
+            TraceId::from_u128(7),
+            SpanId::from_u64(9),
+            TraceFlags::SAMPLED,
+            true,
+        );
+        let mut span = traceweave::span("limited")
+            .link(link, vec![KeyValue::new("why", "batch")])
+            .link(link, vec![])
+            .start();
+        span.set_attribute("a", 1);
+        span.set_attribute("b", "long text");
+        span.set_attribute("a", 2);
+        span.set_attribute("c", String::from("owned text"));
+        span.set_attribute("d", true);
+        span.set_attribute("e", 5);
+        span.set_attribute("b", "x");
+        span.add_event(
+            "first",
+            vec![KeyValue::new("k1", "v1"), KeyValue::new("k2", "v2")],
+        );
+        span.add_event("second", vec![]);
+    });
+    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    let batches = sink.0.lock().unwrap().clone();
+    assert_eq!(batches.len(), 1);
+    let path = temp("limits.pb");
+    std::fs::write(&path, &batches[0]).unwrap();
+    let got = py(&python, &["decode", path.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&path);
+
+    let span = &got["spans"][0];
+    assert_eq!(span["name"], "limited");
+    // Keys are unique, in the order first set, with their last values; strings cut to 4.
+    assert_eq!(span["attribute_keys"], serde_json::json!(["a", "b", "c"]));
+    assert_eq!(span["attributes"]["a"]["value"], 2);
+    assert_eq!(span["attributes"]["b"]["value"], "x");
+    assert_eq!(span["attributes"]["c"]["value"], "owne");
+    assert_eq!(span["dropped_attributes_count"], 2);
+    assert_eq!(span["dropped_events_count"], 1);
+    assert_eq!(span["dropped_links_count"], 1);
+    assert_eq!(span["events"][0]["name"], "first");
+    assert_eq!(span["events"][0]["dropped_attributes_count"], 1);
+    assert_eq!(span["events"][0]["attributes"]["k1"]["value"], "v1");
+    assert_eq!(span["links"][0]["dropped_attributes_count"], 1);
+}
+
 #[test]
 fn zipkin_json_matches_the_official_schema() {
     let Some(python) = traceweave_tests::python() else {

@@ -8,7 +8,7 @@ use super::resource::default_resource;
 use super::{InitError, TracingGuard, warn};
 use crate::export::{ConsoleExporter, Exporter, Exporters};
 use crate::sampler::{AlwaysOn, ParentBased, Sampler};
-use crate::span::{KeyValue, Resource};
+use crate::span::{KeyValue, Resource, SpanLimits};
 use crate::tracer::{BatchConfig, Tracer, install_global, take_pre_init};
 
 /// Configuration in code. Anything not set comes from the environment (unless
@@ -34,6 +34,7 @@ pub struct Builder {
     schedule_delay: Option<Duration>,
     max_export_batch_size: Option<usize>,
     export_timeout: Option<Duration>,
+    span_limits: Option<SpanLimits>,
     disabled: Option<bool>,
     propagator: Option<Box<dyn crate::propagation::Propagator>>,
 }
@@ -61,6 +62,7 @@ pub fn builder() -> Builder {
         schedule_delay: None,
         max_export_batch_size: None,
         export_timeout: None,
+        span_limits: None,
         disabled: None,
         propagator: None,
     }
@@ -112,6 +114,14 @@ impl Builder {
     /// Longest wait before queued spans are exported (`OTEL_BSP_SCHEDULE_DELAY`, 5 s).
     pub fn schedule_delay(mut self, d: Duration) -> Self {
         self.schedule_delay = Some(d);
+        self
+    }
+
+    /// How much one span may carry (default: the `OTEL_SPAN_*_LIMIT`, `OTEL_EVENT_*_LIMIT`,
+    /// `OTEL_LINK_*_LIMIT` and `OTEL_ATTRIBUTE_*_LIMIT` variables, then
+    /// [`SpanLimits::DEFAULT`]). Replaces every limit the environment sets.
+    pub fn span_limits(mut self, limits: SpanLimits) -> Self {
+        self.span_limits = Some(limits);
         self
     }
 
@@ -183,7 +193,7 @@ impl Builder {
     fn finish(
         mut self,
         mut env: EnvConfig,
-        initial: (Vec<crate::SpanRecord>, u64),
+        initial: (Vec<crate::span::raw::RawSpan>, u64),
     ) -> (Tracer, BatchConfig) {
         let defaults = BatchConfig::default();
         let config = BatchConfig {
@@ -204,6 +214,7 @@ impl Builder {
                 .or(env.export_timeout)
                 .unwrap_or(defaults.export_timeout),
         };
+        let limits = self.span_limits.unwrap_or(env.span_limits);
         let sampler = self
             .sampler
             .take()
@@ -229,7 +240,7 @@ impl Builder {
         let resource = Resource::new(attrs);
         let processor = Box::new(Exporters::new(exporters, resource.clone()));
         (
-            Tracer::start(sampler, processor, resource, config, initial),
+            Tracer::start(sampler, processor, resource, config, limits, initial),
             config,
         )
     }

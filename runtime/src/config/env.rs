@@ -3,11 +3,15 @@
 use std::time::Duration;
 
 use crate::sampler::{AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, TraceIdRatio};
-use crate::span::KeyValue;
+use crate::span::{KeyValue, SpanLimits};
 use crate::tracer::BatchConfig;
 
 /// The longest delay or timeout the environment may set: one hour.
 const MAX_MILLIS: usize = 3_600_000;
+/// The largest attribute, event or link count limit the environment may set.
+const MAX_COUNT_LIMIT: u32 = 1 << 16;
+/// The largest value length limit the environment may set (characters).
+const MAX_LENGTH_LIMIT: u32 = 1 << 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ExporterChoice {
@@ -57,6 +61,8 @@ pub(super) struct EnvConfig {
     pub(super) schedule_delay: Option<Duration>,
     pub(super) max_export_batch_size: Option<usize>,
     pub(super) export_timeout: Option<Duration>,
+    /// The `OTEL_*_LIMIT` variables over the defaults.
+    pub(super) span_limits: SpanLimits,
     pub(super) disabled: Option<bool>,
     /// `OTEL_PROPAGATORS`, validated.
     pub(super) propagators: Option<Vec<String>>,
@@ -78,6 +84,7 @@ impl Default for EnvConfig {
             schedule_delay: None,
             max_export_batch_size: None,
             export_timeout: None,
+            span_limits: SpanLimits::DEFAULT,
             disabled: None,
             propagators: None,
             otlp: OtlpEnv::default(),
@@ -191,7 +198,72 @@ impl EnvConfig {
         c.export_timeout = c
             .parse_number_at_most(&get, "OTEL_BSP_EXPORT_TIMEOUT", 30000, MAX_MILLIS)
             .map(|ms| Duration::from_millis(ms as u64));
+        c.read_limits(&get);
         c
+    }
+
+    /// The span limits: the span-specific variables win over the general ones.
+    fn read_limits(&mut self, get: &impl Fn(&str) -> Option<String>) {
+        let d = SpanLimits::DEFAULT;
+        let general_count = self.parse_limit(get, "OTEL_ATTRIBUTE_COUNT_LIMIT", MAX_COUNT_LIMIT);
+        let general_length =
+            self.parse_limit(get, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", MAX_LENGTH_LIMIT);
+        let count = |c: &mut Self, key: &str, default: u32| {
+            c.parse_limit(get, key, MAX_COUNT_LIMIT)
+                .or(general_count)
+                .unwrap_or(default)
+        };
+        self.span_limits = SpanLimits {
+            attribute_count: count(self, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", d.attribute_count),
+            event_count: self
+                .parse_limit(get, "OTEL_SPAN_EVENT_COUNT_LIMIT", MAX_COUNT_LIMIT)
+                .unwrap_or(d.event_count),
+            link_count: self
+                .parse_limit(get, "OTEL_SPAN_LINK_COUNT_LIMIT", MAX_COUNT_LIMIT)
+                .unwrap_or(d.link_count),
+            attributes_per_event: count(
+                self,
+                "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+                d.attributes_per_event,
+            ),
+            attributes_per_link: count(
+                self,
+                "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+                d.attributes_per_link,
+            ),
+            attribute_value_length: self
+                .parse_limit(
+                    get,
+                    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                    MAX_LENGTH_LIMIT,
+                )
+                .or(general_length)
+                .or(d.attribute_value_length),
+        };
+    }
+
+    /// A limit: a non-negative integer (0 is allowed: keep none), clamped to `max`.
+    fn parse_limit(
+        &mut self,
+        get: &impl Fn(&str) -> Option<String>,
+        key: &str,
+        max: u32,
+    ) -> Option<u32> {
+        let v = get(key)?;
+        match v.parse::<u64>() {
+            Ok(n) if n > u64::from(max) => {
+                self.warnings
+                    .push(format!("{key}={n} is larger than the maximum; using {max}"));
+                Some(max)
+            }
+            Ok(n) => Some(n as u32),
+            Err(_) => {
+                self.warnings.push(format!(
+                    "{key}={v:?} is not a non-negative integer; using the default"
+                ));
+                None
+            }
+        }
     }
 
     fn read_otlp(&mut self, get: &impl Fn(&str) -> Option<String>) {
@@ -501,5 +573,52 @@ mod tests {
         let bad = read(&[("OTEL_TRACES_SAMPLER", "sometimes")]);
         assert!(bad.sampler.is_none());
         assert!(bad.warnings[0].contains("using parentbased_always_on"));
+    }
+
+    #[test]
+    fn span_limits_come_from_the_specific_then_the_general_variables() {
+        let c = read(&[
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "10"),
+            ("OTEL_ATTRIBUTE_COUNT_LIMIT", "5"),
+            ("OTEL_SPAN_EVENT_COUNT_LIMIT", "0"),
+            ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "7"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
+        ]);
+        assert_eq!(
+            c.span_limits,
+            SpanLimits {
+                attribute_count: 10,
+                attribute_value_length: Some(64),
+                event_count: 0,
+                link_count: 128,
+                attributes_per_event: 5,
+                attributes_per_link: 7,
+            }
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = read(&[
+            ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "16"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
+        ]);
+        assert_eq!(c.span_limits.attribute_value_length, Some(16));
+        assert_eq!(read(&[]).span_limits, SpanLimits::DEFAULT);
+    }
+
+    #[test]
+    fn absurd_span_limits_warn_and_clamp() {
+        let c = read(&[
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "1000000000000"),
+            ("OTEL_SPAN_LINK_COUNT_LIMIT", "-3"),
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1e9"),
+        ]);
+        assert_eq!(c.span_limits.attribute_count, MAX_COUNT_LIMIT);
+        assert_eq!(c.span_limits.link_count, 128);
+        assert_eq!(c.span_limits.attribute_value_length, None);
+        assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
+        assert!(
+            c.warnings.iter().any(|w| w.contains("using 65536")),
+            "{:?}",
+            c.warnings
+        );
     }
 }

@@ -261,6 +261,9 @@ mod tests {
             events: vec![],
             links: vec![],
             status: Status::Unset,
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            dropped_links_count: 0,
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::otlp::encode;
 use super::{ExportError, Exporter, Resource};
-use crate::span::SpanRecord;
+use crate::span::{SpanBatch, SpanRecord};
 
 /// Appends each batch as one OTLP-JSON line to a file, to keep, diff or replay later.
 ///
@@ -40,6 +40,14 @@ impl FileExporter {
 
 impl Exporter for FileExporter {
     fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
+        self.export_batch(SpanBatch::from_records(spans), resource)
+    }
+
+    fn export_batch(
+        &mut self,
+        spans: SpanBatch<'_>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
         if spans.is_empty() {
             return Ok(());
         }

@@ -15,7 +15,7 @@ mod zipkin;
 
 use std::fmt;
 
-use crate::span::{Resource, SpanRecord};
+use crate::span::{Resource, SpanBatch, SpanRecord};
 use crate::tracer::Processor;
 
 pub use console::ConsoleExporter;
@@ -35,6 +35,11 @@ pub use zipkin::ZipkinExporter;
 /// Calls are synchronous and never on an application thread; an exporter that needs an async
 /// runtime owns one. Nothing an exporter does is traced.
 ///
+/// The collector calls [`export_batch`](Exporter::export_batch), which hands over a borrowed
+/// view of its buffer. Its default builds owned [`SpanRecord`]s and calls
+/// [`export`](Exporter::export); an exporter that encodes spans as it reads them (OTLP does)
+/// implements `export_batch` itself and skips that copy.
+///
 /// ```
 /// use traceweave::{ExportError, Exporter, Resource, SpanRecord};
 ///
@@ -49,8 +54,18 @@ pub use zipkin::ZipkinExporter;
 /// }
 /// ```
 pub trait Exporter: Send + 'static {
-    /// Delivers one batch. An error counts the batch as dropped.
+    /// Delivers one batch of owned records. An error counts the batch as dropped.
     fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError>;
+
+    /// Delivers one batch read in place; what the collector calls. An error counts the batch
+    /// as dropped.
+    fn export_batch(
+        &mut self,
+        batch: SpanBatch<'_>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
+        self.export(&batch.to_records(), resource)
+    }
 
     /// Delivers anything the exporter buffers itself.
     fn force_flush(&mut self) -> Result<(), ExportError> {
@@ -66,6 +81,14 @@ pub trait Exporter: Send + 'static {
 impl<E: Exporter + ?Sized> Exporter for Box<E> {
     fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
         (**self).export(spans, resource)
+    }
+
+    fn export_batch(
+        &mut self,
+        batch: SpanBatch<'_>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
+        (**self).export_batch(batch, resource)
     }
 
     fn force_flush(&mut self) -> Result<(), ExportError> {
@@ -146,10 +169,10 @@ fn guarded(call: impl FnOnce() -> Result<(), ExportError>) -> Result<(), ExportE
 }
 
 impl Processor for Exporters {
-    fn export(&mut self, batch: &[SpanRecord]) -> bool {
+    fn export(&mut self, batch: SpanBatch<'_>) -> bool {
         let mut delivered = true;
         for e in &mut self.exporters {
-            delivered &= guarded(|| e.export(batch, &self.resource)).is_ok();
+            delivered &= guarded(|| e.export_batch(batch, &self.resource)).is_ok();
         }
         delivered
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::clock;
 use super::raw::{RawSpan, STATUS_ERROR, STATUS_OK, STATUS_UNSET};
-use super::{Event, KeyValue, Link, SpanKind, Status};
+use super::{Event, KeyValue, Link, SpanKind, SpanLimits, Status};
 use crate::context::{self, Context, Shared, SpanContext};
 use crate::id::{SpanId, TraceFlags, TraceId};
 use crate::sampler::{SamplingDecision, SamplingInput};
@@ -128,22 +128,27 @@ impl Span {
         }
     }
 
-    /// Sets an attribute (replacing none: later values with the same key are appended).
+    /// Sets an attribute. Setting a key again replaces its value; beyond the span's attribute
+    /// limit new keys are dropped and counted (see [`SpanLimits`](crate::SpanLimits)).
     #[inline]
     pub fn set_attribute(&mut self, key: impl Into<super::Key>, value: impl Into<super::Value>) {
         if let Some(r) = self.recording() {
-            r.raw.push_attribute(key.into(), value.into());
+            let limits = limits_of(r.sink, &r.shared);
+            r.raw.push_attribute(key.into(), value.into(), limits);
         }
     }
 
     /// Adds a timestamped event.
     pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
         if let Some(r) = self.recording() {
-            r.raw.extra().events.push(Event {
+            let limits = limits_of(r.sink, &r.shared);
+            let event = Event {
                 name: name.into(),
                 time_unix_nano: clock::ticks(),
                 attributes,
-            });
+                dropped_attributes_count: 0,
+            };
+            r.raw.push_event(event, limits);
         }
     }
 
@@ -152,13 +157,16 @@ impl Span {
         if let Some(r) = self.recording()
             && span_context.is_valid()
         {
-            r.raw.extra().links.push(Link {
+            let limits = limits_of(r.sink, &r.shared);
+            let link = Link {
                 trace_id: span_context.trace_id(),
                 span_id: span_context.span_id(),
                 trace_flags: span_context.trace_flags(),
                 is_remote: span_context.is_remote(),
                 attributes,
-            });
+                dropped_attributes_count: 0,
+            };
+            r.raw.push_link(link, limits);
         }
     }
 
@@ -256,6 +264,23 @@ impl Recording {
     }
 }
 
+/// The limits of the pipeline a span records into.
+#[inline(always)]
+fn limits_of(sink: Sink, shared: &Option<Arc<Shared>>) -> &SpanLimits {
+    match sink {
+        Sink::Global(p) => &p.limits,
+        Sink::Scoped => match shared
+            .as_deref()
+            .and_then(|s| s.scope.as_ref())
+            .and_then(scoped_pipeline)
+        {
+            Some(p) => &p.limits,
+            None => &SpanLimits::DEFAULT,
+        },
+        Sink::PreInit => &SpanLimits::DEFAULT,
+    }
+}
+
 /// Overwrites a span's state with `Ended` when dropped, without dropping what was there: the
 /// recording's fields have been moved out by then.
 struct MarkEnded(*mut State);
@@ -294,7 +319,7 @@ unsafe fn submit(sink: Sink, shared: Option<&Shared>, raw: *mut RawSpan) {
 fn submit_late(record: RawSpan) {
     match global_state() {
         GlobalState::Running(p) => p.submit(record),
-        GlobalState::Uninit => submit_pre_init(record.into_record()),
+        GlobalState::Uninit => submit_pre_init(record),
         GlobalState::Disabled => {}
     }
 }

@@ -2,9 +2,11 @@
 
 mod active;
 pub(crate) mod clock;
+mod limits;
 pub(crate) mod raw;
 mod resource;
 mod value;
+mod view;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,8 +16,10 @@ use crate::id::{SpanId, TraceFlags, TraceId};
 
 pub use active::{EnteredSpan, Span, SpanBuilder, span};
 pub(crate) use active::{Parent, start, start_entered};
+pub use limits::SpanLimits;
 pub use resource::Resource;
 pub use value::{Array, Key, KeyValue, ToValue, Value};
+pub use view::{AttributeIter, SpanBatch, SpanBatchIter, SpanView, StatusRef, ValueRef};
 
 /// What role a span plays in a trace (OpenTelemetry's span kinds; SkyWalking's Entry, Exit and
 /// Local map to server, client and internal).
@@ -92,6 +96,8 @@ pub struct Event {
     pub time_unix_nano: u64,
     /// Details.
     pub attributes: Vec<KeyValue>,
+    /// Attributes dropped for the per-event count limit.
+    pub dropped_attributes_count: u32,
 }
 
 /// A reference from one span to another span, possibly of another trace (e.g. a consumer
@@ -108,6 +114,8 @@ pub struct Link {
     pub is_remote: bool,
     /// Details of the link.
     pub attributes: Vec<KeyValue>,
+    /// Attributes dropped for the per-link count limit.
+    pub dropped_attributes_count: u32,
 }
 
 /// A finished span's attributes. (Live spans keep primitive attributes inline; this vector is
@@ -145,6 +153,12 @@ pub struct SpanRecord {
     pub links: Vec<Link>,
     /// The outcome.
     pub status: Status,
+    /// Attributes dropped for the count limit.
+    pub dropped_attributes_count: u32,
+    /// Events dropped for the count limit.
+    pub dropped_events_count: u32,
+    /// Links dropped for the count limit.
+    pub dropped_links_count: u32,
 }
 
 impl SpanRecord {
@@ -154,7 +168,7 @@ impl SpanRecord {
             .saturating_sub(self.start_time_unix_nano)
     }
 
-    /// The value of the first attribute with this key.
+    /// The value of the attribute with this key.
     pub fn attribute(&self, key: &str) -> Option<&Value> {
         self.attributes
             .iter()

@@ -1,11 +1,12 @@
 //! The compact form a span has while it is live and while it waits in a queue. Everything
 //! common fits inline (ids, times, a static name, two primitive attributes with static keys);
-//! everything else goes into one boxed `Extra`, allocated only when used. The collector turns
-//! it into the exporters' [`SpanRecord`].
+//! everything else goes into one boxed `Extra`, allocated only when used. Exporters read it in
+//! place through a [`SpanView`](super::SpanView); a [`SpanRecord`] is built only on request.
 
 use std::borrow::Cow;
 use std::mem::MaybeUninit;
 
+use super::limits::{SpanLimits, apply_to_list, truncate_value};
 use super::{Event, Key, KeyValue, Link, SpanKind, SpanRecord, Status, Value};
 use crate::context::TraceState;
 use crate::id::{SpanId, TraceFlags, TraceId};
@@ -21,21 +22,47 @@ pub(crate) enum Prim {
     Str(&'static str),
 }
 
+impl Prim {
+    #[inline(always)]
+    fn of(value: &Value) -> Option<Prim> {
+        match *value {
+            Value::Bool(b) => Some(Prim::Bool(b)),
+            Value::I64(i) => Some(Prim::I64(i)),
+            Value::F64(f) => Some(Prim::F64(f)),
+            Value::Str(Cow::Borrowed(s)) => Some(Prim::Str(s)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn to_value(self) -> Value {
+        match self {
+            Prim::Bool(b) => Value::Bool(b),
+            Prim::I64(i) => Value::I64(i),
+            Prim::F64(f) => Value::F64(f),
+            Prim::Str(s) => Value::Str(Cow::Borrowed(s)),
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub(crate) struct StaticAttr {
-    key: &'static str,
-    value: Prim,
+    pub(crate) key: &'static str,
+    pub(crate) value: Prim,
 }
 
 /// What most spans never need.
 #[derive(Default)]
 pub(crate) struct Extra {
     pub(crate) name: Option<Cow<'static, str>>,
+    /// Attributes beyond the inline ones (all of them, once any did not fit inline).
     pub(crate) attributes: Vec<KeyValue>,
     pub(crate) events: Vec<Event>,
     pub(crate) links: Vec<Link>,
     pub(crate) status_message: Option<Cow<'static, str>>,
     pub(crate) trace_state: TraceState,
+    pub(crate) dropped_attributes: u32,
+    pub(crate) dropped_events: u32,
+    pub(crate) dropped_links: u32,
 }
 
 pub(crate) const STATUS_UNSET: u8 = 0;
@@ -46,7 +73,8 @@ pub(crate) struct RawSpan {
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: SpanId,
     pub(crate) parent_span_id: SpanId,
-    /// Raw clock ticks until `into_record` converts them.
+    /// Raw clock ticks while the span lives and waits in a queue; Unix nanoseconds once the
+    /// collector has sealed it (as are its events' times).
     pub(crate) start: u64,
     pub(crate) end: u64,
     pub(crate) name: &'static str,
@@ -94,44 +122,127 @@ impl RawSpan {
         self.extra.get_or_insert_with(Default::default)
     }
 
-    /// Inline while the attribute is primitive with a static key and nothing has spilled yet
-    /// (so the order of attributes is the order they were set in).
+    /// The inline attributes.
     #[inline]
-    pub(crate) fn push_attribute(&mut self, key: Key, value: Value) {
-        let spilled = self
-            .extra
-            .as_ref()
-            .is_some_and(|e| !e.attributes.is_empty());
-        if !spilled
-            && (self.n_attrs as usize) < INLINE_ATTRS
+    pub(crate) fn inline_attrs(&self) -> &[StaticAttr] {
+        let n = (self.n_attrs as usize).min(INLINE_ATTRS);
+        // SAFETY: `MaybeUninit<T>` has `T`'s layout, and the first `n_attrs` entries were
+        // written by `push_attribute` (which only ever raises `n_attrs` after writing, and
+        // `spill` lowers it to 0 after reading them).
+        unsafe { std::slice::from_raw_parts(self.attrs.as_ptr().cast::<StaticAttr>(), n) }
+    }
+
+    /// Sets an attribute within `limits`: a key set before gets the new value in its place;
+    /// a new key beyond the count limit is dropped and counted. Inline while the attribute is
+    /// primitive with a static key and nothing has spilled yet (so the order of attributes is
+    /// the order they were first set in).
+    #[inline]
+    pub(crate) fn push_attribute(&mut self, key: Key, mut value: Value, limits: &SpanLimits) {
+        if limits.attribute_value_length.is_some() {
+            truncate_value(&mut value, limits.attribute_value_length);
+        }
+        if self.extra.as_ref().is_none_or(|e| e.attributes.is_empty())
             && let Some(key) = key.as_static()
+            && let Some(prim) = Prim::of(&value)
         {
-            let prim = match value {
-                Value::Bool(b) => Some(Prim::Bool(b)),
-                Value::I64(i) => Some(Prim::I64(i)),
-                Value::F64(f) => Some(Prim::F64(f)),
-                Value::Str(Cow::Borrowed(s)) => Some(Prim::Str(s)),
-                _ => None,
-            };
-            if let Some(value) = prim {
-                self.attrs[self.n_attrs as usize] = MaybeUninit::new(StaticAttr { key, value });
+            let n = self.n_attrs as usize;
+            if let Some(i) = (0..n).find(|&i| self.inline_attrs()[i].key == key) {
+                self.attrs[i] = MaybeUninit::new(StaticAttr { key, value: prim });
+                return;
+            }
+            if n < INLINE_ATTRS && (n as u32) < limits.attribute_count {
+                self.attrs[n] = MaybeUninit::new(StaticAttr { key, value: prim });
                 self.n_attrs += 1;
                 return;
             }
         }
-        self.extra().attributes.push(KeyValue { key, value });
+        self.push_attribute_slow(key, value, limits);
     }
 
-    fn inline_attrs(&self) -> impl Iterator<Item = StaticAttr> + '_ {
-        // SAFETY: the first `n_attrs` entries were written by `push_attribute`.
-        self.attrs[..self.n_attrs as usize]
-            .iter()
-            .map(|a| unsafe { a.assume_init() })
+    #[inline(never)]
+    fn push_attribute_slow(&mut self, key: Key, value: Value, limits: &SpanLimits) {
+        self.spill();
+        let extra = self.extra();
+        if let Some(kv) = extra.attributes.iter_mut().find(|kv| kv.key == key) {
+            kv.value = value;
+        } else if extra.attributes.len() < limits.attribute_count as usize {
+            extra.attributes.push(KeyValue { key, value });
+        } else {
+            extra.dropped_attributes = extra.dropped_attributes.saturating_add(1);
+        }
     }
 
-    /// The exporters' form. Runs on the collector thread.
-    #[inline(always)]
-    pub(crate) fn into_record(self) -> SpanRecord {
+    /// Moves the inline attributes to the front of `extra.attributes`.
+    fn spill(&mut self) {
+        if self.n_attrs == 0 {
+            return;
+        }
+        let inline: Vec<KeyValue> = (self.inline_attrs().iter())
+            .map(|a| KeyValue {
+                key: Key::from_static(a.key),
+                value: a.value.to_value(),
+            })
+            .collect();
+        self.n_attrs = 0;
+        let attributes = &mut self.extra().attributes;
+        attributes.splice(0..0, inline);
+    }
+
+    /// Adds an event within `limits` (its time in raw ticks).
+    pub(crate) fn push_event(&mut self, mut event: Event, limits: &SpanLimits) {
+        let extra = self.extra();
+        if push_limited(&extra.events, &mut extra.dropped_events, limits.event_count) {
+            event.dropped_attributes_count += fit_list(
+                &mut event.attributes,
+                limits.attributes_per_event,
+                limits.attribute_value_length,
+            );
+            extra.events.push(event);
+        }
+    }
+
+    /// Adds a link within `limits`.
+    pub(crate) fn push_link(&mut self, mut link: Link, limits: &SpanLimits) {
+        let extra = self.extra();
+        if push_limited(&extra.links, &mut extra.dropped_links, limits.link_count) {
+            link.dropped_attributes_count += fit_list(
+                &mut link.attributes,
+                limits.attributes_per_link,
+                limits.attribute_value_length,
+            );
+            extra.links.push(link);
+        }
+    }
+
+    /// Turns clock ticks into Unix nanoseconds (the span's and its events'). Runs once, on the
+    /// collector thread, before exporters see the span.
+    #[inline]
+    pub(crate) fn seal(&mut self) {
+        self.start = super::clock::to_unix_nanos(self.start);
+        self.end = super::clock::to_unix_nanos(self.end);
+        if let Some(extra) = &mut self.extra {
+            for e in &mut extra.events {
+                e.time_unix_nano = super::clock::to_unix_nanos(e.time_unix_nano);
+            }
+        }
+    }
+
+    /// The status, borrowing its message.
+    pub(crate) fn status(&self) -> super::StatusRef<'_> {
+        match self.status {
+            STATUS_OK => super::StatusRef::Ok,
+            STATUS_ERROR => super::StatusRef::Error(
+                self.extra
+                    .as_ref()
+                    .and_then(|e| e.status_message.as_deref())
+                    .unwrap_or(""),
+            ),
+            _ => super::StatusRef::Unset,
+        }
+    }
+
+    /// The exporters' owned form of a sealed span.
+    pub(crate) fn to_record(&self) -> SpanRecord {
         let mut record = SpanRecord {
             trace_id: self.trace_id,
             span_id: self.span_id,
@@ -141,9 +252,14 @@ impl RawSpan {
             trace_state: TraceState::new(),
             name: Cow::Borrowed(self.name),
             kind: self.kind,
-            start_time_unix_nano: super::clock::to_unix_nanos(self.start),
-            end_time_unix_nano: super::clock::to_unix_nanos(self.end),
-            attributes: Vec::new(),
+            start_time_unix_nano: self.start,
+            end_time_unix_nano: self.end,
+            attributes: (self.inline_attrs().iter())
+                .map(|a| KeyValue {
+                    key: Key::from_static(a.key),
+                    value: a.value.to_value(),
+                })
+                .collect(),
             events: Vec::new(),
             links: Vec::new(),
             status: match self.status {
@@ -151,38 +267,50 @@ impl RawSpan {
                 STATUS_ERROR => Status::error(""),
                 _ => Status::Unset,
             },
+            dropped_attributes_count: 0,
+            dropped_events_count: 0,
+            dropped_links_count: 0,
         };
-        if self.n_attrs > 0 {
-            record.attributes = self
-                .inline_attrs()
-                .map(|a| KeyValue {
-                    key: Key::from_static(a.key),
-                    value: match a.value {
-                        Prim::Bool(b) => Value::Bool(b),
-                        Prim::I64(i) => Value::I64(i),
-                        Prim::F64(f) => Value::F64(f),
-                        Prim::Str(s) => Value::Str(Cow::Borrowed(s)),
-                    },
-                })
-                .collect();
-        }
-        if let Some(extra) = self.extra {
-            let extra = *extra;
-            if let Some(name) = extra.name {
-                record.name = name;
+        if let Some(extra) = &self.extra {
+            if let Some(name) = &extra.name {
+                record.name = name.clone();
             }
-            record.attributes.extend(extra.attributes);
-            record.events = extra.events;
-            for e in &mut record.events {
-                e.time_unix_nano = super::clock::to_unix_nanos(e.time_unix_nano);
-            }
-            record.links = extra.links;
-            record.trace_state = extra.trace_state;
-            if let (Status::Error { message }, Some(m)) = (&mut record.status, extra.status_message)
+            record.attributes.extend(extra.attributes.iter().cloned());
+            record.events = extra.events.clone();
+            record.links = extra.links.clone();
+            record.trace_state = extra.trace_state.clone();
+            if let (Status::Error { message }, Some(m)) =
+                (&mut record.status, &extra.status_message)
             {
-                *message = m;
+                *message = m.clone();
             }
+            record.dropped_attributes_count = extra.dropped_attributes;
+            record.dropped_events_count = extra.dropped_events;
+            record.dropped_links_count = extra.dropped_links;
         }
         record
     }
+}
+
+/// Whether a list with `max` entries at most has room for one more; counts a drop if not.
+fn push_limited<T>(list: &[T], dropped: &mut u32, max: u32) -> bool {
+    let room = list.len() < max as usize;
+    if !room {
+        *dropped = dropped.saturating_add(1);
+    }
+    room
+}
+
+/// [`apply_to_list`] when the list needs it: most lists are short, unique and unlimited.
+fn fit_list(list: &mut Vec<KeyValue>, max: u32, value_length: Option<u32>) -> u32 {
+    let unique = || {
+        (1..list.len()).all(|i| {
+            let key = list[i].key.as_str();
+            list[..i].iter().all(|kv| kv.key.as_str() != key)
+        })
+    };
+    if value_length.is_none() && list.len() <= max as usize && unique() {
+        return 0;
+    }
+    apply_to_list(list, max, value_length)
 }

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::pipeline::{Pipeline, SpanRing, lock};
 use super::{BatchConfig, Command, Processor};
-use crate::span::SpanRecord;
+use crate::span::SpanBatch;
+use crate::span::raw::RawSpan;
 
 /// Shortest and longest pause between polls while spans flow.
 const MIN_POLL: Duration = Duration::from_millis(1);
@@ -30,7 +31,7 @@ pub(crate) struct Collector {
     pub(crate) rings: Vec<Arc<SpanRing>>,
     pub(crate) rings_version: u64,
     /// Spans drained but not exported yet, and when the first of them was drained.
-    pub(crate) batch: Vec<SpanRecord>,
+    pub(crate) batch: Vec<RawSpan>,
     pub(crate) batch_since: Option<Instant>,
 }
 
@@ -46,6 +47,7 @@ impl Collector {
         let mut idle_polls = 0u32;
         let mut last_drain = Instant::now();
         // Spans that ended before init: export them in batches of the configured size.
+        self.batch.iter_mut().for_each(RawSpan::seal);
         self.export_full(max);
         loop {
             match self.commands.try_recv() {
@@ -153,7 +155,10 @@ impl Collector {
             loop {
                 let room = max.saturating_sub(self.batch.len()).max(1);
                 let batch = &mut self.batch;
-                let n = self.rings[i].drain(room, |raw| batch.push(raw.into_record()));
+                let n = self.rings[i].drain(room, |mut raw| {
+                    raw.seal();
+                    batch.push(raw);
+                });
                 if n > 0 && self.batch_since.is_none() {
                     self.batch_since = Some(Instant::now());
                 }
@@ -212,11 +217,11 @@ impl Collector {
     }
 
     /// One export call, counted as exported or failed.
-    fn deliver(&mut self, spans: &[SpanRecord]) {
+    fn deliver(&mut self, spans: &[RawSpan]) {
         if spans.is_empty() {
             return;
         }
-        let delivered = self.processor.export(spans);
+        let delivered = self.processor.export(SpanBatch::from_raw(spans));
         let counters = &self.pipeline.counters;
         let counter = if delivered {
             &counters.exported

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Tracer;
 use super::pipeline::{Pipeline, lock};
-use crate::span::SpanRecord;
+use crate::span::raw::RawSpan;
 
 /// Null: never initialised. `DISABLED`: disabled or shut down. Otherwise a pipeline kept in
 /// `INSTALLED`.
@@ -79,7 +79,7 @@ pub(crate) fn global_tracer() -> Option<Tracer> {
 const PRE_INIT_CAPACITY: usize = 1024;
 
 struct PreInit {
-    spans: Vec<SpanRecord>,
+    spans: Vec<RawSpan>,
     dropped: u64,
     warned: bool,
 }
@@ -92,7 +92,7 @@ static PRE_INIT: Mutex<PreInit> = Mutex::new(PreInit {
 
 /// Keeps a span that ended before `init`, so the first ones are exported once `init` runs.
 #[cold]
-pub(crate) fn submit_pre_init(record: SpanRecord) {
+pub(crate) fn submit_pre_init(record: RawSpan) {
     let warn = {
         let mut pre = lock(&PRE_INIT);
         if pre.spans.len() < PRE_INIT_CAPACITY {
@@ -113,7 +113,7 @@ pub(crate) fn submit_pre_init(record: SpanRecord) {
 }
 
 /// The spans kept before `init`, and how many were dropped beyond the capacity.
-pub(crate) fn take_pre_init() -> (Vec<SpanRecord>, u64) {
+pub(crate) fn take_pre_init() -> (Vec<RawSpan>, u64) {
     let mut pre = lock(&PRE_INIT);
     (
         std::mem::take(&mut pre.spans),

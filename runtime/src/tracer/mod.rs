@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use crate::context::{Context, ScopeHandle};
 use crate::sampler::Sampler;
-use crate::span::{Resource, SpanRecord};
+use crate::span::raw::RawSpan;
+use crate::span::{Resource, SpanBatch, SpanLimits};
 
 pub(crate) use global::{
     GlobalState, global_state, global_tracer, install_global, shutdown_global, submit_pre_init,
@@ -37,7 +38,7 @@ use pipeline::lock;
 /// on the collector thread only.
 pub(crate) trait Processor: Send + 'static {
     /// Delivers one batch; whether every exporter accepted it.
-    fn export(&mut self, batch: &[SpanRecord]) -> bool;
+    fn export(&mut self, batch: SpanBatch<'_>) -> bool;
     /// Delivers what exporters buffer themselves.
     fn force_flush(&mut self);
     /// Releases the exporters; nothing follows.
@@ -170,7 +171,8 @@ impl Tracer {
         processor: Box<dyn Processor>,
         resource: Resource,
         config: BatchConfig,
-        initial: (Vec<SpanRecord>, u64),
+        limits: SpanLimits,
+        initial: (Vec<RawSpan>, u64),
     ) -> Tracer {
         let (initial, initial_dropped) = initial;
         let config = config.clamped();
@@ -179,6 +181,7 @@ impl Tracer {
         let pipeline = Arc::new(Pipeline::new(
             NEXT_ID.fetch_add(1, Ordering::Relaxed),
             sampler,
+            limits,
             config.max_queue_size,
             tx,
         ));

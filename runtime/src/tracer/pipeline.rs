@@ -12,6 +12,7 @@ use super::sync::CacheLine;
 use super::wake::Wake;
 use super::{Command, SpanStats};
 use crate::sampler::Sampler;
+use crate::span::SpanLimits;
 use crate::span::raw::RawSpan;
 
 pub(crate) type SpanRing = Ring<RawSpan>;
@@ -21,6 +22,8 @@ pub(crate) struct Pipeline {
     pub(crate) sampler: Box<dyn Sampler>,
     /// The sampler leaves children of local parents to the parent's flag (the fast path).
     pub(crate) follows_local_parent: bool,
+    /// How much one span may carry.
+    pub(crate) limits: SpanLimits,
     /// Cleared when shutdown begins: spans ending afterwards are counted and dropped at once.
     pub(crate) running: AtomicBool,
     ring_capacity: usize,
@@ -49,6 +52,7 @@ impl Pipeline {
     pub(crate) fn new(
         id: u64,
         sampler: Box<dyn Sampler>,
+        limits: SpanLimits,
         ring_capacity: usize,
         commands: Sender<Command>,
     ) -> Self {
@@ -56,6 +60,7 @@ impl Pipeline {
             id,
             follows_local_parent: sampler.follows_local_parent(),
             sampler,
+            limits,
             running: AtomicBool::new(true),
             ring_capacity: ring_capacity.max(2).next_power_of_two(),
             rings: Mutex::new(Vec::new()),

@@ -1,4 +1,5 @@
-//! Our spans as the official OTLP types (`opentelemetry-proto`).
+//! Our spans as the official OTLP types (`opentelemetry-proto`), read straight from the
+//! collector's buffer through [`SpanView`]s.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
@@ -7,30 +8,28 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource as PResource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 
-use crate::span::Resource;
-use crate::span::{Array, KeyValue, SpanKind, SpanRecord, Status as OurStatus, Value};
+use crate::span::{
+    Array, Event, KeyValue, Link, Resource, SpanBatch, SpanKind, SpanView, StatusRef, ValueRef,
+};
 
 /// `Span.flags`: the context's is-remote bit is known.
 const HAS_IS_REMOTE: u32 = 0x100;
 /// `Span.flags`: the parent (or link target) is remote.
 const IS_REMOTE: u32 = 0x200;
 
-fn any_value(v: &Value) -> AnyValue {
+fn any_value(v: ValueRef<'_>) -> AnyValue {
     use any_value::Value as V;
     let value = match v {
-        Value::Bool(b) => V::BoolValue(*b),
-        Value::I64(i) => V::IntValue(*i),
-        Value::F64(f) => V::DoubleValue(*f),
-        Value::Str(s) => V::StringValue(s.to_string()),
-        Value::Array(a) => V::ArrayValue(ArrayValue {
+        ValueRef::Bool(b) => V::BoolValue(b),
+        ValueRef::I64(i) => V::IntValue(i),
+        ValueRef::F64(f) => V::DoubleValue(f),
+        ValueRef::Str(s) => V::StringValue(s.to_owned()),
+        ValueRef::Array(a) => V::ArrayValue(ArrayValue {
             values: match a {
-                Array::Bool(v) => v.iter().map(|b| any_value(&Value::Bool(*b))).collect(),
-                Array::I64(v) => v.iter().map(|i| any_value(&Value::I64(*i))).collect(),
-                Array::F64(v) => v.iter().map(|f| any_value(&Value::F64(*f))).collect(),
-                Array::Str(v) => v
-                    .iter()
-                    .map(|s| any_value(&Value::Str(s.clone())))
-                    .collect(),
+                Array::Bool(v) => v.iter().map(|b| any_value(ValueRef::Bool(*b))).collect(),
+                Array::I64(v) => v.iter().map(|i| any_value(ValueRef::I64(*i))).collect(),
+                Array::F64(v) => v.iter().map(|f| any_value(ValueRef::F64(*f))).collect(),
+                Array::Str(v) => v.iter().map(|s| any_value(ValueRef::Str(s))).collect(),
             },
         }),
     };
@@ -38,13 +37,12 @@ fn any_value(v: &Value) -> AnyValue {
 }
 
 pub(crate) fn attributes(kvs: &[KeyValue]) -> Vec<PKeyValue> {
-    kvs.iter()
-        .map(|kv| PKeyValue {
-            key: kv.key.as_str().to_owned(),
-            value: Some(any_value(&kv.value)),
-            ..Default::default()
-        })
-        .collect()
+    let mut out = Vec::new();
+    set_attributes(
+        &mut out,
+        kvs.iter().map(|kv| (kv.key.as_str(), (&kv.value).into())),
+    );
+    out
 }
 
 fn kind(k: SpanKind) -> i32 {
@@ -62,60 +60,35 @@ fn flags(trace_flags: u8, remote: bool) -> u32 {
     u32::from(trace_flags & 0x03) | HAS_IS_REMOTE | if remote { IS_REMOTE } else { 0 }
 }
 
-pub(crate) fn span(s: &SpanRecord) -> Span {
-    Span {
-        trace_id: s.trace_id.to_bytes().to_vec(),
-        span_id: s.span_id.to_bytes().to_vec(),
-        trace_state: s.trace_state.header(),
-        parent_span_id: if s.parent_span_id.is_valid() {
-            s.parent_span_id.to_bytes().to_vec()
-        } else {
-            Vec::new()
-        },
-        flags: flags(s.trace_flags.to_u8(), s.parent_is_remote),
-        name: s.name.to_string(),
-        kind: kind(s.kind),
-        start_time_unix_nano: s.start_time_unix_nano,
-        end_time_unix_nano: s.end_time_unix_nano,
-        attributes: attributes(&s.attributes),
-        events: s
-            .events
-            .iter()
-            .map(|e| span::Event {
-                time_unix_nano: e.time_unix_nano,
-                name: e.name.to_string(),
-                attributes: attributes(&e.attributes),
-                dropped_attributes_count: 0,
-            })
-            .collect(),
-        links: s
-            .links
-            .iter()
-            .map(|l| span::Link {
-                trace_id: l.trace_id.to_bytes().to_vec(),
-                span_id: l.span_id.to_bytes().to_vec(),
-                attributes: attributes(&l.attributes),
-                flags: flags(l.trace_flags.to_u8(), l.is_remote),
-                ..Default::default()
-            })
-            .collect(),
-        status: match &s.status {
-            OurStatus::Unset => None,
-            OurStatus::Ok => Some(Status {
-                code: 1,
-                ..Default::default()
-            }),
-            OurStatus::Error { message } => Some(Status {
-                code: 2,
-                message: message.to_string(),
-            }),
-        },
+fn event(e: &Event) -> span::Event {
+    span::Event {
+        time_unix_nano: e.time_unix_nano,
+        name: e.name.to_string(),
+        attributes: attributes(&e.attributes),
+        dropped_attributes_count: e.dropped_attributes_count,
+    }
+}
+
+fn link(l: &Link) -> span::Link {
+    span::Link {
+        trace_id: l.trace_id.to_bytes().to_vec(),
+        span_id: l.span_id.to_bytes().to_vec(),
+        attributes: attributes(&l.attributes),
+        dropped_attributes_count: l.dropped_attributes_count,
+        flags: flags(l.trace_flags.to_u8(), l.is_remote),
         ..Default::default()
     }
 }
 
+/// One span as a fresh message.
+pub(crate) fn span(s: &SpanView<'_>) -> Span {
+    let mut out = Span::default();
+    fill(&mut out, s);
+    out
+}
+
 /// One export request: the resource, our instrumentation scope, the spans.
-pub(crate) fn request(spans: &[SpanRecord], resource: &Resource) -> ExportTraceServiceRequest {
+pub(crate) fn request(spans: SpanBatch<'_>, resource: &Resource) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(PResource {
@@ -128,7 +101,7 @@ pub(crate) fn request(spans: &[SpanRecord], resource: &Resource) -> ExportTraceS
                     version: env!("CARGO_PKG_VERSION").into(),
                     ..Default::default()
                 }),
-                spans: spans.iter().map(span).collect(),
+                spans: spans.iter().map(|s| span(&s)).collect(),
                 schema_url: String::new(),
             }],
             schema_url: String::new(),
@@ -154,65 +127,76 @@ fn set_str(dst: &mut String, src: &str) {
     dst.push_str(src);
 }
 
-fn set_value(dst: &mut Option<AnyValue>, v: &Value) {
+fn set_value(dst: &mut Option<AnyValue>, v: ValueRef<'_>) {
     use any_value::Value as V;
     let slot = dst.get_or_insert_with(AnyValue::default);
     match (v, &mut slot.value) {
-        (Value::Str(s), Some(V::StringValue(old))) => set_str(old, s),
-        (Value::Bool(b), _) => slot.value = Some(V::BoolValue(*b)),
-        (Value::I64(i), _) => slot.value = Some(V::IntValue(*i)),
-        (Value::F64(f), _) => slot.value = Some(V::DoubleValue(*f)),
+        (ValueRef::Str(s), Some(V::StringValue(old))) => set_str(old, s),
+        (ValueRef::Str(s), _) => slot.value = Some(V::StringValue(s.to_owned())),
+        (ValueRef::Bool(b), _) => slot.value = Some(V::BoolValue(b)),
+        (ValueRef::I64(i), _) => slot.value = Some(V::IntValue(i)),
+        (ValueRef::F64(f), _) => slot.value = Some(V::DoubleValue(f)),
         (other, _) => *slot = any_value(other),
     }
 }
 
-fn set_attributes(dst: &mut Vec<PKeyValue>, src: &[KeyValue]) {
+fn set_attributes<'a>(
+    dst: &mut Vec<PKeyValue>,
+    src: impl ExactSizeIterator<Item = (&'a str, ValueRef<'a>)>,
+) {
     dst.truncate(src.len());
-    for (i, kv) in src.iter().enumerate() {
+    for (i, (key, value)) in src.enumerate() {
         if i == dst.len() {
             dst.push(PKeyValue::default());
         }
         let slot = &mut dst[i];
-        set_str(&mut slot.key, kv.key.as_str());
-        set_value(&mut slot.value, &kv.value);
+        set_str(&mut slot.key, key);
+        set_value(&mut slot.value, value);
     }
 }
 
-fn fill(dst: &mut Span, s: &SpanRecord) {
-    set_bytes(&mut dst.trace_id, &s.trace_id.to_bytes());
-    set_bytes(&mut dst.span_id, &s.span_id.to_bytes());
-    if s.parent_span_id.is_valid() {
-        set_bytes(&mut dst.parent_span_id, &s.parent_span_id.to_bytes());
+fn fill(dst: &mut Span, s: &SpanView<'_>) {
+    set_bytes(&mut dst.trace_id, &s.trace_id().to_bytes());
+    set_bytes(&mut dst.span_id, &s.span_id().to_bytes());
+    if s.parent_span_id().is_valid() {
+        set_bytes(&mut dst.parent_span_id, &s.parent_span_id().to_bytes());
     } else {
         dst.parent_span_id.clear();
     }
-    if s.trace_state.is_empty() {
+    let trace_state = s.trace_state();
+    if trace_state.is_empty() {
         dst.trace_state.clear();
     } else {
-        dst.trace_state = s.trace_state.header();
+        dst.trace_state = trace_state.header();
     }
-    dst.flags = flags(s.trace_flags.to_u8(), s.parent_is_remote);
-    set_str(&mut dst.name, &s.name);
-    dst.kind = kind(s.kind);
-    dst.start_time_unix_nano = s.start_time_unix_nano;
-    dst.end_time_unix_nano = s.end_time_unix_nano;
-    set_attributes(&mut dst.attributes, &s.attributes);
-    if s.events.is_empty() && s.links.is_empty() {
+    dst.flags = flags(s.trace_flags().to_u8(), s.parent_is_remote());
+    set_str(&mut dst.name, s.name());
+    dst.kind = kind(s.kind());
+    dst.start_time_unix_nano = s.start_time_unix_nano();
+    dst.end_time_unix_nano = s.end_time_unix_nano();
+    set_attributes(&mut dst.attributes, s.attributes());
+    dst.dropped_attributes_count = s.dropped_attributes_count();
+    dst.dropped_events_count = s.dropped_events_count();
+    dst.dropped_links_count = s.dropped_links_count();
+    // Events and links are rare: fresh messages.
+    if s.events().is_empty() {
         dst.events.clear();
+    } else {
+        dst.events = s.events().iter().map(event).collect();
+    }
+    if s.links().is_empty() {
         dst.links.clear();
     } else {
-        let full = span(s);
-        dst.events = full.events;
-        dst.links = full.links;
+        dst.links = s.links().iter().map(link).collect();
     }
-    match &s.status {
-        OurStatus::Unset => dst.status = None,
-        OurStatus::Ok => {
+    match s.status() {
+        StatusRef::Unset => dst.status = None,
+        StatusRef::Ok => {
             let st = dst.status.get_or_insert_with(Status::default);
             st.code = 1;
             st.message.clear();
         }
-        OurStatus::Error { message } => {
+        StatusRef::Error(message) => {
             let st = dst.status.get_or_insert_with(Status::default);
             st.code = 2;
             set_str(&mut st.message, message);
@@ -222,7 +206,7 @@ fn fill(dst: &mut Span, s: &SpanRecord) {
 
 impl Encoder {
     /// The protobuf bytes of one export request for `spans`.
-    pub(crate) fn protobuf(&mut self, spans: &[SpanRecord], resource: &Resource) -> &[u8] {
+    pub(crate) fn protobuf(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> &[u8] {
         use prost::Message;
         self.fill(spans, resource);
         self.buf.clear();
@@ -234,22 +218,28 @@ impl Encoder {
     /// The export request for `spans`, in recycled messages.
     pub(crate) fn fill(
         &mut self,
-        spans: &[SpanRecord],
+        spans: SpanBatch<'_>,
         resource: &Resource,
     ) -> &ExportTraceServiceRequest {
         if self.request.resource_spans.is_empty() {
-            self.request = request(&[], resource);
+            self.request = request(SpanBatch::from_records(&[]), resource);
         }
         let rs = &mut self.request.resource_spans[0];
         let attrs = &mut rs.resource.get_or_insert_with(Default::default).attributes;
-        set_attributes(attrs, resource.attributes());
+        let resource_attrs = resource.attributes();
+        set_attributes(
+            attrs,
+            resource_attrs
+                .iter()
+                .map(|kv| (kv.key.as_str(), (&kv.value).into())),
+        );
         let out = &mut rs.scope_spans[0].spans;
         out.truncate(spans.len());
         for (i, s) in spans.iter().enumerate() {
             if i == out.len() {
                 out.push(Span::default());
             }
-            fill(&mut out[i], s);
+            fill(&mut out[i], &s);
         }
         &self.request
     }
@@ -259,6 +249,8 @@ impl Encoder {
 mod tests {
     use super::*;
     use prost::Message;
+
+    use crate::span::{SpanRecord, Status as OurStatus};
 
     fn batch(n: usize, seed: usize) -> Vec<SpanRecord> {
         crate::testing::Capture::new()
@@ -298,9 +290,10 @@ mod tests {
         let mut encoder = Encoder::default();
         for (n, seed) in [(5, 0), (2, 1), (7, 1), (0, 0), (3, 2)] {
             let spans = batch(n, seed);
-            let fresh = request(&spans, &resource).encode_to_vec();
+            let spans = SpanBatch::from_records(&spans);
+            let fresh = request(spans, &resource).encode_to_vec();
             assert_eq!(
-                encoder.protobuf(&spans, &resource),
+                encoder.protobuf(spans, &resource),
                 fresh.as_slice(),
                 "n={n} seed={seed}"
             );

@@ -12,7 +12,7 @@ use tonic::Code;
 use super::encode;
 use crate::export::retry::{Attempt, deliver};
 use crate::export::{ExportError, Exporter, Resource};
-use crate::span::SpanRecord;
+use crate::span::{SpanBatch, SpanRecord};
 
 struct Job {
     request: ExportTraceServiceRequest,
@@ -177,6 +177,14 @@ fn run(endpoint: String, headers: Vec<(String, String)>, gzip: bool, jobs: mpsc:
 
 impl Exporter for OtlpGrpcExporter {
     fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
+        self.export_batch(SpanBatch::from_records(spans), resource)
+    }
+
+    fn export_batch(
+        &mut self,
+        spans: SpanBatch<'_>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
         if spans.is_empty() {
             return Ok(());
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::http;
 use super::retry::deliver;
 use super::{ExportError, Exporter, Resource};
-use crate::span::SpanRecord;
+use crate::span::{SpanBatch, SpanRecord};
 
 /// How OTLP is carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,6 +101,11 @@ impl OtlpExporter {
     /// The request body for a batch, as it would be sent (before compression). Reuses its
     /// buffers from batch to batch.
     pub fn encode(&mut self, spans: &[SpanRecord], resource: &Resource) -> &[u8] {
+        self.encode_batch(SpanBatch::from_records(spans), resource)
+    }
+
+    /// [`encode`](Self::encode) for spans read in place.
+    pub fn encode_batch(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> &[u8] {
         match self.protocol {
             OtlpProtocol::HttpProtobuf => self.encoder.protobuf(spans, resource),
             OtlpProtocol::HttpJson => {
@@ -120,11 +125,19 @@ pub(crate) fn traces_url(endpoint: &str) -> String {
 
 impl Exporter for OtlpExporter {
     fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
+        self.export_batch(SpanBatch::from_records(spans), resource)
+    }
+
+    fn export_batch(
+        &mut self,
+        spans: SpanBatch<'_>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
         if spans.is_empty() {
             return Ok(());
         }
         let gzip = self.gzip;
-        let encoded = self.encode(spans, resource);
+        let encoded = self.encode_batch(spans, resource);
         let body = if gzip {
             http::gzip(encoded)
         } else {

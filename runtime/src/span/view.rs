@@ -1,0 +1,435 @@
+//! Finished spans as exporters read them: borrowed from the collector's buffer, nothing copied
+//! or converted until an exporter asks for it.
+
+use super::raw::{Prim, RawSpan, StaticAttr};
+use super::{Array, Event, KeyValue, Link, SpanKind, SpanRecord, Status, Value};
+use crate::context::TraceState;
+use crate::id::{SpanId, TraceFlags, TraceId};
+
+static EMPTY_TRACE_STATE: TraceState = TraceState::new();
+
+/// A batch of finished spans, as the collector hands it to [`Exporter::export_batch`]
+/// (`crate::Exporter::export_batch`). It borrows the collector's buffer: read the spans through
+/// [`SpanView`]s, or turn them into owned [`SpanRecord`]s with [`to_records`](Self::to_records).
+///
+/// ```
+/// use traceweave::{SpanBatch, SpanRecord};
+/// fn names(batch: SpanBatch<'_>) -> Vec<String> {
+///     batch.iter().map(|span| span.name().to_owned()).collect()
+/// }
+/// assert!(names(SpanBatch::from_records(&[])).is_empty());
+/// ```
+#[derive(Clone, Copy)]
+pub struct SpanBatch<'a>(Spans<'a>);
+
+#[derive(Clone, Copy)]
+enum Spans<'a> {
+    Raw(&'a [RawSpan]),
+    Records(&'a [SpanRecord]),
+}
+
+impl<'a> SpanBatch<'a> {
+    /// A batch over owned records (to call a batch-reading exporter from records).
+    pub fn from_records(records: &'a [SpanRecord]) -> Self {
+        SpanBatch(Spans::Records(records))
+    }
+
+    pub(crate) fn from_raw(raw: &'a [RawSpan]) -> Self {
+        SpanBatch(Spans::Raw(raw))
+    }
+
+    /// How many spans.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            Spans::Raw(s) => s.len(),
+            Spans::Records(s) => s.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The span at `index`.
+    pub fn get(&self, index: usize) -> Option<SpanView<'a>> {
+        match self.0 {
+            Spans::Raw(s) => s.get(index).map(|r| SpanView(View::Raw(r))),
+            Spans::Records(s) => s.get(index).map(|r| SpanView(View::Record(r))),
+        }
+    }
+
+    /// The spans, in the order they were collected.
+    pub fn iter(&self) -> SpanBatchIter<'a> {
+        SpanBatchIter {
+            batch: *self,
+            next: 0,
+        }
+    }
+
+    /// Owned copies of every span.
+    pub fn to_records(&self) -> Vec<SpanRecord> {
+        match self.0 {
+            Spans::Raw(s) => s.iter().map(RawSpan::to_record).collect(),
+            Spans::Records(s) => s.to_vec(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SpanBatch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for SpanBatch<'a> {
+    type Item = SpanView<'a>;
+    type IntoIter = SpanBatchIter<'a>;
+    fn into_iter(self) -> SpanBatchIter<'a> {
+        self.iter()
+    }
+}
+
+/// The spans of a [`SpanBatch`].
+#[derive(Clone, Debug)]
+pub struct SpanBatchIter<'a> {
+    batch: SpanBatch<'a>,
+    next: usize,
+}
+
+impl<'a> Iterator for SpanBatchIter<'a> {
+    type Item = SpanView<'a>;
+    #[inline]
+    fn next(&mut self) -> Option<SpanView<'a>> {
+        let span = self.batch.get(self.next)?;
+        self.next += 1;
+        Some(span)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.batch.len() - self.next;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for SpanBatchIter<'_> {}
+
+/// One finished span, borrowed. Times are nanoseconds since the Unix epoch.
+#[derive(Clone, Copy)]
+pub struct SpanView<'a>(View<'a>);
+
+#[derive(Clone, Copy)]
+enum View<'a> {
+    Raw(&'a RawSpan),
+    Record(&'a SpanRecord),
+}
+
+/// An attribute value, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// A boolean.
+    Bool(bool),
+    /// A 64-bit integer.
+    I64(i64),
+    /// A 64-bit float.
+    F64(f64),
+    /// A string.
+    Str(&'a str),
+    /// A homogeneous array.
+    Array(&'a Array),
+}
+
+impl ValueRef<'_> {
+    /// An owned copy.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::I64(i) => Value::I64(i),
+            ValueRef::F64(f) => Value::F64(f),
+            ValueRef::Str(s) => Value::Str(s.to_owned().into()),
+            ValueRef::Array(a) => Value::Array(a.clone()),
+        }
+    }
+}
+
+impl<'a> From<&'a Value> for ValueRef<'a> {
+    #[inline]
+    fn from(v: &'a Value) -> Self {
+        match v {
+            Value::Bool(b) => ValueRef::Bool(*b),
+            Value::I64(i) => ValueRef::I64(*i),
+            Value::F64(f) => ValueRef::F64(*f),
+            Value::Str(s) => ValueRef::Str(s),
+            Value::Array(a) => ValueRef::Array(a),
+        }
+    }
+}
+
+impl From<Prim> for ValueRef<'static> {
+    #[inline]
+    fn from(p: Prim) -> Self {
+        match p {
+            Prim::Bool(b) => ValueRef::Bool(b),
+            Prim::I64(i) => ValueRef::I64(i),
+            Prim::F64(f) => ValueRef::F64(f),
+            Prim::Str(s) => ValueRef::Str(s),
+        }
+    }
+}
+
+/// A span's outcome, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusRef<'a> {
+    /// Nothing was said.
+    Unset,
+    /// Marked successful.
+    Ok,
+    /// Failed, with this message (possibly empty).
+    Error(&'a str),
+}
+
+impl<'a> From<&'a Status> for StatusRef<'a> {
+    fn from(s: &'a Status) -> Self {
+        match s {
+            Status::Unset => StatusRef::Unset,
+            Status::Ok => StatusRef::Ok,
+            Status::Error { message } => StatusRef::Error(message),
+        }
+    }
+}
+
+/// The attributes of a [`SpanView`]: keys and borrowed values, in the order they were first
+/// set, each key once.
+#[derive(Clone, Debug)]
+pub struct AttributeIter<'a> {
+    inline: std::slice::Iter<'a, StaticAttr>,
+    rest: std::slice::Iter<'a, KeyValue>,
+}
+
+impl std::fmt::Debug for StaticAttr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={:?}", self.key, ValueRef::from(self.value))
+    }
+}
+
+impl<'a> Iterator for AttributeIter<'a> {
+    type Item = (&'a str, ValueRef<'a>);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(a) = self.inline.next() {
+            return Some((a.key, a.value.into()));
+        }
+        self.rest
+            .next()
+            .map(|kv| (kv.key.as_str(), (&kv.value).into()))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.inline.len() + self.rest.len();
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for AttributeIter<'_> {}
+
+impl<'a> SpanView<'a> {
+    /// The trace this span belongs to.
+    #[inline]
+    pub fn trace_id(&self) -> TraceId {
+        match self.0 {
+            View::Raw(r) => r.trace_id,
+            View::Record(r) => r.trace_id,
+        }
+    }
+
+    /// This span.
+    #[inline]
+    pub fn span_id(&self) -> SpanId {
+        match self.0 {
+            View::Raw(r) => r.span_id,
+            View::Record(r) => r.span_id,
+        }
+    }
+
+    /// The parent span, or [`SpanId::INVALID`] for a root.
+    #[inline]
+    pub fn parent_span_id(&self) -> SpanId {
+        match self.0 {
+            View::Raw(r) => r.parent_span_id,
+            View::Record(r) => r.parent_span_id,
+        }
+    }
+
+    /// Whether the parent lives in another process.
+    #[inline]
+    pub fn parent_is_remote(&self) -> bool {
+        match self.0 {
+            View::Raw(r) => r.parent_is_remote,
+            View::Record(r) => r.parent_is_remote,
+        }
+    }
+
+    /// Whether this span has no parent in this trace.
+    pub fn is_root(&self) -> bool {
+        !self.parent_span_id().is_valid()
+    }
+
+    /// The W3C flags.
+    #[inline]
+    pub fn trace_flags(&self) -> TraceFlags {
+        match self.0 {
+            View::Raw(r) => r.flags,
+            View::Record(r) => r.trace_flags,
+        }
+    }
+
+    /// Vendor state carried with the trace.
+    #[inline]
+    pub fn trace_state(&self) -> &'a TraceState {
+        match self.0 {
+            View::Raw(r) => r
+                .extra
+                .as_ref()
+                .map_or(&EMPTY_TRACE_STATE, |e| &e.trace_state),
+            View::Record(r) => &r.trace_state,
+        }
+    }
+
+    /// The operation's name.
+    #[inline]
+    pub fn name(&self) -> &'a str {
+        match self.0 {
+            View::Raw(r) => match r.extra.as_ref().and_then(|e| e.name.as_deref()) {
+                Some(name) => name,
+                None => r.name,
+            },
+            View::Record(r) => &r.name,
+        }
+    }
+
+    /// The span's role.
+    #[inline]
+    pub fn kind(&self) -> SpanKind {
+        match self.0 {
+            View::Raw(r) => r.kind,
+            View::Record(r) => r.kind,
+        }
+    }
+
+    /// Start, in nanoseconds since the Unix epoch.
+    #[inline]
+    pub fn start_time_unix_nano(&self) -> u64 {
+        match self.0 {
+            View::Raw(r) => r.start,
+            View::Record(r) => r.start_time_unix_nano,
+        }
+    }
+
+    /// End, in nanoseconds since the Unix epoch.
+    #[inline]
+    pub fn end_time_unix_nano(&self) -> u64 {
+        match self.0 {
+            View::Raw(r) => r.end,
+            View::Record(r) => r.end_time_unix_nano,
+        }
+    }
+
+    /// The duration in nanoseconds (0 if the clock went backwards).
+    pub fn duration_nanos(&self) -> u64 {
+        self.end_time_unix_nano()
+            .saturating_sub(self.start_time_unix_nano())
+    }
+
+    /// The attributes.
+    #[inline]
+    pub fn attributes(&self) -> AttributeIter<'a> {
+        match self.0 {
+            View::Raw(r) => AttributeIter {
+                inline: r.inline_attrs().iter(),
+                rest: r.extra.as_ref().map_or(&[][..], |e| &e.attributes).iter(),
+            },
+            View::Record(r) => AttributeIter {
+                inline: [].iter(),
+                rest: r.attributes.iter(),
+            },
+        }
+    }
+
+    /// The value of the attribute with this key.
+    pub fn attribute(&self, key: &str) -> Option<ValueRef<'a>> {
+        self.attributes().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// The events, in the order they happened.
+    #[inline]
+    pub fn events(&self) -> &'a [Event] {
+        match self.0 {
+            View::Raw(r) => r.extra.as_ref().map_or(&[][..], |e| &e.events),
+            View::Record(r) => &r.events,
+        }
+    }
+
+    /// The links.
+    #[inline]
+    pub fn links(&self) -> &'a [Link] {
+        match self.0 {
+            View::Raw(r) => r.extra.as_ref().map_or(&[][..], |e| &e.links),
+            View::Record(r) => &r.links,
+        }
+    }
+
+    /// The outcome.
+    #[inline]
+    pub fn status(&self) -> StatusRef<'a> {
+        match self.0 {
+            View::Raw(r) => r.status(),
+            View::Record(r) => (&r.status).into(),
+        }
+    }
+
+    /// Attributes dropped for the count limit.
+    pub fn dropped_attributes_count(&self) -> u32 {
+        match self.0 {
+            View::Raw(r) => r.extra.as_ref().map_or(0, |e| e.dropped_attributes),
+            View::Record(r) => r.dropped_attributes_count,
+        }
+    }
+
+    /// Events dropped for the count limit.
+    pub fn dropped_events_count(&self) -> u32 {
+        match self.0 {
+            View::Raw(r) => r.extra.as_ref().map_or(0, |e| e.dropped_events),
+            View::Record(r) => r.dropped_events_count,
+        }
+    }
+
+    /// Links dropped for the count limit.
+    pub fn dropped_links_count(&self) -> u32 {
+        match self.0 {
+            View::Raw(r) => r.extra.as_ref().map_or(0, |e| e.dropped_links),
+            View::Record(r) => r.dropped_links_count,
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_record(&self) -> SpanRecord {
+        match self.0 {
+            View::Raw(r) => r.to_record(),
+            View::Record(r) => r.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SpanView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanView")
+            .field("name", &self.name())
+            .field("trace_id", &self.trace_id())
+            .field("span_id", &self.span_id())
+            .field("parent_span_id", &self.parent_span_id())
+            .field("kind", &self.kind())
+            .field("attributes", &self.attributes())
+            .field("status", &self.status())
+            .finish()
+    }
+}
