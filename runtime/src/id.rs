@@ -181,6 +181,13 @@ fn seed() -> u64 {
     h.finish() | 1
 }
 
+/// Makes this thread's next id reseed (in a forked child, whose copy of the state is the
+/// parent's; the seed mixes in the process id and the clock). Async-signal-safe: a
+/// const-initialised thread-local without a destructor.
+pub(crate) fn forget_seed() {
+    RNG.with(|state| state.set(0));
+}
+
 /// wyrand: a fast, statistically good 64-bit generator (not for cryptography).
 #[inline]
 pub(crate) fn random_u64() -> u64 {

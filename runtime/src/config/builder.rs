@@ -240,7 +240,7 @@ impl Builder {
         let resource = Resource::new(attrs);
         let processor = Box::new(Exporters::new(exporters, resource.clone()));
         (
-            Tracer::start(sampler, processor, resource, config, limits, initial),
+            Tracer::start(sampler.into(), processor, resource, config, limits, initial),
             config,
         )
     }

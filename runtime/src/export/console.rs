@@ -21,6 +21,8 @@ use crate::span::{SpanKind, SpanRecord, Status, Value};
 /// when too many wait); `force_flush` and shutdown print everything still waiting.
 pub struct ConsoleExporter {
     out: Box<dyn Write + Send>,
+    /// Printing to stderr (so a forked child can print too).
+    stderr: bool,
     pending: HashMap<TraceId, Vec<SpanRecord>>,
     pending_spans: usize,
     order: Vec<TraceId>,
@@ -46,13 +48,17 @@ impl Default for ConsoleExporter {
 impl ConsoleExporter {
     /// Prints to stderr.
     pub fn new() -> Self {
-        Self::with_writer(std::io::stderr())
+        ConsoleExporter {
+            stderr: true,
+            ..Self::with_writer(std::io::stderr())
+        }
     }
 
     /// Prints to any writer (a file, a buffer in tests).
     pub fn with_writer(out: impl Write + Send + 'static) -> Self {
         ConsoleExporter {
             out: Box::new(out),
+            stderr: false,
             pending: HashMap::new(),
             pending_spans: 0,
             order: Vec::new(),
@@ -84,6 +90,13 @@ impl ConsoleExporter {
 }
 
 impl Exporter for ConsoleExporter {
+    /// A console exporter to stderr carries over to a forked child; one with another writer
+    /// does not (the writer cannot be copied).
+    fn after_fork(&self) -> Option<Box<dyn Exporter>> {
+        self.stderr
+            .then(|| Box::new(ConsoleExporter::new()) as Box<dyn Exporter>)
+    }
+
     fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
         let mut complete = Vec::new();
         for span in spans {

@@ -43,6 +43,13 @@ impl Exporter for FileExporter {
         self.export_batch(SpanBatch::from_records(spans), resource)
     }
 
+    fn after_fork(&self) -> Option<Box<dyn Exporter>> {
+        // Appends to the same file; lines the parent had buffered stay the parent's.
+        FileExporter::create(&self.path)
+            .ok()
+            .map(|e| Box::new(e) as Box<dyn Exporter>)
+    }
+
     fn export_batch(
         &mut self,
         spans: SpanBatch<'_>,

@@ -41,6 +41,11 @@ impl InMemoryExporter {
 }
 
 impl Exporter for InMemoryExporter {
+    /// In a forked child, the child's copy of the same store.
+    fn after_fork(&self) -> Option<Box<dyn Exporter>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
         self.spans
             .lock()

@@ -76,6 +76,15 @@ pub trait Exporter: Send + 'static {
     fn shutdown(&mut self) -> Result<(), ExportError> {
         Ok(())
     }
+
+    /// An exporter for a child process made by `fork()`: the same destination and settings,
+    /// sharing nothing with this one that does not survive a fork (connections, threads,
+    /// buffers). Called in the child, on a copy of this exporter that no thread is using.
+    /// The default, `None`, means this exporter does not export the child's spans (if no
+    /// exporter of a tracer can be copied, the child records nothing).
+    fn after_fork(&self) -> Option<Box<dyn Exporter>> {
+        None
+    }
 }
 
 impl<E: Exporter + ?Sized> Exporter for Box<E> {
@@ -97,6 +106,10 @@ impl<E: Exporter + ?Sized> Exporter for Box<E> {
 
     fn shutdown(&mut self) -> Result<(), ExportError> {
         (**self).shutdown()
+    }
+
+    fn after_fork(&self) -> Option<Box<dyn Exporter>> {
+        (**self).after_fork()
     }
 }
 
@@ -188,5 +201,19 @@ impl Processor for Exporters {
             let _ = guarded(|| e.force_flush());
             let _ = guarded(|| e.shutdown());
         }
+    }
+
+    fn after_fork(&self) -> Option<Box<dyn Processor>> {
+        let exporters: Vec<Box<dyn Exporter>> = (self.exporters.iter())
+            .filter_map(|e| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.after_fork()))
+                    .ok()
+                    .flatten()
+            })
+            .collect();
+        if exporters.is_empty() {
+            return None;
+        }
+        Some(Box::new(Exporters::new(exporters, self.resource.clone())))
     }
 }

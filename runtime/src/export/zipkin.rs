@@ -129,6 +129,12 @@ fn span(s: &SpanRecord, service: &str) -> Json {
 }
 
 impl Exporter for ZipkinExporter {
+    fn after_fork(&self) -> Option<Box<dyn Exporter>> {
+        Some(Box::new(
+            ZipkinExporter::new(&self.url).timeout(self.timeout),
+        ))
+    }
+
     fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
         if spans.is_empty() {
             return Ok(());

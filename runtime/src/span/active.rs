@@ -11,7 +11,9 @@ use super::{Event, KeyValue, Link, SpanKind, SpanLimits, Status};
 use crate::context::{self, Context, Shared, SpanContext};
 use crate::id::{SpanId, TraceFlags, TraceId};
 use crate::sampler::{SamplingDecision, SamplingInput};
-use crate::tracer::{GlobalState, Pipeline, global_state, scoped_pipeline, submit_pre_init};
+use crate::tracer::{
+    GlobalState, Pipeline, global_state, global_state_cold, scoped_pipeline, submit_pre_init,
+};
 
 /// Where a new span's parent comes from.
 #[derive(Debug, Clone, Copy)]
@@ -317,7 +319,7 @@ unsafe fn submit(sink: Sink, shared: Option<&Shared>, raw: *mut RawSpan) {
 
 #[cold]
 fn submit_late(record: RawSpan) {
-    match global_state() {
+    match global_state_cold() {
         GlobalState::Running(p) => p.submit(record),
         GlobalState::Uninit => submit_pre_init(record),
         GlobalState::Disabled => {}
@@ -613,7 +615,7 @@ fn start_slow(
             }
             (Some(p), Sink::Scoped)
         }
-        None => match global_state() {
+        None => match global_state_cold() {
             GlobalState::Running(p) => (Some(p), Sink::Global(p)),
             GlobalState::Disabled => return Span::noop(),
             GlobalState::Uninit => (None, Sink::PreInit),

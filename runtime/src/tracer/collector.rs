@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use super::pipeline::{Pipeline, SpanRing, lock};
-use super::{BatchConfig, Command, Processor};
+use super::{BatchConfig, Command, SharedProcessor};
 use crate::span::SpanBatch;
 use crate::span::raw::RawSpan;
 
@@ -25,7 +25,7 @@ const IDLE_POLLS_BEFORE_PARK: u32 = 8;
 
 pub(crate) struct Collector {
     pub(crate) pipeline: Arc<Pipeline>,
-    pub(crate) processor: Box<dyn Processor>,
+    pub(crate) processor: SharedProcessor,
     pub(crate) config: BatchConfig,
     pub(crate) commands: Receiver<Command>,
     pub(crate) rings: Vec<Arc<SpanRing>>,
@@ -54,7 +54,7 @@ impl Collector {
                 Ok(Command::Flush(ack)) => {
                     self.drain(max);
                     self.export();
-                    self.processor.force_flush();
+                    lock(&self.processor).force_flush();
                     let _ = ack.send(());
                     continue;
                 }
@@ -129,8 +129,8 @@ impl Collector {
         self.pipeline.running.store(false, Ordering::SeqCst);
         self.drain(max);
         self.export();
-        self.processor.force_flush();
-        self.processor.shutdown();
+        lock(&self.processor).force_flush();
+        lock(&self.processor).shutdown();
         // Rings of a stopped pipeline are forgotten by their threads' caches.
         for ring in lock(&self.pipeline.rings).iter() {
             ring.close();
@@ -221,7 +221,7 @@ impl Collector {
         if spans.is_empty() {
             return;
         }
-        let delivered = self.processor.export(SpanBatch::from_raw(spans));
+        let delivered = lock(&self.processor).export(SpanBatch::from_raw(spans));
         let counters = &self.pipeline.counters;
         let counter = if delivered {
             &counters.exported

@@ -38,6 +38,84 @@ pub(crate) fn global_state() -> GlobalState {
     }
 }
 
+/// [`global_state`] for the cold paths: first, in a forked child, restarts the global tracer.
+#[cold]
+pub(crate) fn global_state_cold() -> GlobalState {
+    restart_if_forked();
+    global_state()
+}
+
+/// The global pipeline of the parent, in a forked child that has not restarted it yet.
+static ORPHANED: AtomicPtr<Pipeline> = AtomicPtr::new(std::ptr::null_mut());
+
+/// In a forked child, right after the fork (async-signal-safe: atomics only): the global
+/// pipeline stops taking spans (its collector is not in this process) and the global state
+/// reads as uninitialised until [`restart_if_forked`] runs.
+pub(super) fn orphan_in_child() {
+    let p = GLOBAL.load(Ordering::Acquire);
+    if p.is_null() || p == DISABLED {
+        return;
+    }
+    // SAFETY: a non-null, non-sentinel pointer is an installed pipeline, kept in `INSTALLED`.
+    unsafe { &*p }.running.store(false, Ordering::SeqCst);
+    ORPHANED.store(p, Ordering::Release);
+    GLOBAL.store(std::ptr::null_mut(), Ordering::Release);
+}
+
+/// In a forked child: replaces the parent's global tracer with a fresh one (same sampler,
+/// limits and configuration, the exporters' copies for a child). If that cannot be done
+/// safely (a lock held by a thread that did not come along, no exporter that can be copied),
+/// tracing is off in the child, with a warning.
+#[cold]
+fn restart_if_forked() {
+    if ORPHANED.load(Ordering::Acquire).is_null() {
+        return;
+    }
+    let mut slot = match GLOBAL_TRACER.try_lock() {
+        Ok(slot) => slot,
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        // Another thread of this child is restarting it.
+        Err(std::sync::TryLockError::WouldBlock) => return,
+    };
+    if ORPHANED
+        .swap(std::ptr::null_mut(), Ordering::AcqRel)
+        .is_null()
+    {
+        return;
+    }
+    let old = slot.take();
+    let installed = match old.as_ref().and_then(Tracer::respawn) {
+        Some(t) if lock_installed(&t) => {
+            GLOBAL.store(Arc::as_ptr(&t.0.pipeline).cast_mut(), Ordering::Release);
+            *slot = Some(t);
+            true
+        }
+        _ => {
+            GLOBAL.store(DISABLED, Ordering::Release);
+            false
+        }
+    };
+    drop(slot);
+    // Dropping the parent's handle here waits for nothing: its collector is not in this process.
+    drop(old);
+    if !installed {
+        crate::diag::warn(format_args!(
+            "this process was forked from a traced one, and its tracer could not be restarted              here (no exporter supports forking, or the parent was exporting at that moment);              spans of this process are not recorded"
+        ));
+    }
+}
+
+/// Keeps a restarted pipeline reachable; false if the list is locked by a thread that did not
+/// come along.
+fn lock_installed(t: &Tracer) -> bool {
+    match INSTALLED.try_lock() {
+        Ok(mut list) => list.push(t.0.pipeline.clone()),
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().push(t.0.pipeline.clone()),
+        Err(std::sync::TryLockError::WouldBlock) => return false,
+    }
+    true
+}
+
 pub(crate) fn is_global(pipeline: &Pipeline) -> bool {
     std::ptr::eq(GLOBAL.load(Ordering::Acquire), pipeline)
 }
@@ -45,6 +123,7 @@ pub(crate) fn is_global(pipeline: &Pipeline) -> bool {
 /// Installs `tracer` as the global tracer (`None`: tracing disabled). Fails if one is
 /// installed already.
 pub(crate) fn install_global(tracer: Option<Tracer>) -> Result<(), ()> {
+    restart_if_forked();
     let mut slot = lock(&GLOBAL_TRACER);
     if matches!(global_state(), GlobalState::Running(_)) {
         return Err(());
@@ -64,6 +143,7 @@ pub(crate) fn install_global(tracer: Option<Tracer>) -> Result<(), ()> {
 
 /// Shuts the global tracer down; spans that end afterwards are not recorded.
 pub(crate) fn shutdown_global(timeout: Duration) -> bool {
+    restart_if_forked();
     let tracer = lock(&GLOBAL_TRACER).take();
     let Some(tracer) = tracer else { return true };
     GLOBAL.store(DISABLED, Ordering::Release);
@@ -71,6 +151,7 @@ pub(crate) fn shutdown_global(timeout: Duration) -> bool {
 }
 
 pub(crate) fn global_tracer() -> Option<Tracer> {
+    restart_if_forked();
     lock(&GLOBAL_TRACER).clone()
 }
 

@@ -5,6 +5,7 @@
 //! `submit_pre_init`, `scoped_pipeline`); `export/` plugs in through [`Processor`].
 
 mod collector;
+mod fork;
 mod global;
 mod pipeline;
 mod ring;
@@ -28,8 +29,8 @@ use crate::span::raw::RawSpan;
 use crate::span::{Resource, SpanBatch, SpanLimits};
 
 pub(crate) use global::{
-    GlobalState, global_state, global_tracer, install_global, shutdown_global, submit_pre_init,
-    take_pre_init,
+    GlobalState, global_state, global_state_cold, global_tracer, install_global, shutdown_global,
+    submit_pre_init, take_pre_init,
 };
 pub(crate) use pipeline::Pipeline;
 use pipeline::lock;
@@ -43,7 +44,13 @@ pub(crate) trait Processor: Send + 'static {
     fn force_flush(&mut self);
     /// Releases the exporters; nothing follows.
     fn shutdown(&mut self);
+    /// The exporters for a forked child (see `fork.rs`), or `None` if none can be copied.
+    fn after_fork(&self) -> Option<Box<dyn Processor>>;
 }
+
+/// The exporters, shared by the collector thread and the tracer handle (which needs them only
+/// to copy them for a forked child). The collector locks them for each call.
+pub(crate) type SharedProcessor = Arc<Mutex<Box<dyn Processor>>>;
 
 /// Limits and timings of the batch pipeline (OpenTelemetry's `OTEL_BSP_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +160,9 @@ pub(crate) struct TracerInner {
     resource: Resource,
     worker: Mutex<Option<JoinHandle<()>>>,
     config: BatchConfig,
+    processor: SharedProcessor,
+    /// The fork generation the collector was started in: in another, it is not running.
+    generation: u64,
 }
 
 impl fmt::Debug for Tracer {
@@ -167,7 +177,7 @@ impl fmt::Debug for Tracer {
 
 impl Tracer {
     pub(crate) fn start(
-        sampler: Box<dyn Sampler>,
+        sampler: Arc<dyn Sampler>,
         processor: Box<dyn Processor>,
         resource: Resource,
         config: BatchConfig,
@@ -177,6 +187,8 @@ impl Tracer {
         let (initial, initial_dropped) = initial;
         let config = config.clamped();
         crate::span::clock::calibrate();
+        fork::watch();
+        let processor: SharedProcessor = Arc::new(Mutex::new(processor));
         let (tx, rx) = mpsc::channel();
         let pipeline = Arc::new(Pipeline::new(
             NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -192,7 +204,7 @@ impl Tracer {
         c.retired_dropped.store(initial_dropped, Ordering::Relaxed);
         let worker = collector::Collector {
             pipeline: pipeline.clone(),
-            processor,
+            processor: processor.clone(),
             config,
             commands: rx,
             rings: Vec::new(),
@@ -212,7 +224,34 @@ impl Tracer {
             resource,
             worker: Mutex::new(Some(handle)),
             config,
+            processor,
+            generation: fork::generation(),
         }))
+    }
+
+    /// A fresh tracer like this one for a forked child: same sampler, limits, resource and
+    /// configuration, the exporters' copies for a child. `None` if the exporters are locked (a
+    /// thread of the parent was exporting at the fork) or none can be copied.
+    pub(crate) fn respawn(&self) -> Option<Tracer> {
+        let processor = match self.0.processor.try_lock() {
+            Ok(p) => p.after_fork(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().after_fork(),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }?;
+        let pipeline = &self.0.pipeline;
+        Some(Tracer::start(
+            pipeline.sampler.clone(),
+            processor,
+            self.0.resource.clone(),
+            self.0.config,
+            pipeline.limits,
+            (Vec::new(), 0),
+        ))
+    }
+
+    /// Whether this tracer's collector runs in this process (not in a forked child).
+    fn collector_is_here(&self) -> bool {
+        self.0.generation == fork::generation()
     }
 
     /// What this tracer's spans come from.
@@ -228,6 +267,9 @@ impl Tracer {
     /// Exports everything queued now and flushes the exporters; waits at most the export
     /// timeout. Returns whether it finished in time.
     pub fn force_flush(&self) -> bool {
+        if !self.collector_is_here() {
+            return false;
+        }
         let (tx, rx) = mpsc::channel();
         self.0.pipeline.send(Command::Flush(tx))
             && rx.recv_timeout(self.0.config.export_timeout).is_ok()
@@ -262,6 +304,12 @@ impl TracerInner {
         let Some(handle) = lock(&self.worker).take() else {
             return true;
         };
+        if self.generation != fork::generation() {
+            // A forked child: the collector thread is the parent's. Nothing to wait for, and
+            // its handle names a thread that does not exist here (not even to detach).
+            std::mem::forget(handle);
+            return false;
+        }
         let Some(timeout) = timeout else {
             // Detached: the collector flushes on its own time, the caller does not wait.
             self.pipeline.send(Command::Shutdown(None));

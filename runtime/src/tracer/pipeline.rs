@@ -19,7 +19,7 @@ pub(crate) type SpanRing = Ring<RawSpan>;
 
 pub(crate) struct Pipeline {
     pub(crate) id: u64,
-    pub(crate) sampler: Box<dyn Sampler>,
+    pub(crate) sampler: Arc<dyn Sampler>,
     /// The sampler leaves children of local parents to the parent's flag (the fast path).
     pub(crate) follows_local_parent: bool,
     /// How much one span may carry.
@@ -51,7 +51,7 @@ pub(crate) struct Counters {
 impl Pipeline {
     pub(crate) fn new(
         id: u64,
-        sampler: Box<dyn Sampler>,
+        sampler: Arc<dyn Sampler>,
         limits: SpanLimits,
         ring_capacity: usize,
         commands: Sender<Command>,

@@ -180,6 +180,18 @@ impl Exporter for OtlpGrpcExporter {
         self.export_batch(SpanBatch::from_records(spans), resource)
     }
 
+    fn after_fork(&self) -> Option<Box<dyn Exporter>> {
+        // The worker thread and its connection stayed in the parent; the copy starts its own.
+        Some(Box::new(OtlpGrpcExporter {
+            endpoint: self.endpoint.clone(),
+            timeout: self.timeout,
+            jobs: None,
+            worker: None,
+            headers: self.headers.clone(),
+            gzip: self.gzip,
+        }))
+    }
+
     fn export_batch(
         &mut self,
         spans: SpanBatch<'_>,

@@ -128,6 +128,19 @@ impl Exporter for OtlpExporter {
         self.export_batch(SpanBatch::from_records(spans), resource)
     }
 
+    fn after_fork(&self) -> Option<Box<dyn Exporter>> {
+        Some(Box::new(OtlpExporter {
+            url: self.url.clone(),
+            protocol: self.protocol,
+            headers: self.headers.clone(),
+            gzip: self.gzip,
+            timeout: self.timeout,
+            agent: http::agent(),
+            encoder: encode::Encoder::default(),
+            json: Vec::new(),
+        }))
+    }
+
     fn export_batch(
         &mut self,
         spans: SpanBatch<'_>,
