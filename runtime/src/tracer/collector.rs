@@ -4,8 +4,9 @@
 //! While spans flow it polls on its own timer, sized from the highest recent rate so a ring
 //! fills about an eighth between polls; producers then never wake it. After a quiet spell it
 //! parks until the schedule delay, and a producer whose ring reaches a quarter full wakes it
-//! (the eventcount in `wake.rs`): the only syscall an application thread can pay, and only
-//! when a burst arrives at a sleeping collector.
+//! (the eventcount in `wake.rs`; while it naps between polls, only a ring half full does):
+//! the only syscall an application thread can pay, and only when a burst arrives at a
+//! sleeping collector.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -93,7 +94,8 @@ impl Collector {
                 rate *= 0.5;
             }
             last_drain = now;
-            let mut timeout = if idle_polls > IDLE_POLLS_BEFORE_PARK {
+            let long = idle_polls > IDLE_POLLS_BEFORE_PARK;
+            let mut timeout = if long {
                 self.config.schedule_delay
             } else {
                 poll
@@ -104,11 +106,16 @@ impl Collector {
             }
 
             // The eventcount: announce the sleep, then look once more for what a producer
-            // would wake us for (a ring at least a quarter full); it sees the announcement if
-            // it fills one after this look.
-            self.pipeline.wake.prepare();
+            // would wake us for (a ring a quarter full for a park, half full for a nap); it
+            // sees the announcement if it fills one after this look.
+            self.pipeline.wake.prepare(long);
+            let threshold = if long {
+                SpanRing::wake_threshold
+            } else {
+                SpanRing::nap_threshold
+            };
             if self.pipeline.rings_version.load(Ordering::Acquire) != self.rings_version
-                || (self.rings.iter()).any(|r| r.len() >= SpanRing::wake_threshold(r.capacity()))
+                || (self.rings.iter()).any(|r| r.len() >= threshold(r.capacity()))
             {
                 self.pipeline.wake.done();
                 continue;

@@ -44,7 +44,17 @@ fn every_item_arrives_once_in_order_or_is_counted_dropped() {
 
 #[test]
 fn a_collector_going_to_sleep_never_misses_a_wake_up() {
-    loom::model(|| {
+    sleeping_collector(true);
+}
+
+#[test]
+fn a_collector_napping_between_polls_never_misses_a_wake_up() {
+    sleeping_collector(false);
+}
+
+/// `long`: the collector parks (woken at a quarter full), else naps (woken at half full).
+fn sleeping_collector(long: bool) {
+    loom::model(move || {
         // Capacity 2: every push looks at the fill, so every push may wake the collector.
         let ring = Arc::new(Ring::<String>::with_capacity(2));
         let wake = Arc::new(Wake::new());
@@ -60,8 +70,13 @@ fn a_collector_going_to_sleep_never_misses_a_wake_up() {
                     if got == 1 {
                         break;
                     }
-                    wake.prepare();
-                    if ring.len() >= Ring::<String>::wake_threshold(ring.capacity()) {
+                    wake.prepare(long);
+                    let threshold = if long {
+                        Ring::<String>::wake_threshold(ring.capacity())
+                    } else {
+                        Ring::<String>::nap_threshold(ring.capacity())
+                    };
+                    if ring.len() >= threshold {
                         wake.done();
                         continue;
                     }
@@ -73,8 +88,10 @@ fn a_collector_going_to_sleep_never_misses_a_wake_up() {
         wake.set_collector(collector.thread().clone());
         // The producer (this thread).
         // SAFETY: this thread is the ring's only producer.
-        if push(&ring, 7) == Pushed::QueuedCheck && unsafe { ring.check_fill() } {
-            wake.notify();
+        if push(&ring, 7) == Pushed::QueuedCheck
+            && let Some(half_full) = unsafe { ring.check_fill() }
+        {
+            wake.notify(half_full);
         }
         collector.join().unwrap();
     });

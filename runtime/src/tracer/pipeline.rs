@@ -102,9 +102,9 @@ impl Pipeline {
             // SAFETY: ownership of `*src` passes to the ring; this thread is its producer.
             if unsafe { ring.push_from(src) } == Pushed::QueuedCheck
                 // SAFETY: as above, this thread is the ring's producer.
-                && unsafe { ring.check_fill() }
+                && let Some(half_full) = unsafe { ring.check_fill() }
             {
-                self.wake.notify();
+                self.wake.notify(half_full);
             }
         });
         if pushed.is_err() {

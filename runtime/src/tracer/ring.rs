@@ -69,10 +69,16 @@ impl<T> Ring<T> {
         self.mask + 1
     }
 
-    /// How full a ring is when its producer wakes a sleeping collector: a quarter, so the
+    /// How full a ring is when its producer wakes a parked collector: a quarter, so the
     /// other three quarters absorb the time the collector takes to get a core.
     pub(crate) fn wake_threshold(capacity: usize) -> usize {
         (capacity / 4).max(1)
+    }
+
+    /// How full a ring is when its producer wakes a napping collector (one that polls again
+    /// within `MAX_POLL` anyway): half.
+    pub(crate) fn nap_threshold(capacity: usize) -> usize {
+        (capacity / 2).max(1)
     }
 
     /// Producer side: moves `*src` into the ring, or drops it (and counts it) when the ring is
@@ -110,13 +116,14 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Producer side, after `QueuedCheck`: whether the ring is at least a quarter full now.
-    /// Sets when to look next: soon while it is this full, else when it could be.
+    /// Producer side, after `QueuedCheck`: how full the ring is now: `None` under a quarter,
+    /// else whether it is at least half full. Sets when to look next: soon while it is this
+    /// full, else when it could be.
     ///
     /// # Safety
     /// Only the ring's producer thread calls this.
     #[cold]
-    pub(crate) unsafe fn check_fill(&self) -> bool {
+    pub(crate) unsafe fn check_fill(&self) -> Option<bool> {
         let head = self.head.0.load(Ordering::Acquire);
         self.cached_head.set(head);
         let tail = self.tail.0.load(Ordering::Relaxed);
@@ -125,10 +132,10 @@ impl<T> Ring<T> {
         if fill >= threshold {
             self.next_check
                 .set(tail.wrapping_add((self.capacity() / 8).max(1)));
-            true
+            Some(fill >= Self::nap_threshold(self.capacity()))
         } else {
             self.next_check.set(head.wrapping_add(threshold));
-            false
+            None
         }
     }
 
@@ -218,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn fill_check_fires_at_a_quarter_and_again_while_full() {
+    fn fill_check_fires_at_a_quarter_and_again_while_full_telling_half_full() {
         let ring = Ring::with_capacity(16);
         let mut checks = Vec::new();
         for i in 0..16 {
@@ -230,13 +237,13 @@ mod tests {
         assert_eq!(
             checks,
             [
-                (3, true),
-                (5, true),
-                (7, true),
-                (9, true),
-                (11, true),
-                (13, true),
-                (15, true)
+                (3, Some(false)),
+                (5, Some(false)),
+                (7, Some(true)),
+                (9, Some(true)),
+                (11, Some(true)),
+                (13, Some(true)),
+                (15, Some(true))
             ]
         );
         ring.drain(16, drop);
@@ -248,7 +255,7 @@ mod tests {
             }
         }
         // The first look after draining finds the ring empty and sets the next at a quarter.
-        assert!(later.iter().any(|&(_, full)| full));
+        assert!(later.iter().any(|&(_, fill)| fill.is_some()));
     }
 
     #[test]

@@ -3,27 +3,35 @@
 //! work (and found its ring filling up) looks at the announcement and unparks only then. Two
 //! SeqCst fences make the store-then-load on each side a Dekker pair, so a wake-up is never
 //! lost: either the producer sees `sleeping`, or the collector sees the producer's items.
-//! Producers pay no syscall unless the collector really sleeps with a ring a quarter full.
+//!
+//! The collector sleeps two ways: a nap between polls while spans flow (at most `MAX_POLL`),
+//! and a long park when quiet. A producer wakes a parked collector when its ring is a quarter
+//! full, a napping one only when it is half full: a burst that fits in half a ring waits for
+//! the next poll, so in steady flow producers pay no syscall at all.
 
 use std::sync::OnceLock;
 
-use super::sync::{AtomicBool, Ordering, fence};
+use super::sync::{AtomicU8, Ordering, fence};
 
 #[cfg(loom)]
 use loom::thread::Thread;
 #[cfg(not(loom))]
 use std::thread::Thread;
 
+const AWAKE: u8 = 0;
+const NAPPING: u8 = 1;
+const PARKED: u8 = 2;
+
 #[repr(align(64))]
 pub(crate) struct Wake {
-    sleeping: AtomicBool,
+    sleeping: AtomicU8,
     collector: OnceLock<Thread>,
 }
 
 impl Wake {
     pub(crate) fn new() -> Self {
         Wake {
-            sleeping: AtomicBool::new(false),
+            sleeping: AtomicU8::new(AWAKE),
             collector: OnceLock::new(),
         }
     }
@@ -33,12 +41,16 @@ impl Wake {
         let _ = self.collector.set(thread);
     }
 
-    /// Producer side, after its items are published: wakes the collector if it sleeps.
+    /// Producer side, after its items are published, with its ring at least a quarter full
+    /// (`half_full`: at least half): wakes the collector if it is parked, or napping and the
+    /// ring is half full.
     #[cold]
-    pub(crate) fn notify(&self) {
+    pub(crate) fn notify(&self, half_full: bool) {
         fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::Relaxed) {
-            self.wake();
+        match self.sleeping.load(Ordering::Relaxed) {
+            PARKED => self.wake(),
+            NAPPING if half_full => self.wake(),
+            _ => {}
         }
     }
 
@@ -49,15 +61,17 @@ impl Wake {
         }
     }
 
-    /// Collector side: announces the sleep. Look for work once more after this, then park
-    /// (or call `done` if work turned up).
-    pub(crate) fn prepare(&self) {
-        self.sleeping.store(true, Ordering::Relaxed);
+    /// Collector side: announces the sleep (`long`: a park, else a nap). Look for work once
+    /// more after this (a ring a quarter full for a park, half full for a nap), then sleep (or
+    /// call `done` if work turned up).
+    pub(crate) fn prepare(&self, long: bool) {
+        let state = if long { PARKED } else { NAPPING };
+        self.sleeping.store(state, Ordering::Relaxed);
         fence(Ordering::SeqCst);
     }
 
     /// Collector side: awake again.
     pub(crate) fn done(&self) {
-        self.sleeping.store(false, Ordering::Relaxed);
+        self.sleeping.store(AWAKE, Ordering::Relaxed);
     }
 }
