@@ -136,8 +136,10 @@ impl Collector {
         self.pipeline.running.store(false, Ordering::SeqCst);
         self.drain(max);
         self.export();
-        lock(&self.processor).force_flush();
-        lock(&self.processor).shutdown();
+        let mut processor = lock(&self.processor);
+        processor.force_flush();
+        processor.shutdown();
+        drop(processor);
         // Rings of a stopped pipeline are forgotten by their threads' caches.
         for ring in lock(&self.pipeline.rings).iter() {
             ring.close();

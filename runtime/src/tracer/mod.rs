@@ -249,11 +249,6 @@ impl Tracer {
         ))
     }
 
-    /// Whether this tracer's collector runs in this process (not in a forked child).
-    fn collector_is_here(&self) -> bool {
-        self.0.generation == fork::generation()
-    }
-
     /// What this tracer's spans come from.
     pub fn resource(&self) -> Resource {
         self.0.resource.clone()
@@ -267,7 +262,7 @@ impl Tracer {
     /// Exports everything queued now and flushes the exporters; waits at most the export
     /// timeout. Returns whether it finished in time.
     pub fn force_flush(&self) -> bool {
-        if !self.collector_is_here() {
+        if !self.0.collector_is_here() {
             return false;
         }
         let (tx, rx) = mpsc::channel();
@@ -299,12 +294,17 @@ impl Tracer {
 }
 
 impl TracerInner {
+    /// Whether this tracer's collector runs in this process (not in a forked child).
+    fn collector_is_here(&self) -> bool {
+        self.generation == fork::generation()
+    }
+
     /// Asks the collector to stop; with a timeout, waits for it that long.
     fn shutdown(&self, timeout: Option<Duration>) -> bool {
         let Some(handle) = lock(&self.worker).take() else {
             return true;
         };
-        if self.generation != fork::generation() {
+        if !self.collector_is_here() {
             // A forked child: the collector thread is the parent's. Nothing to wait for, and
             // its handle names a thread that does not exist here (not even to detach).
             std::mem::forget(handle);
