@@ -61,10 +61,12 @@ impl Macro {
 
     fn options(self) -> &'static str {
         match self {
-            Macro::Traced => "`name`, `kind`, `args`, `attrs`, `ret`, `root`, `parent` and `crate`",
+            Macro::Traced => {
+                "`name`, `kind`, `args`, `attrs`, `ret`, `root`, `parent`, `future` and `crate`"
+            }
             Macro::TracedRpc => {
-                "`server`, `consumer`, `kind`, `link`, `carrier`, `name`, `args`, `attrs`, `ret` \
-                 and `crate`"
+                "`server`, `consumer`, `kind`, `link`, `carrier`, `name`, `args`, `attrs`, `ret`, \
+                 `future` and `crate`"
             }
         }
     }
@@ -73,7 +75,7 @@ impl Macro {
         match self {
             Macro::Traced => matches!(
                 option,
-                "name" | "kind" | "args" | "attrs" | "ret" | "root" | "parent" | "crate"
+                "name" | "kind" | "args" | "attrs" | "ret" | "root" | "parent" | "future" | "crate"
             ),
             Macro::TracedRpc => matches!(
                 option,
@@ -86,6 +88,7 @@ impl Macro {
                     | "args"
                     | "attrs"
                     | "ret"
+                    | "future"
                     | "crate"
             ),
         }
@@ -129,6 +132,8 @@ pub struct Options {
     pub attrs: Option<Given<Vec<AttrSpec>>>,
     pub ret: Option<Given<()>>,
     pub root: Option<Given<()>>,
+    /// The return type is a boxed future under another name.
+    pub future: Option<Given<()>>,
     pub parent: Option<Given<Expr>>,
     pub krate: Option<Given<Path>>,
     pub server: Option<Given<()>>,
@@ -333,6 +338,10 @@ impl Options {
                 "root" => {
                     no_value(input, &keyword)?;
                     set_once(&mut opts.root, keyword, ())?;
+                }
+                "future" => {
+                    no_value(input, &keyword)?;
+                    set_once(&mut opts.future, keyword, ())?;
                 }
                 "parent" => {
                     input.parse::<Token![=]>()?;

@@ -5,7 +5,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{Block, Expr, Item, ItemFn, ReturnType, Stmt, Type};
+use syn::{Attribute, Block, Expr, Item, ItemFn, ReturnType, Signature, Stmt, Type};
 
 use crate::attr::{Kind, Macro, Mode, Options};
 use crate::valid::Carrier;
@@ -21,15 +21,67 @@ pub fn traced(which: Macro, args: TokenStream, item: TokenStream) -> TokenStream
 fn try_traced(which: Macro, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let opts = Options::parse_for(which, args)?;
     let func = parse_fn(which, item)?;
-    let carrier = valid::validate(which, &opts, &func)?;
+    let carrier = valid::validate(which, &opts, &func.sig)?;
     Ok(expand(&opts, func, carrier))
+}
+
+/// The annotated function, split where the expansion needs it.
+struct Func {
+    /// Outer attributes, kept on the function.
+    attrs: Vec<Attribute>,
+    /// Inner attributes (`#![...]` at the top of the body), kept at the top of the new body.
+    inner: Vec<Attribute>,
+    vis: syn::Visibility,
+    sig: Signature,
+    /// The body, when it parses; otherwise only `raw` is known.
+    block: Option<Block>,
+    /// The body's tokens, braces included.
+    raw: TokenStream,
+}
+
+/// A function whose body does not parse: its signature, and the body as the user wrote it,
+/// so the compiler reports the user's own syntax error (and only that one).
+struct UnparsedFn {
+    attrs: Vec<Attribute>,
+    vis: syn::Visibility,
+    sig: Signature,
+    body: proc_macro2::Group,
+}
+
+impl syn::parse::Parse for UnparsedFn {
+    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let body: proc_macro2::Group = input.parse()?;
+        if body.delimiter() != proc_macro2::Delimiter::Brace || !input.is_empty() {
+            return Err(input.error("expected a function body"));
+        }
+        Ok(UnparsedFn {
+            attrs,
+            vis,
+            sig,
+            body,
+        })
+    }
 }
 
 /// Accepts free functions, methods and trait methods with a body; anything else gets an error
 /// on the item's own keyword.
-fn parse_fn(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
+fn parse_fn(which: Macro, item: TokenStream) -> syn::Result<Func> {
     if let Ok(func) = syn::parse2::<ItemFn>(item.clone()) {
-        return Ok(func);
+        let (inner, attrs) = func
+            .attrs
+            .into_iter()
+            .partition(|a| matches!(a.style, syn::AttrStyle::Inner(_)));
+        return Ok(Func {
+            attrs,
+            inner,
+            vis: func.vis,
+            sig: func.sig,
+            raw: func.block.to_token_stream(),
+            block: Some(*func.block),
+        });
     }
     if let Ok(method) = syn::parse2::<syn::TraitItemFn>(item.clone())
         && method.default.is_none()
@@ -38,6 +90,16 @@ fn parse_fn(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
             &method.sig,
             "#[traced] needs a function body; put it on the implementation of this method",
         ));
+    }
+    if let Ok(func) = syn::parse2::<UnparsedFn>(item.clone()) {
+        return Ok(Func {
+            attrs: func.attrs,
+            inner: Vec::new(),
+            vis: func.vis,
+            sig: func.sig,
+            block: None,
+            raw: func.body.into_token_stream(),
+        });
     }
     let parsed: Item = syn::parse2(item)?;
     let (what, tokens): (&str, TokenStream) = match &parsed {
@@ -67,13 +129,20 @@ fn parse_fn(which: Macro, item: TokenStream) -> syn::Result<ItemFn> {
 /// What the function returns, which decides how the span wraps it.
 enum Shape<'a> {
     Sync,
+    /// An async fn, made a fn returning `impl Future` (`Unpolled`) so a future dropped before
+    /// its first poll still records a cancelled span; otherwise the span starts at the first
+    /// poll, as in an async fn.
     AsyncFn,
+    /// An async fn that another attribute runs (`#[tokio::main]`): stays `async`, and the span
+    /// starts at the first poll.
+    AsyncFnKept,
     /// `-> impl Future<...>`: the span covers the returned future.
     ImplFuture,
-    /// `-> Pin<Box<dyn Future<...>>>` whose body ends in `Box::pin(async move {..})`: what
-    /// `#[async_trait]` generates.
+    /// `-> Pin<Box<dyn Future<...>>>` (or an alias) whose body ends in
+    /// `Box::pin(async move {..})`: what `#[async_trait]` generates.
     BoxedAsyncBlock(&'a syn::ExprCall),
-    /// `-> Pin<Box<dyn Future<...>>>` built some other way.
+    /// `-> Pin<Box<dyn Future<...>>>` (or `BoxFuture`, or any type under `#[traced(future)]`)
+    /// built some other way.
     BoxedFuture,
 }
 
@@ -121,9 +190,28 @@ fn is_boxed_dyn_future(ty: &Type) -> bool {
     matches!(first_type_arg(&box_args), Some(Type::TraitObject(t)) if bounds_name_future(t.bounds.iter()))
 }
 
-fn shape(func: &ItemFn) -> Shape<'_> {
+/// `BoxFuture<'a, T>` / `LocalBoxFuture<'a, T>`: the `futures` crate's aliases of a pinned,
+/// boxed `dyn Future`, recognised by name.
+fn is_box_future_alias(ty: &Type) -> bool {
+    last_segment_is(ty, "BoxFuture").is_some() || last_segment_is(ty, "LocalBoxFuture").is_some()
+}
+
+/// Whether an attribute runs an async fn itself (`#[tokio::main]`, `#[tokio::test]`,
+/// `#[async_std::main]`...): such attributes need the fn to stay `async`.
+fn is_runner(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "main" || s.ident == "test")
+}
+
+fn shape<'a>(func: &'a Func, opts: &Options) -> Shape<'a> {
     if func.sig.asyncness.is_some() {
-        return Shape::AsyncFn;
+        return if func.attrs.iter().any(is_runner) {
+            Shape::AsyncFnKept
+        } else {
+            Shape::AsyncFn
+        };
     }
     let ReturnType::Type(_, ty) = &func.sig.output else {
         return Shape::Sync;
@@ -133,8 +221,10 @@ fn shape(func: &ItemFn) -> Shape<'_> {
     {
         return Shape::ImplFuture;
     }
-    if is_boxed_dyn_future(ty) {
-        if let Some(Stmt::Expr(Expr::Call(call), None)) = func.block.stmts.last() {
+    if opts.future.is_some() || is_boxed_dyn_future(ty) || is_box_future_alias(ty) {
+        if let Some(Stmt::Expr(Expr::Call(call), None)) =
+            func.block.as_ref().and_then(|b| b.stmts.last())
+        {
             let is_box_pin = matches!(&*call.func, Expr::Path(p)
                 if p.path.segments.len() >= 2
                     && p.path.segments[p.path.segments.len() - 2].ident == "Box"
@@ -179,7 +269,7 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
         .collect()
 }
 
-fn expand(opts: &Options, func: ItemFn, carrier: Option<Carrier>) -> TokenStream {
+fn expand(opts: &Options, func: Func, carrier: Option<Carrier>) -> TokenStream {
     let krate = opts
         .krate
         .as_ref()
@@ -344,17 +434,44 @@ fn expand(opts: &Options, func: ItemFn, carrier: Option<Carrier>) -> TokenStream
     };
     let on_output = quote!(|#out_var, #s_var| { #ret_record #classify });
 
-    let ItemFn {
+    let Func {
         attrs,
+        inner,
         vis,
         sig,
-        block,
+        block: _,
+        raw: block,
     } = &func;
-    let block: &Block = block;
 
     let never_returns =
         matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
-    let body = match shape(&func) {
+    let async_fake_return = || match &sig.output {
+        ReturnType::Type(_, ty) if !contains_impl_trait(ty) => quote_spanned! {ty.span()=>
+            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+            if false {
+                let __tw_fake: #ty = #p::unreachable();
+                return __tw_fake;
+            }
+        },
+        ReturnType::Default => quote! {
+            #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+            if false {
+                return #p::unreachable::<()>();
+            }
+        },
+        ReturnType::Type(..) => quote!(),
+    };
+    // The body's statements without their braces, for async blocks (as a block they would be
+    // the async block's tail, which `unused_braces` reports on the user's braces).
+    let stmts = match &func.block {
+        Some(b) => {
+            let stmts = &b.stmts;
+            quote!(#(#stmts)*)
+        }
+        None => block.clone(),
+    };
+    let mut sig = sig.clone();
+    let body = match shape(&func, opts) {
         // `-> !`: only a panic leaves, and the guard's drop sees it.
         Shape::Sync if never_returns => quote! {
             let mut #guard_var = #enter_sync;
@@ -368,11 +485,13 @@ fn expand(opts: &Options, func: ItemFn, carrier: Option<Carrier>) -> TokenStream
                 ReturnType::Default => quote!(-> ()),
                 ReturnType::Type(..) => quote!(),
             };
+            // The body runs in a closure (so `return` and `?` leave the body, not the fn, and the
+            // result can be classified) that is called as `FnOnce`: it owns what it captures, so
+            // a borrow returned through `&mut self` may escape it.
             quote! {
                 let mut #guard_var = #enter_sync;
                 #record_on_guard
-                #[allow(clippy::redundant_closure_call)]
-                let #ret_var = (move || #annot #block)();
+                let #ret_var = #p::call_once(move || #annot #block);
                 {
                     let #out_var = &#ret_var;
                     let #s_var = #guard_var.span_mut();
@@ -383,27 +502,76 @@ fn expand(opts: &Options, func: ItemFn, carrier: Option<Carrier>) -> TokenStream
             }
         }
         Shape::AsyncFn => {
-            let fake_return = match &sig.output {
-                ReturnType::Type(_, ty) if !contains_impl_trait(ty) => quote_spanned! {ty.span()=>
-                    #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
-                    if false {
-                        let __tw_fake: #ty = #p::unreachable();
-                        return __tw_fake;
-                    }
-                },
-                ReturnType::Default => quote! {
-                    #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
-                    if false {
-                        return #p::unreachable::<()>();
-                    }
-                },
-                ReturnType::Type(..) => quote!(),
+            let fake_return = async_fake_return();
+            // Every parameter moves into the future, as it does in an async fn, so it is dropped
+            // when the future is, not when the call returns (and `args` can record it when the
+            // span starts, at the first poll).
+            let keep: Vec<_> = {
+                let mut names: Vec<_> = valid::parameter_names(&sig).into_iter().collect();
+                names.sort();
+                names
+                    .into_iter()
+                    .map(|n| {
+                        let ident = if n == "self" {
+                            quote!(self)
+                        } else {
+                            syn::Ident::new_raw_or_plain(&n).into_token_stream()
+                        };
+                        quote!(let _ = &#ident;)
+                    })
+                    .collect()
             };
+            let output = match &sig.output {
+                ReturnType::Type(_, ty) => quote!(#ty),
+                ReturnType::Default => quote!(()),
+            };
+            sig.asyncness = None;
+            // Spanned in this macro's edition (2024), so the returned future captures every
+            // lifetime of the signature, as an async fn's does, whatever the caller's edition.
+            let impl_token = quote_spanned!(site=> impl);
+            sig.output = syn::parse_quote!(-> #impl_token ::core::future::Future<Output = #output>);
+            let root = opts.root.is_some();
+            let unpolled_kind = if carrier.is_some() {
+                let consumer = opts.consumer.is_some()
+                    || matches!(&opts.kind, Some(k) if k.value.1 == Kind::Consumer);
+                if consumer {
+                    quote!(Consumer)
+                } else {
+                    quote!(Server)
+                }
+            } else {
+                kind.to_token_stream()
+            };
+            quote! {
+                #p::Unpolled::new(
+                    #name,
+                    #p::SpanKind::#unpolled_kind,
+                    #root,
+                    async move {
+                        #(#keep)*
+                        #[allow(unused_mut)]
+                        let mut #span_var = #start;
+                        #record
+                        #p::Instrumented::new(
+                            async move {
+                                #fake_return
+                                #stmts
+                            },
+                            #span_var,
+                            #on_output,
+                        )
+                        .await
+                    },
+                )
+            }
+        }
+        Shape::AsyncFnKept => {
+            let fake_return = async_fake_return();
             quote! {
                 #[allow(unused_mut)]
                 let mut #span_var = #start;
                 #record
-                #p::Instrumented::new(async move { #fake_return #block }, #span_var, #on_output).await
+                #p::Instrumented::new(async move { #fake_return #stmts }, #span_var, #on_output).await
             }
         }
         Shape::ImplFuture => quote! {
@@ -412,15 +580,15 @@ fn expand(opts: &Options, func: ItemFn, carrier: Option<Carrier>) -> TokenStream
             #record
             let #fut_var = {
                 let #attached_var = #p::attach(&#span_var);
-                #[allow(clippy::redundant_closure_call)]
-                (move || #block)()
+                #p::call_once(move || #block)
             };
             #p::Instrumented::new(#fut_var, #span_var, #on_output)
         },
         Shape::BoxedAsyncBlock(call) => {
             let func_path = &call.func;
             let inner = &call.args[0];
-            let prelude = &block.stmts[..block.stmts.len() - 1];
+            let stmts = &func.block.as_ref().map_or(&[][..], |b| &b.stmts[..]);
+            let prelude = &stmts[..stmts.len().saturating_sub(1)];
             quote! {
                 #[allow(unused_mut)]
                 let mut #span_var = #start;
@@ -435,8 +603,7 @@ fn expand(opts: &Options, func: ItemFn, carrier: Option<Carrier>) -> TokenStream
             #record
             let #fut_var = {
                 let #attached_var = #p::attach(&#span_var);
-                #[allow(clippy::redundant_closure_call)]
-                (move || #block)()
+                #p::call_once(move || #block)
             };
             #p::Box::pin(#p::Instrumented::new(#fut_var, #span_var, #on_output))
         },
@@ -445,7 +612,20 @@ fn expand(opts: &Options, func: ItemFn, carrier: Option<Carrier>) -> TokenStream
     quote! {
         #(#attrs)*
         #vis #sig {
+            #(#inner)*
             #body
         }
+    }
+}
+
+trait IdentExt2 {
+    fn new_raw_or_plain(name: &str) -> syn::Ident;
+}
+
+impl IdentExt2 for syn::Ident {
+    /// `type` → `r#type`; other names as they are.
+    fn new_raw_or_plain(name: &str) -> syn::Ident {
+        syn::parse_str::<syn::Ident>(name)
+            .unwrap_or_else(|_| syn::Ident::new_raw(name, Span::call_site()))
     }
 }

@@ -11,12 +11,18 @@ use proc_macro::TokenStream;
 /// Makes a function a span: a child of the current context, started before the body and ended
 /// on every way out (return, `?`, panic, a future dropped before completion).
 ///
-/// Works on sync and async fns, methods (`self`, `&self`, `&mut self`, `self: Box<Self>`),
-/// generics, lifetimes, where clauses, `unsafe` and `extern` fns, fns returning
-/// `impl Future` or `Pin<Box<dyn Future>>`, and `#[async_trait]` methods. Other attributes are
-/// kept. An `Err` result marks the span failed with the error's `Display` text (or `Debug`),
-/// for any `Result` alias; a panic marks it `panicked`; a dropped future gets
-/// `cancelled = true`.
+/// Works on sync and async fns, methods (`self`, `&self`, `&mut self`, `self: Box<Self>`, a
+/// borrow returned through `&mut self`), generics, lifetimes, where clauses, `unsafe` and
+/// `extern` fns, inner attributes, fns returning `impl Future`, `impl Iterator + '_`,
+/// `Pin<Box<dyn Future>>` or `BoxFuture` / `LocalBoxFuture`, async fns in traits and
+/// `#[async_trait]` methods. Other attributes are kept. An `Err` result marks the span failed
+/// with the error's `Display` text (or `Debug`), for any `Result` alias; a panic marks it
+/// `panicked`; a dropped future gets `cancelled = true`.
+///
+/// An async fn's span starts at its first poll, as a child of the context current there; a
+/// future dropped before its first poll (the losing branch of a `select!`) still records a
+/// span, marked cancelled. (Under an attribute that runs the fn itself, `#[tokio::main]` or
+/// `#[tokio::test]`, the fn stays `async` and has no span when it is never polled.)
 ///
 /// Options (each at most once):
 ///
@@ -29,6 +35,9 @@ use proc_macro::TokenStream;
 ///     ret,                                // record the return value (Debug)
 ///     root,                               // start a new trace
 ///     parent = ctx,                       // or: this Context is the parent
+///     future,                             // the return type is a boxed future under another
+///                                         // name (an alias of Pin<Box<dyn Future>>): the span
+///                                         // covers the future, not just its construction
 ///     crate = my_reexport::traceweave,    // path to traceweave for re-exporters
 /// )]
 /// ```

@@ -2,12 +2,12 @@
 
 use std::collections::HashSet;
 
-use syn::{FnArg, ItemFn, Pat};
+use syn::{FnArg, Pat, Signature};
 
 use crate::attr::{Kind, Macro, Options};
 
 /// Every name a parameter binds, including inside patterns, plus `self`.
-fn parameter_names(item: &ItemFn) -> HashSet<String> {
+pub fn parameter_names(sig: &Signature) -> HashSet<String> {
     fn walk(pat: &Pat, out: &mut HashSet<String>) {
         match pat {
             Pat::Ident(p) => {
@@ -27,7 +27,7 @@ fn parameter_names(item: &ItemFn) -> HashSet<String> {
         }
     }
     let mut out = HashSet::new();
-    for input in &item.sig.inputs {
+    for input in &sig.inputs {
         match input {
             FnArg::Receiver(_) => {
                 out.insert("self".to_owned());
@@ -67,8 +67,8 @@ const CARRIER_TYPES: &[&str] = &[
     "Message",
 ];
 
-fn carrier_param(item: &ItemFn) -> Option<Result<syn::Ident, syn::Error>> {
-    for input in &item.sig.inputs {
+fn carrier_param(sig: &Signature) -> Option<Result<syn::Ident, syn::Error>> {
+    for input in &sig.inputs {
         let FnArg::Typed(t) = input else { continue };
         let mut ty = &*t.ty;
         while let syn::Type::Reference(r) = ty {
@@ -106,7 +106,7 @@ fn root_ident(expr: &syn::Expr) -> Option<&syn::Ident> {
     }
 }
 
-pub fn validate(which: Macro, opts: &Options, item: &ItemFn) -> syn::Result<Option<Carrier>> {
+pub fn validate(which: Macro, opts: &Options, sig: &Signature) -> syn::Result<Option<Carrier>> {
     let mut carrier = None;
     let mut errors: Option<syn::Error> = None;
     let mut push = |e: syn::Error| match &mut errors {
@@ -114,7 +114,7 @@ pub fn validate(which: Macro, opts: &Options, item: &ItemFn) -> syn::Result<Opti
         None => errors = Some(e),
     };
 
-    if let Some(c) = &item.sig.constness {
+    if let Some(c) = &sig.constness {
         push(syn::Error::new_spanned(
             c,
             format!(
@@ -122,6 +122,21 @@ pub fn validate(which: Macro, opts: &Options, item: &ItemFn) -> syn::Result<Opti
                 which.name()
             ),
         ));
+    }
+    if let Some(future) = &opts.future {
+        if sig.asyncness.is_some() {
+            push(syn::Error::new_spanned(
+                &future.keyword,
+                "`future` is for a fn that returns a boxed future under another name (an alias \
+                 of `Pin<Box<dyn Future>>`); an async fn's span already covers its future",
+            ));
+        } else if matches!(sig.output, syn::ReturnType::Default) {
+            push(syn::Error::new_spanned(
+                &future.keyword,
+                "`future` says the return type is a boxed future (an alias of \
+                 `Pin<Box<dyn Future>>`), but this fn returns nothing",
+            ));
+        }
     }
     if let Some(name) = &opts.name
         && name.value.value().trim().is_empty()
@@ -139,7 +154,7 @@ pub fn validate(which: Macro, opts: &Options, item: &ItemFn) -> syn::Result<Opti
         ));
     }
     if let Some(args) = &opts.args {
-        let names = parameter_names(item);
+        let names = parameter_names(sig);
         let mut seen = HashSet::new();
         for arg in &args.value {
             let name = arg.ident.unraw_string();
@@ -219,7 +234,7 @@ pub fn validate(which: Macro, opts: &Options, item: &ItemFn) -> syn::Result<Opti
         }
         match &opts.carrier {
             Some(c) => {
-                let names = parameter_names(item);
+                let names = parameter_names(sig);
                 match root_ident(&c.value) {
                     Some(id) if !names.contains(&id.unraw_string()) && id != "self" => {
                         push(syn::Error::new_spanned(
@@ -230,15 +245,15 @@ pub fn validate(which: Macro, opts: &Options, item: &ItemFn) -> syn::Result<Opti
                     _ => carrier = Some(Carrier::Expr(c.value.clone())),
                 }
             }
-            None => match carrier_param(item) {
+            None => match carrier_param(sig) {
                 Some(Ok(ident)) => carrier = Some(Carrier::Param(ident)),
                 Some(Err(e)) => push(e),
                 None => push(syn::Error::new(
                     // An empty list has no tokens to point at: then point at the name.
-                    if item.sig.inputs.is_empty() {
-                        item.sig.ident.span()
+                    if sig.inputs.is_empty() {
+                        sig.ident.span()
                     } else {
-                        item.sig.paren_token.span.join()
+                        sig.paren_token.span.join()
                     },
                     "#[traced_rpc] found no incoming request among the parameters; it accepts \
                      http::Request<B>, http::HeaderMap (owned or by reference), \

@@ -291,6 +291,73 @@ where
     }
 }
 
+pin_project_lite::pin_project! {
+    /// The future returned by a traced async fn. Its span starts at the first poll, as a child of
+    /// the context current there (so `f().with_context(cx)` and `capture_async(f())` put it where
+    /// it runs); a future dropped before its first poll (the losing branch of a `select!`) still
+    /// records a span, child of the context current at the drop and marked cancelled.
+    pub struct Unpolled<F> {
+        #[pin]
+        inner: F,
+        name: &'static str,
+        kind: SpanKind,
+        root: bool,
+        polled: bool,
+    }
+
+    impl<F> PinnedDrop for Unpolled<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if !*this.polled {
+                cancelled_before_first_poll(this.name, *this.kind, *this.root);
+            }
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn cancelled_before_first_poll(name: &'static str, kind: SpanKind, root: bool) {
+    let mut span = start(name, kind, root);
+    if span.is_recording() {
+        span.set_attribute(Key::from_static("cancelled"), true);
+    }
+    span.end();
+}
+
+impl<F: Future> Unpolled<F> {
+    #[inline]
+    pub fn new(name: &'static str, kind: SpanKind, root: bool, inner: F) -> Self {
+        Unpolled {
+            inner,
+            name,
+            kind,
+            root,
+            polled: false,
+        }
+    }
+}
+
+impl<F: Future> Future for Unpolled<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        *this.polled = true;
+        this.inner.poll(cx)
+    }
+}
+
+/// Runs a traced sync body. Taking `FnOnce` makes the compiler check the closure as one, so
+/// the closure owns its captures and a borrow returned through a captured `&mut self` may
+/// outlive the call (an `FnMut` closure could only lend it).
+#[doc(hidden)]
+#[inline(always)]
+pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 /// Used by the fake return edge in generated async blocks.
 #[doc(hidden)]
 pub fn unreachable<T>() -> T {

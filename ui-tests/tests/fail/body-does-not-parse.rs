@@ -1,0 +1,7 @@
+#[traceweave::traced]
+fn broken() -> u8 {
+    let x = ;
+    x
+}
+
+fn main() {}
