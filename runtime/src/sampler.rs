@@ -18,6 +18,9 @@ pub struct SamplingInput<'a> {
     pub name: &'a str,
     /// The new span's kind.
     pub kind: SpanKind,
+    /// A decision the caller sent without a parent span (B3's `b3: 0`, `X-B3-Sampled: 0`):
+    /// `Some(false)` asks not to sample this new trace. [`ParentBased`] honours it.
+    pub remote_decision: Option<bool>,
 }
 
 /// A sampling decision.
@@ -236,7 +239,11 @@ impl Sampler for ParentBased {
     fn should_sample(&self, input: &SamplingInput<'_>) -> SamplingDecision {
         let sample = SamplingDecision::RecordAndSample;
         match input.parent.filter(|p| p.is_valid()) {
-            None => self.root.should_sample(input),
+            None => match input.remote_decision {
+                Some(true) => self.remote_sampled.should_sample(input),
+                Some(false) => self.remote_not_sampled.should_sample(input),
+                None => self.root.should_sample(input),
+            },
             Some(p) if p.is_remote() && p.is_sampled() => self.remote_sampled.should_sample(input),
             Some(p) if p.is_remote() => self.remote_not_sampled.should_sample(input),
             Some(p) if p.is_sampled() => self
@@ -266,6 +273,7 @@ mod tests {
             trace_id: TraceId::from_u128(trace_id),
             name: "x",
             kind: SpanKind::Internal,
+            remote_decision: None,
         }
     }
 

@@ -53,6 +53,38 @@ impl Baggage {
         Baggage(Some(Arc::new(entries)))
     }
 
+    /// A copy with all of `entries` set, built in one pass (a later entry replaces an earlier
+    /// one with the same key, as a sequence of [`Baggage::with_entry`] would).
+    #[must_use]
+    pub(crate) fn with_entries(&self, entries: Vec<BaggageEntry>) -> Self {
+        if entries.is_empty() {
+            return self.clone();
+        }
+        let mut last: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            last.insert(e.key.as_str(), i);
+        }
+        let mut out: Vec<BaggageEntry> = self
+            .iter()
+            .filter(|e| !last.contains_key(e.key.as_str()))
+            .cloned()
+            .collect();
+        let keep: Vec<bool> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| last.get(e.key.as_str()) == Some(&i))
+            .collect();
+        drop(last);
+        out.extend(
+            entries
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(e, keep)| keep.then_some(e)),
+        );
+        Baggage(Some(Arc::new(out)))
+    }
+
     /// A copy without `key`.
     #[must_use]
     pub fn without(&self, key: &str) -> Self {

@@ -82,6 +82,26 @@ impl SpanContext {
     pub const fn is_valid(&self) -> bool {
         self.trace_id.is_valid() && self.span_id.is_valid()
     }
+
+    /// A sampling decision received without a parent (B3's `b3: 0` or `X-B3-Sampled: 0`
+    /// alone): no span, but the caller said whether to sample.
+    pub(crate) const fn decision_only(sampled: bool) -> Self {
+        SpanContext {
+            trace_id: TraceId::INVALID,
+            span_id: SpanId::INVALID,
+            trace_flags: TraceFlags::NONE.with_sampled(sampled),
+            is_remote: true,
+        }
+    }
+
+    /// The decision of a [`SpanContext::decision_only`] context.
+    pub(crate) const fn decision_hint(&self) -> Option<bool> {
+        if !self.is_valid() && self.is_remote {
+            Some(self.is_sampled())
+        } else {
+            None
+        }
+    }
 }
 
 impl fmt::Debug for SpanContext {
@@ -108,6 +128,8 @@ pub(crate) struct Shared {
     pub(crate) scope: Option<ScopeHandle>,
     /// The trace id as a SkyWalking agent spelled it, when it is not our hex form.
     pub(crate) sw8_trace_id: Option<Arc<str>>,
+    /// B3 debug (`d`, `X-B3-Flags: 1`): carried to children and sent on.
+    pub(crate) b3_debug: bool,
 }
 
 /// A span context plus what travels with it (tracestate, baggage). Cheap to clone.
@@ -206,6 +228,14 @@ impl Context {
 
     pub(crate) fn sw8_trace_id(&self) -> Option<&str> {
         self.shared.as_ref().and_then(|s| s.sw8_trace_id.as_deref())
+    }
+
+    pub(crate) fn with_b3_debug(&self) -> Self {
+        self.with_shared(|s| s.b3_debug = true)
+    }
+
+    pub(crate) fn b3_debug(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.b3_debug)
     }
 
     pub(crate) fn with_scope(&self, scope: ScopeHandle) -> Self {

@@ -14,8 +14,6 @@ pub enum TraceStateError {
     InvalidMember(String),
     /// More than 32 members.
     TooManyMembers(usize),
-    /// The same key twice.
-    DuplicateKey(String),
 }
 
 impl fmt::Display for TraceStateError {
@@ -29,7 +27,6 @@ impl fmt::Display for TraceStateError {
             TraceStateError::TooManyMembers(n) => {
                 write!(f, "tracestate has {n} members; at most 32 are allowed")
             }
-            TraceStateError::DuplicateKey(k) => write!(f, "tracestate key {k:?} appears twice"),
         }
     }
 }
@@ -56,7 +53,8 @@ impl TraceState {
     }
 
     /// Parses a header value (several headers joined with `,`). Empty members are allowed and
-    /// skipped; any invalid member rejects the whole header, as the spec asks.
+    /// skipped; any invalid member rejects the whole header, as the spec asks; a key given
+    /// again keeps its first value (Trace Context Level 2).
     pub fn parse(header: &str) -> Result<Self, TraceStateError> {
         let mut members: Vec<(String, String)> = Vec::new();
         let mut count = 0usize;
@@ -74,10 +72,10 @@ impl TraceState {
                 .ok_or_else(|| TraceStateError::InvalidMember(member.to_owned()))?;
             validate_key(key)?;
             validate_value(value)?;
-            if members.iter().any(|(k, _)| k == key) {
-                return Err(TraceStateError::DuplicateKey(key.to_owned()));
+            // At most 32 members: a linear scan is cheaper than hashing.
+            if !members.iter().any(|(k, _)| k == key) {
+                members.push((key.to_owned(), value.to_owned()));
             }
-            members.push((key.to_owned(), value.to_owned()));
         }
         Ok(Self::from_members(members))
     }
@@ -155,29 +153,19 @@ impl fmt::Debug for TraceState {
     }
 }
 
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"` (Trace Context Level 2).
 fn is_key_char(c: u8) -> bool {
-    matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/')
+    matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@')
 }
 
-fn validate_simple_key(key: &str, max: usize) -> bool {
-    let b = key.as_bytes();
-    !b.is_empty()
-        && b.len() <= max
-        && matches!(b[0], b'a'..=b'z' | b'0'..=b'9')
-        && b.iter().all(|&c| is_key_char(c))
-}
-
+/// `key = (lcalpha / DIGIT) 0*255(keychar)`. (Level 1's `tenant@system` split is a special
+/// case of it: Level 2 dropped the separate length rules for the two parts.)
 fn validate_key(key: &str) -> Result<(), TraceStateError> {
-    let ok = match key.split_once('@') {
-        None => validate_simple_key(key, 256),
-        Some((tenant, system)) => {
-            validate_simple_key(tenant, 241)
-                && !system.is_empty()
-                && system.len() <= 14
-                && system.as_bytes()[0].is_ascii_lowercase()
-                && system.bytes().all(is_key_char)
-        }
-    };
+    let b = key.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 256
+        && matches!(b[0], b'a'..=b'z' | b'0'..=b'9')
+        && b.iter().all(|&c| is_key_char(c));
     if ok {
         Ok(())
     } else {
@@ -209,7 +197,26 @@ mod tests {
         assert_eq!(ts.get("b@sys"), Some("2"));
         assert_eq!(ts.header(), "a=1,b@sys=2");
         assert!(TraceState::parse("A=1").is_err());
-        assert!(TraceState::parse("a=1,a=2").is_err());
+        // Level 2 keys: `@` anywhere after the first character, up to 256 characters.
+        for key in [
+            "foo@",
+            "foo@@bar",
+            "t@vvvvvvvvvvvvvvv",
+            "1@2",
+            &"k".repeat(256),
+        ] {
+            let ts = TraceState::parse(&format!("{key}=v")).unwrap();
+            assert_eq!(ts.get(key), Some("v"), "{key}");
+        }
+        for key in ["@foo", &"k".repeat(257), "Foo", "_a", "a b", ""] {
+            assert!(TraceState::parse(&format!("{key}=v,b=1")).is_err(), "{key}");
+        }
+        // A key given twice keeps its first value, also across joined header lines.
+        assert_eq!(TraceState::parse("a=1,a=2").unwrap().header(), "a=1");
+        assert_eq!(
+            TraceState::parse("a=1,b=2, a=3,c=4").unwrap().header(),
+            "a=1,b=2,c=4"
+        );
         assert!(TraceState::parse("a=x,y").is_err());
         assert!(TraceState::parse("a=b=c").is_err());
         let many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();

@@ -32,7 +32,26 @@ fn is_baggage_octet(c: u8) -> bool {
     matches!(c, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
-/// Parses a baggage header into entries; invalid members are skipped.
+/// Whether `props` (what follows a member's value, without the first `;`) is a list of W3C
+/// properties: `key OWS "=" OWS value` or `key`, separated by `;`, keys tokens and values
+/// baggage octets.
+pub(crate) fn valid_properties(props: &str) -> bool {
+    props.split(';').all(|p| {
+        let p = p.trim_matches([' ', '\t']);
+        match p.split_once('=') {
+            Some((k, v)) => {
+                is_token(k.trim_end_matches([' ', '\t']))
+                    && v.trim_start_matches([' ', '\t'])
+                        .bytes()
+                        .all(is_baggage_octet)
+            }
+            None => is_token(p),
+        }
+    })
+}
+
+/// Parses a baggage header into entries; invalid members are skipped, and properties that do
+/// not follow the grammar are dropped (the member is kept).
 pub(crate) fn parse(header: &str) -> Vec<BaggageEntry> {
     let mut out = Vec::new();
     let mut bytes = 0usize;
@@ -60,6 +79,11 @@ pub(crate) fn parse(header: &str) -> Vec<BaggageEntry> {
         if !is_token(key) || !value.bytes().all(is_baggage_octet) {
             continue;
         }
+        let props = if props.is_empty() || valid_properties(props) {
+            props
+        } else {
+            ""
+        };
         out.push(BaggageEntry {
             key: key.to_owned(),
             value: percent::decode(value),
@@ -79,11 +103,9 @@ pub(crate) fn encode(baggage: &Baggage) -> Option<String> {
             continue;
         }
         let mut member = format!("{}={}", e.key, percent::encode(&e.value, is_baggage_octet));
-        if !e.metadata.is_empty()
-            && e.metadata
-                .bytes()
-                .all(|c| (0x20..0x7f).contains(&c) && c != b',')
-        {
+        // Properties are sent on only when they follow the grammar (an application may have
+        // put anything in `metadata`).
+        if !e.metadata.is_empty() && valid_properties(&e.metadata) {
             member.push(';');
             member.push_str(&e.metadata);
         }
@@ -117,9 +139,7 @@ impl Propagator for BaggagePropagator {
         if entries.is_empty() {
             return cx;
         }
-        let bag = entries
-            .into_iter()
-            .fold(cx.baggage().clone(), |bag, e| bag.with_entry(e));
+        let bag = cx.baggage().with_entries(entries);
         cx.with_baggage(bag)
     }
 

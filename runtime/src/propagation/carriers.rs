@@ -4,6 +4,9 @@ use std::collections::HashMap;
 
 use super::{Extractor, Injector};
 
+/// Keys are matched case-insensitively; `Traceparent` and `traceparent` in one map are two
+/// values of one header (so, for the formats, an invalid duplicate). Extraction indexes a large
+/// map once instead of scanning it per key.
 impl<S: std::hash::BuildHasher> Extractor for HashMap<String, String, S> {
     fn get(&self, key: &str) -> Option<&str> {
         if let Some(v) = HashMap::get(self, key) {
@@ -12,6 +15,17 @@ impl<S: std::hash::BuildHasher> Extractor for HashMap<String, String, S> {
         self.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.as_str())
+    }
+
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        self.iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn entries(&self) -> Option<Vec<(&str, &str)>> {
+        Some(self.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
     }
 
     fn keys(&self) -> Vec<String> {
@@ -149,16 +163,36 @@ mod amqp_headers {
                 .find(|(k, _)| k.as_str().eq_ignore_ascii_case(key))
                 .and_then(|(_, v)| as_str(v))
         }
+        fn get_all(&self, key: &str) -> Vec<&str> {
+            self.inner()
+                .iter()
+                .filter(|(k, _)| k.as_str().eq_ignore_ascii_case(key))
+                .filter_map(|(_, v)| as_str(v))
+                .collect()
+        }
         fn keys(&self) -> Vec<String> {
             self.inner()
                 .keys()
                 .map(|k| k.as_str().to_ascii_lowercase())
                 .collect()
         }
+        fn entries(&self) -> Option<Vec<(&str, &str)>> {
+            Some(
+                self.inner()
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str(), as_str(v)?)))
+                    .collect(),
+            )
+        }
     }
 
+    /// AMQP field names are short strings: a key over 255 bytes is not written (it would not
+    /// fit the wire format; lapin's `ShortString` panics on it).
     impl Injector for FieldTable {
         fn set(&mut self, key: &str, value: String) {
+            if key.is_empty() || key.len() > 255 {
+                return;
+            }
             self.insert(
                 ShortString::from(key),
                 AMQPValue::LongString(LongString::from(value)),
@@ -171,6 +205,20 @@ mod amqp_headers {
         fn get(&self, key: &str) -> Option<&str> {
             self.headers().as_ref().and_then(|h| Extractor::get(h, key))
         }
+        fn get_all(&self, key: &str) -> Vec<&str> {
+            self.headers()
+                .as_ref()
+                .map(|h| Extractor::get_all(h, key))
+                .unwrap_or_default()
+        }
+        fn entries(&self) -> Option<Vec<(&str, &str)>> {
+            Some(
+                self.headers()
+                    .as_ref()
+                    .and_then(Extractor::entries)
+                    .unwrap_or_default(),
+            )
+        }
         fn keys(&self) -> Vec<String> {
             self.headers()
                 .as_ref()
@@ -182,6 +230,12 @@ mod amqp_headers {
     impl Extractor for lapin::message::Delivery {
         fn get(&self, key: &str) -> Option<&str> {
             Extractor::get(&self.properties, key)
+        }
+        fn get_all(&self, key: &str) -> Vec<&str> {
+            Extractor::get_all(&self.properties, key)
+        }
+        fn entries(&self) -> Option<Vec<(&str, &str)>> {
+            Extractor::entries(&self.properties)
         }
         fn keys(&self) -> Vec<String> {
             Extractor::keys(&self.properties)
@@ -215,12 +269,26 @@ mod nats_headers {
                 .map(|(k, _)| AsRef::<str>::as_ref(k).to_ascii_lowercase())
                 .collect()
         }
+        fn entries(&self) -> Option<Vec<(&str, &str)>> {
+            Some(
+                self.iter()
+                    .flat_map(|(k, vs)| {
+                        let k: &str = k.as_ref();
+                        vs.iter().map(move |v| (k, v.as_str()))
+                    })
+                    .collect(),
+            )
+        }
     }
 
     impl Injector for HeaderMap {
         fn set(&mut self, key: &str, value: String) {
-            // async-nats panics on invalid names; ours are lowercase tokens, but check anyway.
-            if !key.is_empty() && key.bytes().all(|c| c.is_ascii_graphic() && c != b':') {
+            // async-nats panics on invalid names; a value with a line break would end the
+            // header block on the wire. Neither is written.
+            if !key.is_empty()
+                && key.bytes().all(|c| c.is_ascii_graphic() && c != b':')
+                && !value.bytes().any(|c| c == b'\r' || c == b'\n')
+            {
                 self.insert(key, value.as_str());
             }
         }
@@ -241,6 +309,14 @@ mod nats_headers {
                 .as_ref()
                 .map(Extractor::keys)
                 .unwrap_or_default()
+        }
+        fn entries(&self) -> Option<Vec<(&str, &str)>> {
+            Some(
+                self.headers
+                    .as_ref()
+                    .and_then(Extractor::entries)
+                    .unwrap_or_default(),
+            )
         }
     }
 }

@@ -9,6 +9,9 @@ use crate::id::TraceFlags;
 const HEADER: &str = "uber-trace-id";
 const BAGGAGE_PREFIX: &str = "uberctx-";
 const MAX_LEN: usize = 256;
+/// `uberctx-*` baggage is read within the W3C baggage limits.
+const MAX_BAGGAGE_MEMBERS: usize = 180;
+const MAX_BAGGAGE_BYTES: usize = 8192;
 
 /// Jaeger propagation. Reads variable-length ids (left-padded), the URL-encoded form, flags
 /// 0x01 sampled and 0x02 debug (which implies sampled); writes 16 or 32 hex digits, parent
@@ -78,26 +81,62 @@ impl Propagator for JaegerPropagator {
     }
 
     fn extract_with(&self, carrier: &dyn Extractor, mut cx: Context) -> Context {
-        if let Some(span) = carrier.get(HEADER).and_then(parse) {
+        // Two `uber-trace-id` headers are ambiguous: neither is used.
+        if let Some(Some(v)) = super::single(carrier, HEADER)
+            && let Some(span) = parse(v)
+        {
             cx = cx.with_span_context(span);
         }
-        let mut bag = cx.baggage().clone();
-        let mut found = false;
-        for key in carrier.keys() {
-            if let Some(name) = key.strip_prefix(BAGGAGE_PREFIX)
-                && super::baggage::is_token(name)
-                && let Some(v) = carrier.get(&key)
-                && v.len() <= 4096
-            {
-                bag = bag.with_entry(BaggageEntry {
-                    key: name.to_owned(),
-                    value: percent::decode(v),
-                    metadata: String::new(),
-                });
-                found = true;
+        // `uberctx-*`, in one pass, within the W3C baggage limits.
+        let mut found = Vec::new();
+        let mut bytes = 0usize;
+        let mut take = |key: &str, v: &str| -> bool {
+            let Some(name) = key
+                .get(..BAGGAGE_PREFIX.len())
+                .filter(|p| p.eq_ignore_ascii_case(BAGGAGE_PREFIX))
+                .map(|_| &key[BAGGAGE_PREFIX.len()..])
+            else {
+                return true;
+            };
+            if !super::baggage::is_token(name) || v.len() > 4096 {
+                return true;
+            }
+            bytes += name.len() + v.len();
+            if found.len() == MAX_BAGGAGE_MEMBERS || bytes > MAX_BAGGAGE_BYTES {
+                return false;
+            }
+            found.push(BaggageEntry {
+                key: name.to_ascii_lowercase(),
+                value: percent::decode(v),
+                metadata: String::new(),
+            });
+            true
+        };
+        match carrier.entries() {
+            Some(entries) => {
+                for (k, v) in entries {
+                    if !take(k, v) {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for key in carrier.keys() {
+                    if key.starts_with(BAGGAGE_PREFIX)
+                        && let Some(v) = carrier.get(&key)
+                        && !take(&key, v)
+                    {
+                        break;
+                    }
+                }
             }
         }
-        if found { cx.with_baggage(bag) } else { cx }
+        if found.is_empty() {
+            cx
+        } else {
+            let bag = cx.baggage().with_entries(found);
+            cx.with_baggage(bag)
+        }
     }
 
     fn fields(&self) -> Vec<String> {

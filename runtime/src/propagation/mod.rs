@@ -52,6 +52,14 @@ pub trait Extractor {
 
     /// All keys present (for prefixed fields such as Jaeger's `uberctx-*`), lowercase.
     fn keys(&self) -> Vec<String>;
+
+    /// Every field as stored (`(key, value)`, keys in any case), for carriers whose lookups
+    /// are not case-insensitive by themselves: a large one is then indexed once per
+    /// extraction instead of scanned per key. `None` (the default) when `get` is already
+    /// case-insensitive and cheap (`http::HeaderMap`).
+    fn entries(&self) -> Option<Vec<(&str, &str)>> {
+        None
+    }
 }
 
 impl<E: Extractor + ?Sized> Extractor for &E {
@@ -63,6 +71,57 @@ impl<E: Extractor + ?Sized> Extractor for &E {
     }
     fn keys(&self) -> Vec<String> {
         (**self).keys()
+    }
+    fn entries(&self) -> Option<Vec<(&str, &str)>> {
+        (**self).entries()
+    }
+}
+
+/// The one value of `key`: `Some(None)` when absent, `None` when it is given more than once
+/// (two `traceparent`, `b3`, `uber-trace-id` or `sw8` headers, or `Traceparent` and
+/// `traceparent` in a map), which every format treats as invalid.
+pub(crate) fn single<'a>(carrier: &'a dyn Extractor, key: &str) -> Option<Option<&'a str>> {
+    match carrier.get_all(key).as_slice() {
+        [] => Some(None),
+        [one] => Some(Some(one)),
+        _ => None,
+    }
+}
+
+/// Carriers with more fields than this are indexed by lowercase key before extraction.
+const INDEX_ABOVE: usize = 16;
+
+/// A carrier's fields by lowercase key, built in one pass, so each lookup is a hash probe
+/// however many headers a message has.
+struct Indexed<'a> {
+    by_key: std::collections::HashMap<String, Vec<&'a str>>,
+}
+
+impl<'a> Indexed<'a> {
+    fn new(entries: Vec<(&'a str, &'a str)>) -> Self {
+        let mut by_key: std::collections::HashMap<String, Vec<&'a str>> =
+            std::collections::HashMap::with_capacity(entries.len());
+        for (k, v) in entries {
+            by_key.entry(k.to_ascii_lowercase()).or_default().push(v);
+        }
+        Indexed { by_key }
+    }
+}
+
+impl Extractor for Indexed<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.get_all(key).first().copied()
+    }
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        let found = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.by_key.get(&key.to_ascii_lowercase())
+        } else {
+            self.by_key.get(key)
+        };
+        found.cloned().unwrap_or_default()
+    }
+    fn keys(&self) -> Vec<String> {
+        self.by_key.keys().cloned().collect()
     }
 }
 
@@ -110,7 +169,7 @@ impl std::error::Error for UnknownPropagator {}
 ///
 /// ```
 /// let p = traceweave::propagation::by_name("b3multi").unwrap();
-/// assert_eq!(p.fields(), ["x-b3-traceid", "x-b3-spanid", "x-b3-sampled"]);
+/// assert_eq!(p.fields(), ["x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"]);
 /// ```
 pub fn by_name(name: &str) -> Result<Box<dyn Propagator>, UnknownPropagator> {
     Ok(match name.trim() {
@@ -198,7 +257,13 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Context {
             self.0.keys()
         }
     }
-    global_propagator().extract(&Dyn(carrier))
+    let carrier = Dyn(carrier);
+    match carrier.entries() {
+        Some(entries) if entries.len() > INDEX_ABOVE => {
+            global_propagator().extract(&Indexed::new(entries))
+        }
+        _ => global_propagator().extract(&carrier),
+    }
 }
 
 /// Parses hex trace and span ids (up to 32 and 16 digits); `None` if either is zero.

@@ -239,7 +239,8 @@ impl Propagator for SkyWalkingPropagator {
     }
 
     fn extract_with(&self, carrier: &dyn Extractor, mut cx: Context) -> Context {
-        if let Some(sw) = carrier.get(SW8).and_then(parse) {
+        // Two `sw8` headers are ambiguous: neither is used.
+        if let Some(sw) = super::single(carrier, SW8).flatten().and_then(parse) {
             let trace_id = trace_id_for(&sw.trace_id);
             let span = SpanContext::new(
                 trace_id,

@@ -623,6 +623,10 @@ fn start_slow(
     };
 
     let parent_span = parent_ctx.map(|c| c.span).filter(SpanContext::is_valid);
+    let remote_decision = match parent_span {
+        Some(_) => None,
+        None => parent_ctx.and_then(|c| c.span.decision_hint()),
+    };
     let (trace_id, parent_id, remote, flags) = match parent_span {
         Some(ps) => (
             ps.trace_id(),
@@ -654,10 +658,12 @@ fn start_slow(
                 trace_id,
                 name: &name,
                 kind,
+                remote_decision,
             })
         }
         // Before init: keep what the default sampler (parent-based, always on) would keep.
         (None, Some(ps)) if !ps.is_sampled() => SamplingDecision::Drop,
+        (None, None) if remote_decision == Some(false) => SamplingDecision::Drop,
         (None, _) => SamplingDecision::RecordAndSample,
     };
 
