@@ -246,3 +246,110 @@ fn shutdown_delivers_everything_queued_within_the_deadline() {
         "1500 spans in batches of 512"
     );
 }
+
+#[test]
+fn permanent_refusals_are_never_retried_and_named_in_stats() {
+    for (code, hint) in [
+        (401, "authorization"),
+        (403, "authorization"),
+        (404, "/v1/traces"),
+        (413, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+    ] {
+        let rx = Receiver::start(vec![Reply::Status(code, None)]);
+        let t = tracer(rx.port, Duration::from_secs(10));
+        let started = Instant::now();
+        produce(&t, 3);
+        assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{code} was retried"
+        );
+        let s = t.stats();
+        assert_eq!((s.exported, s.dropped_export_failed), (0, 3), "{code}");
+        assert_eq!(rx.requests(), 1, "{code} is not retried");
+        let error = s.last_export_error.expect("the last error is in stats");
+        assert!(
+            error.contains(&format!("answered {code}")) && error.contains(hint),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn a_url_that_cannot_work_fails_at_once() {
+    let t = traceweave::builder()
+        .ignore_env()
+        .schedule_delay(Duration::from_millis(20))
+        .exporter(
+            OtlpExporter::new("http://exa mple.invalid:4318").timeout(Duration::from_secs(10)),
+        )
+        .build();
+    let started = Instant::now();
+    produce(&t, 2);
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let s = t.stats();
+    assert_eq!(s.dropped_export_failed, 2);
+    assert!(s.last_export_error.unwrap().contains("not retried"));
+}
+
+#[test]
+fn retry_after_zero_still_waits_a_floor() {
+    let rx = Receiver::start(vec![
+        Reply::Status(503, Some("0")),
+        Reply::Status(429, Some("Sun, 06 Nov 1994 08:49:37 GMT")),
+        Reply::Status(200, None),
+    ]);
+    let t = tracer(rx.port, Duration::from_secs(10));
+    produce(&t, 4);
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+    assert_eq!(t.stats().exported, 4);
+    let arrivals = rx.arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 3);
+    for gap in [arrivals[1] - arrivals[0], arrivals[2] - arrivals[1]] {
+        assert!(gap >= Duration::from_millis(95), "{gap:?}");
+    }
+}
+
+/// Runs in a child process (see below): 10 exports refused with 404, then 401s.
+#[test]
+#[ignore = "run by failures_are_reported_once_per_kind_on_stderr in a child process"]
+fn child_with_a_refusing_receiver() {
+    if std::env::var_os("TRACEWEAVE_FAILURE_CHILD").is_none() {
+        return;
+    }
+    let mut script = vec![Reply::Status(404, None); 10];
+    script.push(Reply::Status(401, None));
+    let rx = Receiver::start(script);
+    let t = tracer(rx.port, Duration::from_secs(10));
+    for _ in 0..25 {
+        produce(&t, 2);
+        assert!(t.force_flush());
+    }
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+    assert_eq!(rx.requests(), 25);
+    assert_eq!(t.stats().dropped_export_failed, 50);
+}
+
+#[test]
+fn failures_are_reported_once_per_kind_on_stderr() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_with_a_refusing_receiver",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("TRACEWEAVE_FAILURE_CHILD", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("traceweave: export"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].contains("answered 404") && lines[0].contains("2 spans dropped"));
+    assert!(lines[1].contains("answered 401"), "{}", lines[1]);
+}

@@ -275,12 +275,15 @@ impl EnvConfig {
                 get(&general).map(|v| (general, v))
             })
         };
+        let mut endpoint_var = None;
         if let Some(v) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
             self.otlp.url = v.clone();
             self.otlp.grpc_endpoint = v;
+            endpoint_var = Some("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
         } else if let Some(v) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             self.otlp.url = format!("{}/v1/traces", v.trim_end_matches('/'));
             self.otlp.grpc_endpoint = v;
+            endpoint_var = Some("OTEL_EXPORTER_OTLP_ENDPOINT");
         }
         if let Some((var, v)) = pick("PROTOCOL") {
             match v.as_str() {
@@ -298,15 +301,35 @@ impl EnvConfig {
                 )),
             }
         }
+        // Header values carry credentials: no message below prints one, only header names.
         if let Some((var, v)) = pick("HEADERS") {
-            for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
+            for (i, pair) in v.split(',').filter(|p| !p.trim().is_empty()).enumerate() {
                 match pair.split_once('=') {
-                    Some((k, val)) if !k.trim().is_empty() => self.otlp.headers.push((
-                        crate::propagation::percent::decode(k.trim()),
-                        crate::propagation::percent::decode(val.trim()),
-                    )),
+                    Some((k, val)) if !k.trim().is_empty() => {
+                        let key = crate::propagation::percent::decode(k.trim());
+                        let value = crate::propagation::percent::decode(val.trim());
+                        if !crate::propagation::is_token(&key) {
+                            self.warnings.push(format!(
+                                "{var}: member {} has a name that is not a valid header name; \
+                                 it is not sent",
+                                i + 1
+                            ));
+                        } else if !value
+                            .bytes()
+                            .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+                        {
+                            self.warnings.push(format!(
+                                "{var}: the value of header {key:?} is not valid header text \
+                                 after percent-decoding (control characters or non-ASCII); it \
+                                 is not sent"
+                            ));
+                        } else {
+                            self.otlp.headers.push((key, value));
+                        }
+                    }
                     _ => self.warnings.push(format!(
-                        "{var} member {pair:?} is not key=value; ignoring it"
+                        "{var}: member {} is not key=value; ignoring it",
+                        i + 1
                     )),
                 }
             }
@@ -319,6 +342,9 @@ impl EnvConfig {
                 )),
             }
         }
+        if let Some(var) = endpoint_var {
+            self.check_otlp_endpoint(var);
+        }
         if let Some((var, v)) = pick("COMPRESSION") {
             match v.as_str() {
                 "gzip" => self.otlp.gzip = true,
@@ -327,6 +353,57 @@ impl EnvConfig {
                     .warnings
                     .push(format!("{var}={other:?} is not gzip or none; using none")),
             }
+        }
+    }
+
+    /// One line per endpoint problem that would lose every span, said at `init` rather than
+    /// discovered in the collector's silence.
+    fn check_otlp_endpoint(&mut self, var: &str) {
+        let endpoint = if self.otlp.grpc {
+            self.otlp.grpc_endpoint.clone()
+        } else {
+            self.otlp.url.clone()
+        };
+        let shown = redact_userinfo(&endpoint);
+        let Some((scheme, rest)) = endpoint.split_once("://") else {
+            self.warnings.push(format!(
+                "{var}={shown:?} has no scheme; write http://host:port or https://host:port \
+                 (spans will not be delivered)"
+            ));
+            return;
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "http" => {}
+            "https" if self.otlp.grpc => self.warnings.push(format!(
+                "{var}={shown:?}: OTLP/gRPC over TLS is not in this build; the exporter will not \
+                 dial it in cleartext, so spans will not be delivered (use OTLP/HTTP, which \
+                 speaks https)"
+            )),
+            "https" if !cfg!(feature = "otlp-tls") => self.warnings.push(format!(
+                "{var}={shown:?} needs TLS, and traceweave was built without its `otlp-tls` \
+                 feature (on by default); spans will not be delivered"
+            )),
+            "https" => {}
+            other => self.warnings.push(format!(
+                "{var}={shown:?} has the scheme {other:?}; OTLP needs http:// or https:// \
+                 (spans will not be delivered)"
+            )),
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let port = authority
+            .rsplit_once(':')
+            .filter(|(_, p)| !p.contains(']'))
+            .and_then(|(_, p)| p.parse::<u16>().ok());
+        match (self.otlp.grpc, port) {
+            (true, Some(4318)) => self.warnings.push(format!(
+                "{var}={shown:?}: the protocol is grpc, but 4318 is the OTLP/HTTP port \
+                 (gRPC receivers listen on 4317)"
+            )),
+            (false, Some(4317)) => self.warnings.push(format!(
+                "{var}={shown:?}: the protocol is http, but 4317 is the OTLP/gRPC port \
+                 (HTTP receivers listen on 4318; or set OTEL_EXPORTER_OTLP_PROTOCOL=grpc)"
+            )),
+            _ => {}
         }
     }
 
@@ -415,6 +492,17 @@ impl EnvConfig {
         };
         Some(s)
     }
+}
+
+/// `https://user:secret@host` → `https://***@host`: an endpoint may carry credentials too.
+fn redact_userinfo(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            return format!("{scheme}://***@{}", &rest[at + 1..]);
+        }
+    }
+    url.to_owned()
 }
 
 #[cfg(test)]
@@ -522,6 +610,46 @@ mod tests {
             grpc.otlp.grpc_endpoint, "http://collector:4317",
             "used as is for gRPC"
         );
+    }
+
+    #[test]
+    fn endpoints_that_cannot_work_are_named_at_init_without_secrets() {
+        let w = |vars: &[(&str, &str)]| read(vars).warnings;
+        assert!(w(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")]).is_empty());
+        assert!(w(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector")]).is_empty());
+        let unknown = w(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "htp://collector:4318")]);
+        assert!(unknown[0].contains("scheme \"htp\""), "{unknown:?}");
+        let none = w(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]);
+        assert!(none[0].contains("no scheme"), "{none:?}");
+        let wrong_port = w(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317")]);
+        assert!(
+            wrong_port[0].contains("4317 is the OTLP/gRPC port"),
+            "{wrong_port:?}"
+        );
+        if cfg!(feature = "otlp-grpc") {
+            let grpc = w(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ]);
+            assert!(grpc[0].contains("4318 is the OTLP/HTTP port"), "{grpc:?}");
+        }
+        let creds = w(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "ftp://user:hunter2@collector:4318",
+        )]);
+        assert!(creds[0].contains("ftp://***@collector:4318"), "{creds:?}");
+        assert!(!creds[0].contains("hunter2"));
+        // Header values are never printed, valid or not.
+        let c = read(&[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20hunter2%0A,x-ok=1,bad name=hunter3,hunter4",
+        )]);
+        assert_eq!(c.otlp.headers, [("x-ok".to_string(), "1".to_string())]);
+        assert_eq!(c.warnings.len(), 3, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("\"authorization\""));
+        for line in &c.warnings {
+            assert!(!line.contains("hunter"), "{line}");
+        }
     }
 
     #[test]

@@ -60,18 +60,79 @@ pub(crate) fn post(
                 200..=299 => Attempt::Delivered,
                 s if retryable_http(s) => Attempt::Retry {
                     after,
-                    why: format!("{url} answered {s}"),
+                    why: format!("POST {url} answered {s}"),
+                    kind: status_kind(s),
                 },
-                s => Attempt::Fail(ExportError::new(format!(
-                    "{url} answered {s} (not retried): {}",
-                    text.chars().take(200).collect::<String>()
-                ))),
+                s => {
+                    let text: String = text.chars().take(200).collect();
+                    let text = text.trim();
+                    let hint = match s {
+                        401 | 403 => " (check the authorization headers)",
+                        404 => " (check the endpoint's path: OTLP/HTTP traces go to /v1/traces)",
+                        413 => {
+                            " (the batch is too large for the receiver: lower \
+                                 OTEL_BSP_MAX_EXPORT_BATCH_SIZE)"
+                        }
+                        _ => "",
+                    };
+                    Attempt::Fail(
+                        ExportError::new(format!(
+                            "POST {url} answered {s}{hint}; not retried{}{text}",
+                            if text.is_empty() { "" } else { ": " }
+                        ))
+                        .with_kind(status_kind(s)),
+                    )
+                }
             }
         }
-        // Refused, reset, timed out: transient, worth another try.
-        Err(e) => Attempt::Retry {
-            after: None,
-            why: format!("{url}: {e}"),
-        },
+        Err(e) => classify(url, e),
     }
+}
+
+fn status_kind(status: u16) -> &'static str {
+    match status {
+        400 => "HTTP 400",
+        401 => "HTTP 401",
+        403 => "HTTP 403",
+        404 => "HTTP 404",
+        413 => "HTTP 413",
+        429 => "HTTP 429",
+        502 => "HTTP 502",
+        503 => "HTTP 503",
+        504 => "HTTP 504",
+        500..=599 => "HTTP 5xx",
+        _ => "HTTP 4xx",
+    }
+}
+
+/// Connection-level trouble (refused, reset, timed out, a name that did not resolve) is worth
+/// another try; a request that cannot be made as configured (a bad URL, TLS, an invalid header)
+/// is not.
+fn classify(url: &str, e: ureq::Error) -> Attempt {
+    use ureq::Error as E;
+    let kind = match &e {
+        E::Io(_) | E::ConnectionFailed | E::HostNotFound | E::Protocol(_) | E::BodyStalled => {
+            return Attempt::Retry {
+                after: None,
+                why: format!("POST {url}: {e}"),
+                kind: "connection",
+            };
+        }
+        E::Timeout(_) => {
+            return Attempt::Retry {
+                after: None,
+                why: format!("POST {url}: {e}"),
+                kind: "timeout",
+            };
+        }
+        E::BadUri(_) => "invalid URL",
+        E::Http(_) => "invalid request: the URL or a header",
+        E::Tls(_) | E::TlsRequired => "TLS",
+        #[cfg(feature = "otlp-tls")]
+        E::Rustls(_) | E::Pem(_) => "TLS",
+        _ => "request",
+    };
+    Attempt::Fail(
+        ExportError::new(format!("POST {url}: {e}; not retried ({kind})")).with_kind(kind),
+    )
 }

@@ -1,6 +1,7 @@
 //! Exporters: where finished spans go. They run on the collector thread, one batch at a time.
 
 mod console;
+mod failures;
 #[cfg(feature = "otlp")]
 mod file;
 #[cfg(feature = "otlp")]
@@ -17,6 +18,7 @@ use std::fmt;
 
 use crate::span::{Resource, SpanBatch, SpanRecord};
 use crate::tracer::Processor;
+use std::time::Instant;
 
 pub use console::ConsoleExporter;
 pub(crate) use console::render_tree;
@@ -118,6 +120,7 @@ impl<E: Exporter + ?Sized> Exporter for Box<E> {
 pub struct ExportError {
     message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    kind: Option<String>,
 }
 
 impl ExportError {
@@ -126,7 +129,22 @@ impl ExportError {
         ExportError {
             message: message.into(),
             source: None,
+            kind: None,
         }
+    }
+
+    /// The same error with a kind (`"HTTP 404"`, `"connection"`, `"TLS"`...): failures are
+    /// reported on stderr once per kind, then at most once a minute while they last, so an
+    /// exporter that gives kinds gets a new line when the trouble changes.
+    #[must_use]
+    pub fn with_kind(mut self, kind: impl Into<String>) -> Self {
+        self.kind = Some(kind.into());
+        self
+    }
+
+    /// The kind given with [`ExportError::with_kind`].
+    pub fn kind(&self) -> Option<&str> {
+        self.kind.as_deref()
     }
 
     /// An error caused by another error.
@@ -137,6 +155,7 @@ impl ExportError {
         ExportError {
             message: message.into(),
             source: Some(Box::new(source)),
+            kind: None,
         }
     }
 }
@@ -164,6 +183,7 @@ impl std::error::Error for ExportError {
 pub(crate) struct Exporters {
     exporters: Vec<Box<dyn Exporter>>,
     resource: Resource,
+    failures: failures::FailureLog,
 }
 
 impl Exporters {
@@ -171,6 +191,7 @@ impl Exporters {
         Exporters {
             exporters,
             resource,
+            failures: failures::FailureLog::default(),
         }
     }
 }
@@ -182,12 +203,22 @@ fn guarded(call: impl FnOnce() -> Result<(), ExportError>) -> Result<(), ExportE
 }
 
 impl Processor for Exporters {
-    fn export(&mut self, batch: SpanBatch<'_>) -> bool {
-        let mut delivered = true;
-        for e in &mut self.exporters {
-            delivered &= guarded(|| e.export_batch(batch, &self.resource)).is_ok();
+    fn export(&mut self, batch: SpanBatch<'_>) -> Result<(), String> {
+        let mut outcome = Ok(());
+        for (i, e) in self.exporters.iter_mut().enumerate() {
+            let line = match guarded(|| e.export_batch(batch, &self.resource)) {
+                Ok(()) => self.failures.delivered(i),
+                Err(err) => {
+                    let line = self.failures.failed(i, &err, batch.len(), Instant::now());
+                    outcome = Err(err.to_string());
+                    line
+                }
+            };
+            if let Some(line) = line {
+                crate::diag::warn(format_args!("{line}"));
+            }
         }
-        delivered
+        outcome
     }
 
     fn force_flush(&mut self) {

@@ -2,7 +2,7 @@
 //! retryable, honour `Retry-After`, otherwise back off exponentially with jitter, and give up
 //! at the deadline (the batch then counts as dropped).
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::ExportError;
 
@@ -14,8 +14,11 @@ pub(crate) enum Attempt {
     Retry {
         after: Option<Duration>,
         why: String,
+        /// The failure's kind, for the report if the retries run out.
+        kind: &'static str,
     },
-    /// Never retried (e.g. HTTP 400).
+    /// Never retried: the request cannot succeed as it is (HTTP 400, 401, 403, 404, 413, a bad
+    /// URL, a TLS failure, an invalid header).
     Fail(ExportError),
 }
 
@@ -28,30 +31,43 @@ pub(crate) fn deliver(
     timeout: Duration,
     mut attempt: impl FnMut(Duration) -> Attempt,
 ) -> Result<(), ExportError> {
-    let deadline = Instant::now() + timeout;
+    let start = Instant::now();
+    // A timeout too large for the clock means no deadline worth computing.
+    let deadline = start
+        .checked_add(timeout)
+        .unwrap_or_else(|| start + Duration::from_secs(365 * 86_400));
     let mut backoff = FIRST_BACKOFF;
+    let mut last: Option<(String, &'static str)> = None;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err(ExportError::new("export timed out"));
+            return Err(match last {
+                Some((why, kind)) => {
+                    ExportError::new(format!("{why}; retried until the export timeout"))
+                        .with_kind(kind)
+                }
+                None => ExportError::new("export timed out").with_kind("timeout"),
+            });
         }
-        let why = match attempt(remaining) {
+        match attempt(remaining) {
             Attempt::Delivered => return Ok(()),
             Attempt::Fail(e) => return Err(e),
-            Attempt::Retry { after, why } => {
-                let wait = after.unwrap_or_else(|| jitter(backoff));
+            Attempt::Retry { after, why, kind } => {
+                // A server's `Retry-After: 0` (or a date in the past) still waits the first
+                // backoff: a struggling collector is not hammered.
+                let wait = after.map_or_else(|| jitter(backoff), |a| a.max(FIRST_BACKOFF));
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if wait >= remaining {
                     return Err(ExportError::new(format!(
                         "{why}; giving up: the next try would be after the export timeout"
-                    )));
+                    ))
+                    .with_kind(kind));
                 }
                 std::thread::sleep(wait);
-                why
+                last = Some((why, kind));
             }
-        };
-        let _ = why;
+        }
     }
 }
 
@@ -66,52 +82,18 @@ pub(crate) fn retryable_http(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
-/// Parses `Retry-After`: delay-seconds or an HTTP date (IMF-fixdate).
+/// Parses `Retry-After`: delay-seconds or an HTTP date (any of the three forms RFC 9110 lets
+/// a recipient accept, through the `httpdate` crate). A date in the past is zero.
 pub(crate) fn retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = http_date(v)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` → seconds since the epoch.
-fn http_date(s: &str) -> Option<u64> {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let day: u64 = day.parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| m == month)? as u64
-        + 1;
-    let year: i64 = year.parse().ok()?;
-    let hms: Vec<u64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, sec] = hms.as_slice() else {
-        return None;
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let (y, mo) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = (y - era * 400) as u64;
-    let doy = (153 * mo + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe as i64 - 719_468;
-    u64::try_from(days)
-        .ok()
-        .map(|d| d * 86_400 + h * 3600 + m * 60 + sec)
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -122,14 +104,30 @@ mod tests {
     fn retry_after_forms() {
         assert_eq!(retry_after("3"), Some(Duration::from_secs(3)));
         assert_eq!(
-            http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(
             retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(Duration::ZERO)
         );
+        assert_eq!(
+            retry_after("Sunday, 06-Nov-94 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let wait = retry_after(&later).unwrap();
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
         assert_eq!(retry_after("soon"), None);
+        // Values that overflowed hand-written date arithmetic are just not dates.
+        for hostile in [
+            "Sun, 99999999999999999999 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 9223372036854775807 08:49:37 GMT",
+            "Sun, 06 Nov 1994 18446744073709551615:49:37 GMT",
+            "18446744073709551616",
+        ] {
+            assert_eq!(retry_after(hostile), None, "{hostile}");
+        }
+        assert_eq!(
+            retry_after("18446744073709551615"),
+            Some(Duration::from_secs(u64::MAX))
+        );
     }
 
     #[test]
@@ -140,6 +138,7 @@ mod tests {
             Attempt::Retry {
                 after: None,
                 why: "503".into(),
+                kind: "HTTP 503",
             }
         });
         assert!(r.is_err());
@@ -152,13 +151,15 @@ mod tests {
         assert!(r.is_err());
         assert_eq!(n, 1);
         let mut n = 0;
+        let started = Instant::now();
         assert!(
             deliver(Duration::from_secs(5), |_| {
                 n += 1;
                 if n < 3 {
                     Attempt::Retry {
-                        after: Some(Duration::from_millis(10)),
+                        after: Some(Duration::ZERO),
                         why: "429".into(),
+                        kind: "HTTP 429",
                     }
                 } else {
                     Attempt::Delivered
@@ -167,6 +168,10 @@ mod tests {
             .is_ok()
         );
         assert_eq!(n, 3);
+        // `Retry-After: 0` still waited the first backoff, twice.
+        assert!(started.elapsed() >= FIRST_BACKOFF * 2);
+        // A timeout too large for the clock is no panic.
+        assert!(deliver(Duration::MAX, |_| Attempt::Delivered).is_ok());
         assert!(!retryable_http(400) && retryable_http(503) && retryable_http(429));
     }
 }

@@ -25,6 +25,7 @@ use crate::id::{SpanId, TraceId};
 
 pub use b3::B3Propagator;
 pub use baggage::BaggagePropagator;
+pub(crate) use baggage::is_token;
 pub use composite::CompositePropagator;
 pub use jaeger::JaegerPropagator;
 pub use rpc::RpcCarrier;

@@ -230,12 +230,14 @@ impl Collector {
         if spans.is_empty() {
             return;
         }
-        let delivered = lock(&self.processor).export(SpanBatch::from_raw(spans));
+        let outcome = lock(&self.processor).export(SpanBatch::from_raw(spans));
         let counters = &self.pipeline.counters;
-        let counter = if delivered {
-            &counters.exported
-        } else {
-            &counters.export_failed
+        let counter = match outcome {
+            Ok(()) => &counters.exported,
+            Err(e) => {
+                *lock(&counters.last_error) = Some(e);
+                &counters.export_failed
+            }
         };
         counter.fetch_add(spans.len() as u64, Ordering::AcqRel);
     }

@@ -39,7 +39,8 @@ use pipeline::lock;
 /// on the collector thread only.
 pub(crate) trait Processor: Send + 'static {
     /// Delivers one batch; whether every exporter accepted it.
-    fn export(&mut self, batch: SpanBatch<'_>) -> bool;
+    /// Delivers one batch to every exporter; the error is the last failure's text.
+    fn export(&mut self, batch: SpanBatch<'_>) -> Result<(), String>;
     /// Delivers what exporters buffer themselves.
     fn force_flush(&mut self);
     /// Releases the exporters; nothing follows.
@@ -114,7 +115,7 @@ impl Default for BatchConfig {
 
 /// Counts of one pipeline's spans. `created == exported + dropped() + queued` at any quiet
 /// moment, and `queued == 0` once the pipeline has shut down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SpanStats {
     /// Sampled spans that ended.
     pub created: u64,
@@ -128,6 +129,9 @@ pub struct SpanStats {
     pub dropped_shutdown: u64,
     /// Spans waiting in queues now.
     pub queued: u64,
+    /// The last export failure (what, where, why), if any export has failed. Failures are
+    /// also printed on stderr: the first of each kind at once, then at most one line a minute.
+    pub last_export_error: Option<String>,
 }
 
 impl SpanStats {

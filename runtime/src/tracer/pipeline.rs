@@ -46,6 +46,9 @@ pub(crate) struct Counters {
     pub(crate) late: AtomicU64,
     /// Set when the collector has exported its last batch: what is left in rings is lost.
     pub(crate) stopped: AtomicBool,
+    /// The last export failure's text (written by the collector when an export fails, read by
+    /// `stats()`; never touched on an application thread's span path).
+    pub(crate) last_error: Mutex<Option<String>>,
 }
 
 impl Pipeline {
@@ -159,6 +162,7 @@ impl Pipeline {
             dropped_export_failed: c.export_failed.load(Ordering::Acquire),
             dropped_shutdown: late + lost,
             queued,
+            last_export_error: lock(&c.last_error).clone(),
         }
     }
 }

@@ -106,6 +106,19 @@ impl OtlpGrpcExporter {
     }
 }
 
+fn grpc_kind(code: Code) -> &'static str {
+    match code {
+        Code::Unavailable => "gRPC UNAVAILABLE",
+        Code::DeadlineExceeded => "gRPC DEADLINE_EXCEEDED",
+        Code::Unauthenticated => "gRPC UNAUTHENTICATED",
+        Code::PermissionDenied => "gRPC PERMISSION_DENIED",
+        Code::Unimplemented => "gRPC UNIMPLEMENTED",
+        Code::ResourceExhausted => "gRPC RESOURCE_EXHAUSTED",
+        Code::InvalidArgument => "gRPC INVALID_ARGUMENT",
+        _ => "gRPC error",
+    }
+}
+
 fn run(endpoint: String, headers: Vec<(String, String)>, gzip: bool, jobs: mpsc::Receiver<Job>) {
     // Nothing on this thread is traced either.
     let _suppressed = crate::context::suppress_current_thread();
@@ -161,14 +174,19 @@ fn run(endpoint: String, headers: Vec<(String, String)>, gzip: bool, jobs: mpsc:
             Ok(Ok(_)) => Attempt::Delivered,
             Ok(Err(status)) if retryable(&status) => Attempt::Retry {
                 after: None,
-                why: format!("{endpoint}: {status}"),
+                why: format!("gRPC export to {endpoint}: {status}"),
+                kind: grpc_kind(status.code()),
             },
-            Ok(Err(status)) => Attempt::Fail(ExportError::new(format!(
-                "{endpoint} refused the export (not retried): {status}"
-            ))),
+            Ok(Err(status)) => Attempt::Fail(
+                ExportError::new(format!(
+                    "gRPC export to {endpoint} refused (not retried): {status}"
+                ))
+                .with_kind(grpc_kind(status.code())),
+            ),
             Err(_) => Attempt::Retry {
                 after: None,
-                why: format!("{endpoint}: no answer in time"),
+                why: format!("gRPC export to {endpoint}: no answer in time"),
+                kind: "timeout",
             },
         };
         let _ = job.reply.send(attempt);
@@ -218,6 +236,7 @@ impl Exporter for OtlpGrpcExporter {
                 .unwrap_or(Attempt::Retry {
                     after: None,
                     why: "no answer in time".into(),
+                    kind: "timeout",
                 })
         })
     }
