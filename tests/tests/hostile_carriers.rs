@@ -189,11 +189,11 @@ fn baggage_properties_follow_the_grammar_before_they_are_sent_on() {
     let p = BaggagePropagator::new();
     let cx = p.extract(&map(&[(
         "baggage",
-        "a=1;prop=x;flag, b=2;bad prop=\"q\", c=3; p = v",
+        "a=1;prop=x;flag, b=2;bad prop=\"q\", c=3; p = v, d=4;k\t\t",
     )]));
     let mut out = HashMap::new();
     p.inject(&cx, &mut out);
-    assert_eq!(out["baggage"], "a=1;prop=x;flag,b=2,c=3;p = v");
+    assert_eq!(out["baggage"], "a=1;prop=x;flag,b=2,c=3;p=v,d=4;k");
 
     // Properties an application set by hand are checked as well.
     let bag = Baggage::new().with_entry(BaggageEntry {

@@ -32,22 +32,34 @@ fn is_baggage_octet(c: u8) -> bool {
     matches!(c, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
-/// Whether `props` (what follows a member's value, without the first `;`) is a list of W3C
-/// properties: `key OWS "=" OWS value` or `key`, separated by `;`, keys tokens and values
-/// baggage octets.
-pub(crate) fn valid_properties(props: &str) -> bool {
-    props.split(';').all(|p| {
+/// `props` (what follows a member's value, without the first `;`) as a list of W3C properties
+/// (`key OWS "=" OWS value` or `key`, separated by `;`, keys tokens, values baggage octets),
+/// written without the optional whitespace; `None` if any property breaks the grammar.
+pub(crate) fn normalize_properties(props: &str) -> Option<String> {
+    let mut out = String::with_capacity(props.len());
+    for p in props.split(';') {
         let p = p.trim_matches([' ', '\t']);
+        if !out.is_empty() {
+            out.push(';');
+        }
         match p.split_once('=') {
             Some((k, v)) => {
-                is_token(k.trim_end_matches([' ', '\t']))
-                    && v.trim_start_matches([' ', '\t'])
-                        .bytes()
-                        .all(is_baggage_octet)
+                let (k, v) = (
+                    k.trim_end_matches([' ', '\t']),
+                    v.trim_start_matches([' ', '\t']),
+                );
+                if !is_token(k) || !v.bytes().all(is_baggage_octet) {
+                    return None;
+                }
+                out.push_str(k);
+                out.push('=');
+                out.push_str(v);
             }
-            None => is_token(p),
+            None if is_token(p) => out.push_str(p),
+            None => return None,
         }
-    })
+    }
+    Some(out)
 }
 
 /// Parses a baggage header into entries; invalid members are skipped, and properties that do
@@ -79,15 +91,15 @@ pub(crate) fn parse(header: &str) -> Vec<BaggageEntry> {
         if !is_token(key) || !value.bytes().all(is_baggage_octet) {
             continue;
         }
-        let props = if props.is_empty() || valid_properties(props) {
-            props
+        let props = if props.is_empty() {
+            String::new()
         } else {
-            ""
+            normalize_properties(props).unwrap_or_default()
         };
         out.push(BaggageEntry {
             key: key.to_owned(),
             value: percent::decode(value),
-            metadata: props.to_owned(),
+            metadata: props,
         });
     }
     out
@@ -105,9 +117,11 @@ pub(crate) fn encode(baggage: &Baggage) -> Option<String> {
         let mut member = format!("{}={}", e.key, percent::encode(&e.value, is_baggage_octet));
         // Properties are sent on only when they follow the grammar (an application may have
         // put anything in `metadata`).
-        if !e.metadata.is_empty() && valid_properties(&e.metadata) {
+        if !e.metadata.is_empty()
+            && let Some(props) = normalize_properties(&e.metadata)
+        {
             member.push(';');
-            member.push_str(&e.metadata);
+            member.push_str(&props);
         }
         let extra = member.len() + usize::from(!out.is_empty());
         if out.len() + extra > MAX_BYTES {
