@@ -78,6 +78,9 @@ impl FailureLog {
     /// Notes a delivery by exporter `exporter`: its failures are over, and a later one is
     /// reported at once again. Returns a line when something had been failing.
     pub(crate) fn delivered(&mut self, exporter: usize) -> Option<String> {
+        if self.ongoing.is_empty() {
+            return None;
+        }
         let before = self.ongoing.len();
         self.ongoing.retain(|(e, _), _| *e != exporter);
         (self.ongoing.len() < before).then(|| "export recovered: spans are delivered again".into())

@@ -176,25 +176,19 @@ impl Propagator for B3Propagator {
             Some(Some(v)) => parse_single_value(v),
             Some(None) => parse_multi(carrier),
         };
-        match found {
-            Some(B3::Span(t, s, sampling)) => {
-                let cx = cx.with_span_context(context(t, s, sampling));
-                if sampling == Sampling::Debug {
-                    cx.with_b3_debug()
-                } else {
-                    cx
-                }
-            }
-            Some(B3::DecisionOnly(sampling)) => {
-                let sampled = sampling != Sampling::Deny;
-                let cx = cx.with_span_context(SpanContext::decision_only(sampled));
-                if sampling == Sampling::Debug {
-                    cx.with_b3_debug()
-                } else {
-                    cx
-                }
-            }
-            None => cx,
+        let (span, sampling) = match found {
+            Some(B3::Span(t, s, sampling)) => (context(t, s, sampling), sampling),
+            Some(B3::DecisionOnly(sampling)) => (
+                SpanContext::decision_only(sampling != Sampling::Deny),
+                sampling,
+            ),
+            None => return cx,
+        };
+        let cx = cx.with_span_context(span);
+        if sampling == Sampling::Debug {
+            cx.with_b3_debug()
+        } else {
+            cx
         }
     }
 
