@@ -275,6 +275,24 @@ fn propagator_from_names(
     CompositePropagator::new(parts)
 }
 
+/// The TLS files the `OTEL_EXPORTER_OTLP_*` variables name, read now; a problem with one is
+/// said at `init` (naming the variable and the path, never the contents).
+#[cfg(feature = "otlp")]
+fn env_tls(env: &EnvConfig) -> crate::export::tls::TlsSettings {
+    fn pair(v: &Option<(String, String)>) -> Option<(&str, &str)> {
+        v.as_ref().map(|(a, b)| (a.as_str(), b.as_str()))
+    }
+    let (tls, warnings) = crate::export::tls::TlsSettings::from_files(
+        pair(&env.otlp.certificate),
+        pair(&env.otlp.client_certificate),
+        pair(&env.otlp.client_key),
+    );
+    for w in warnings {
+        warn(format_args!("{w}"));
+    }
+    tls
+}
+
 /// The exporter `OTEL_TRACES_EXPORTER` names, configured from the environment.
 #[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
 fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Exporter>> {
@@ -285,7 +303,9 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
         ExporterChoice::Otlp if env.otlp.grpc => {
             let e = crate::export::OtlpGrpcExporter::new(&env.otlp.grpc_endpoint)
                 .gzip(env.otlp.gzip)
-                .timeout(env.otlp.timeout);
+                .timeout(env.otlp.timeout)
+                .insecure(env.otlp.insecure)
+                .tls(env_tls(env));
             let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));
             Some(Box::new(e))
         }
@@ -298,7 +318,8 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
                     crate::export::OtlpProtocol::HttpProtobuf
                 })
                 .gzip(env.otlp.gzip)
-                .timeout(env.otlp.timeout);
+                .timeout(env.otlp.timeout)
+                .tls(env_tls(env));
             let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));
             Some(Box::new(e))
         }

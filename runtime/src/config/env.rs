@@ -34,6 +34,14 @@ pub(super) struct OtlpEnv {
     pub(super) headers: Vec<(String, String)>,
     pub(super) timeout: Duration,
     pub(super) gzip: bool,
+    /// `(variable, path)` of the CA file (`..._CERTIFICATE`).
+    pub(super) certificate: Option<(String, String)>,
+    /// `(variable, path)` of the client certificate chain (`..._CLIENT_CERTIFICATE`).
+    pub(super) client_certificate: Option<(String, String)>,
+    /// `(variable, path)` of the client key (`..._CLIENT_KEY`).
+    pub(super) client_key: Option<(String, String)>,
+    /// `..._INSECURE`: plaintext gRPC for an endpoint without a scheme.
+    pub(super) insecure: bool,
 }
 
 impl Default for OtlpEnv {
@@ -46,6 +54,10 @@ impl Default for OtlpEnv {
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
             gzip: false,
+            certificate: None,
+            client_certificate: None,
+            client_key: None,
+            insecure: false,
         }
     }
 }
@@ -342,6 +354,18 @@ impl EnvConfig {
                 )),
             }
         }
+        self.otlp.certificate = pick("CERTIFICATE");
+        self.otlp.client_certificate = pick("CLIENT_CERTIFICATE");
+        self.otlp.client_key = pick("CLIENT_KEY");
+        if let Some((var, v)) = pick("INSECURE") {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "true" => self.otlp.insecure = true,
+                "false" => self.otlp.insecure = false,
+                _ => self
+                    .warnings
+                    .push(format!("{var}={v:?} is not true or false; using false")),
+            }
+        }
         if let Some(var) = endpoint_var {
             self.check_otlp_endpoint(var);
         }
@@ -365,20 +389,38 @@ impl EnvConfig {
             self.otlp.url.clone()
         };
         let shown = redact_userinfo(&endpoint);
-        let Some((scheme, rest)) = endpoint.split_once("://") else {
-            self.warnings.push(format!(
-                "{var}={shown:?} has no scheme; write http://host:port or https://host:port \
-                 (spans will not be delivered)"
-            ));
-            return;
+        // gRPC takes `host:port` too: TLS unless OTEL_EXPORTER_OTLP_INSECURE=true.
+        let (scheme, rest) = match endpoint.split_once("://") {
+            Some(parts) => parts,
+            None if self.otlp.grpc => (
+                if self.otlp.insecure { "http" } else { "https" },
+                endpoint.as_str(),
+            ),
+            None => {
+                self.warnings.push(format!(
+                    "{var}={shown:?} has no scheme; write http://host:port or \
+                     https://host:port (spans will not be delivered)"
+                ));
+                return;
+            }
         };
+        let tls_vars: Vec<&str> = [
+            &self.otlp.certificate,
+            &self.otlp.client_certificate,
+            &self.otlp.client_key,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(v, _)| v.as_str())
+        .collect();
+        if scheme.eq_ignore_ascii_case("http") && !tls_vars.is_empty() {
+            self.warnings.push(format!(
+                "{} set, but {var}={shown:?} is plaintext http; the TLS settings are unused",
+                tls_vars.join(" and ")
+            ));
+        }
         match scheme.to_ascii_lowercase().as_str() {
             "http" => {}
-            "https" if self.otlp.grpc => self.warnings.push(format!(
-                "{var}={shown:?}: OTLP/gRPC over TLS is not in this build; the exporter will not \
-                 dial it in cleartext, so spans will not be delivered (use OTLP/HTTP, which \
-                 speaks https)"
-            )),
             "https" if !cfg!(feature = "otlp-tls") => self.warnings.push(format!(
                 "{var}={shown:?} needs TLS, and traceweave was built without its `otlp-tls` \
                  feature (on by default); spans will not be delivered"
@@ -649,6 +691,68 @@ mod tests {
         assert!(c.warnings[0].contains("\"authorization\""));
         for line in &c.warnings {
             assert!(!line.contains("hunter"), "{line}");
+        }
+    }
+
+    #[test]
+    fn tls_variables_specific_first_and_checked_against_the_endpoint() {
+        let c = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/general-ca.pem"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/etc/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/etc/client.pem"),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/etc/client.key"),
+        ]);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let var_path = |v: &Option<(String, String)>| v.clone().unwrap();
+        assert_eq!(
+            var_path(&c.otlp.certificate),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE".into(),
+                "/etc/ca.pem".into()
+            )
+        );
+        assert_eq!(var_path(&c.otlp.client_key).1, "/etc/client.key");
+        // TLS files with a plaintext endpoint: said, since nothing will use them.
+        let plain = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+        ]);
+        assert!(
+            plain.warnings[0].contains("OTEL_EXPORTER_OTLP_CERTIFICATE set")
+                && plain.warnings[0].contains("TLS settings are unused"),
+            "{:?}",
+            plain.warnings
+        );
+        let bad = read(&[("OTEL_EXPORTER_OTLP_INSECURE", "yes")]);
+        assert!(
+            bad.warnings[0].contains("not true or false"),
+            "{:?}",
+            bad.warnings
+        );
+        if cfg!(feature = "otlp-grpc") {
+            // gRPC takes host:port: TLS unless INSECURE, and no "no scheme" complaint.
+            let tls = read(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+            ]);
+            assert!(
+                tls.warnings.is_empty() && !tls.otlp.insecure,
+                "{:?}",
+                tls.warnings
+            );
+            let insecure = read(&[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+                ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "TRUE"),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem"),
+            ]);
+            assert!(insecure.otlp.insecure);
+            assert!(
+                insecure.warnings[0].contains("TLS settings are unused"),
+                "{:?}",
+                insecure.warnings
+            );
         }
     }
 

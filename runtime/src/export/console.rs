@@ -133,47 +133,117 @@ impl Exporter for ConsoleExporter {
     }
 }
 
+/// Indentation stops growing at this depth: deeper spans say their depth instead, so a trace
+/// of any depth renders in output and memory linear in its span count.
+const MAX_INDENT: usize = 48;
+
 /// Renders spans as trees: roots are spans whose parent is not among them; children are
 /// ordered by start time. With `timing`, durations are shown (the console); without, the text
 /// depends only on structure, names, kinds, statuses and attributes (snapshot tests).
+///
+/// Iterative (an explicit stack, not recursion), so a 50,000-deep chain cannot overflow the
+/// collector thread's stack; spans caught in a parent cycle are printed as roots.
 pub(crate) fn render_tree(spans: &[SpanRecord], out: &mut String, timing: bool) {
     let ids: std::collections::HashSet<SpanId> = spans.iter().map(|s| s.span_id).collect();
-    let mut children: HashMap<SpanId, Vec<&SpanRecord>> = HashMap::new();
+    let mut children: HashMap<SpanId, Vec<usize>> = HashMap::new();
     let mut roots = Vec::new();
-    for s in spans {
-        if s.parent_span_id.is_valid() && ids.contains(&s.parent_span_id) {
-            children.entry(s.parent_span_id).or_default().push(s);
+    for (i, s) in spans.iter().enumerate() {
+        if s.parent_span_id.is_valid()
+            && s.parent_span_id != s.span_id
+            && ids.contains(&s.parent_span_id)
+        {
+            children.entry(s.parent_span_id).or_default().push(i);
         } else {
-            roots.push(s);
+            roots.push(i);
         }
     }
-    let order = |v: &mut Vec<&SpanRecord>| {
-        v.sort_by(|a, b| (a.start_time_unix_nano, &a.name).cmp(&(b.start_time_unix_nano, &b.name)))
+    let order = |v: &mut Vec<usize>| {
+        v.sort_by(|&a, &b| {
+            let (a, b) = (&spans[a], &spans[b]);
+            (a.start_time_unix_nano, &a.name).cmp(&(b.start_time_unix_nano, &b.name))
+        })
     };
     order(&mut roots);
     for v in children.values_mut() {
         order(v);
     }
-    let count = roots.len();
-    for (i, root) in roots.into_iter().enumerate() {
-        render_node(root, &children, "", i + 1 == count, out, timing);
+    let mut done = vec![false; spans.len()];
+    let render = |roots: &[usize], out: &mut String, done: &mut Vec<bool>| {
+        // (span index, depth, last among its siblings), popped in order.
+        let mut stack: Vec<(usize, usize, bool)> = Vec::new();
+        let count = roots.len();
+        stack.extend(
+            roots
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, &r)| (r, 0, i + 1 == count)),
+        );
+        // The prefix of the line being written, and its length at each depth up to MAX_INDENT.
+        let mut prefix = String::new();
+        let mut prefix_len = vec![0usize];
+        while let Some((i, depth, last)) = stack.pop() {
+            if std::mem::replace(&mut done[i], true) {
+                continue;
+            }
+            let shown = depth.min(MAX_INDENT);
+            prefix.truncate(prefix_len[shown]);
+            let span = &spans[i];
+            render_line(
+                span,
+                &prefix,
+                last,
+                (depth > MAX_INDENT).then_some(depth),
+                out,
+                timing,
+            );
+            let child_prefix = if last { "   " } else { "│  " };
+            let kids = children
+                .get(&span.span_id)
+                .map_or(&[][..], |v| v.as_slice());
+            if !span.events.is_empty() || !kids.is_empty() {
+                if depth < MAX_INDENT {
+                    prefix.push_str(child_prefix);
+                    prefix_len.truncate(shown + 1);
+                    prefix_len.push(prefix.len());
+                }
+                render_events(span, &prefix, out, timing);
+            }
+            let n = kids.len();
+            stack.extend(
+                kids.iter()
+                    .enumerate()
+                    .rev()
+                    .map(|(k, &c)| (c, depth + 1, k + 1 == n)),
+            );
+        }
+    };
+    render(&roots, out, &mut done);
+    // Whatever no root reached sits in a parent cycle: print it too, from its earliest span.
+    while let Some(first) = (0..spans.len()).filter(|&i| !done[i]).min_by(|&a, &b| {
+        (spans[a].start_time_unix_nano, &spans[a].name)
+            .cmp(&(spans[b].start_time_unix_nano, &spans[b].name))
+    }) {
+        render(&[first], out, &mut done);
     }
 }
 
-fn render_node(
+/// One span's line: branch, name, kind, timing, status, attributes. `deep` is the depth of a
+/// span past the indentation limit.
+fn render_line(
     span: &SpanRecord,
-    children: &HashMap<SpanId, Vec<&SpanRecord>>,
     prefix: &str,
     last: bool,
+    deep: Option<usize>,
     out: &mut String,
     timing: bool,
 ) {
-    let _ = write!(
-        out,
-        "{prefix}{}{}",
-        if last { "└─ " } else { "├─ " },
-        span.name
-    );
+    out.push_str(prefix);
+    out.push_str(if last { "└─ " } else { "├─ " });
+    if let Some(depth) = deep {
+        let _ = write!(out, "[depth {depth}] ");
+    }
+    out.push_str(&span.name);
     if span.kind != SpanKind::Internal {
         let _ = write!(out, " [{}]", span.kind);
     }
@@ -201,9 +271,11 @@ fn render_node(
         }
     }
     out.push('\n');
-    let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
+}
+
+fn render_events(span: &SpanRecord, prefix: &str, out: &mut String, timing: bool) {
     for event in &span.events {
-        let _ = write!(out, "{child_prefix}· {}", event.name);
+        let _ = write!(out, "{prefix}· {}", event.name);
         if timing {
             let offset = event
                 .time_unix_nano
@@ -214,19 +286,6 @@ fn render_node(
             let _ = write!(out, " {}={}", kv.key, kv.value);
         }
         out.push('\n');
-    }
-    let kids = children
-        .get(&span.span_id)
-        .map_or(&[][..], |v| v.as_slice());
-    for (i, child) in kids.iter().enumerate() {
-        render_node(
-            child,
-            children,
-            &child_prefix,
-            i + 1 == kids.len(),
-            out,
-            timing,
-        );
     }
 }
 
@@ -303,6 +362,57 @@ mod tests {
                 │  └─ charge [client] 1.50ms ERROR card declined\n   \
                 └─ reply 1.50ms\n"
         );
+    }
+
+    #[test]
+    fn a_50000_deep_chain_renders_on_a_small_stack_in_linear_space() {
+        const DEPTH: u64 = 50_000;
+        let spans: Vec<SpanRecord> = (1..=DEPTH).map(|i| span(i, i - 1, "hop", i * 10)).collect();
+        // 256 KiB of stack: recursion one frame per level would need megabytes.
+        let text = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let buf = Buf::default();
+                let mut exp = ConsoleExporter::with_writer(buf.clone());
+                exp.export(&spans, &Resource::default()).unwrap();
+                String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.len() as u64,
+            DEPTH + 1,
+            "a header and one line per span"
+        );
+        // Indentation is capped, so the text grows linearly with the depth.
+        let longest = lines.iter().map(|l| l.len()).max().unwrap();
+        assert!(longest < 3 * 4 * (MAX_INDENT + 8), "{longest}");
+        assert!(text.len() < 300 * DEPTH as usize, "{}", text.len());
+        assert!(lines[2].starts_with("   └─ hop"), "{}", lines[2]);
+        assert!(
+            lines.last().unwrap().contains("[depth 49999] hop"),
+            "{}",
+            lines.last().unwrap()
+        );
+    }
+
+    #[test]
+    fn spans_in_a_parent_cycle_are_still_printed() {
+        let mut text = String::new();
+        // 2 -> 3 -> 2, and 4 is its own parent: no root reaches them.
+        let spans = [
+            span(1, 0, "root", 0),
+            span(2, 3, "a", 10),
+            span(3, 2, "b", 20),
+            span(4, 4, "self", 30),
+        ];
+        render_tree(&spans, &mut text, false);
+        for name in ["root", "a", "b", "self"] {
+            assert!(text.contains(&format!("─ {name}")), "{name}: {text}");
+        }
+        assert_eq!(text.lines().count(), 4, "{text}");
     }
 
     #[test]

@@ -6,14 +6,19 @@ use std::time::Duration;
 
 use super::ExportError;
 use super::retry::{Attempt, retry_after, retryable_http};
+use super::tls::TlsSettings;
 
-/// A blocking client configured for exporters: statuses are values, not errors.
-pub(crate) fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
+/// A blocking client configured for exporters: statuses are values, not errors; TLS trusts the
+/// webpki roots or the CA in `tls`.
+pub(crate) fn agent(tls: &TlsSettings) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .user_agent(concat!("traceweave/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+        .user_agent(concat!("traceweave/", env!("CARGO_PKG_VERSION")));
+    #[cfg(feature = "otlp-tls")]
+    let config = config.tls_config(tls.ureq());
+    #[cfg(not(feature = "otlp-tls"))]
+    let _ = tls;
+    config.build().into()
 }
 
 pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {
@@ -110,6 +115,19 @@ fn status_kind(status: u16) -> &'static str {
 /// is not.
 fn classify(url: &str, e: ureq::Error) -> Attempt {
     use ureq::Error as E;
+    #[cfg(feature = "otlp-tls")]
+    let tls = match &e {
+        E::Rustls(r) => Some(super::tls::describe(r)),
+        E::Io(io) => super::tls::tls_failure(io),
+        _ => None,
+    };
+    #[cfg(not(feature = "otlp-tls"))]
+    let tls: Option<String> = None;
+    if let Some(why) = tls {
+        return Attempt::Fail(
+            ExportError::new(format!("POST {url}: {why}; not retried")).with_kind("TLS"),
+        );
+    }
     let kind = match &e {
         E::Io(_) | E::ConnectionFailed | E::HostNotFound | E::Protocol(_) | E::BodyStalled => {
             return Attempt::Retry {

@@ -12,6 +12,8 @@ mod otlp;
 #[cfg(feature = "otlp")]
 mod retry;
 #[cfg(feature = "otlp")]
+pub(crate) mod tls;
+#[cfg(feature = "otlp")]
 mod zipkin;
 
 use std::fmt;

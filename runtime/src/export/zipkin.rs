@@ -29,7 +29,7 @@ impl ZipkinExporter {
         ZipkinExporter {
             url: url.to_owned(),
             timeout: Duration::from_secs(10),
-            agent: http::agent(),
+            agent: http::agent(&Default::default()),
         }
     }
 

@@ -114,7 +114,11 @@ pub(crate) fn encode(baggage: &Baggage) -> Option<String> {
         if !is_token(&e.key) || members >= MAX_MEMBERS {
             continue;
         }
-        let mut member = format!("{}={}", e.key, percent::encode(&e.value, is_baggage_octet));
+        let mut member = format!(
+            "{}={}",
+            e.key,
+            percent::encode(&e.value, percent::BAGGAGE_VALUE)
+        );
         // Properties are sent on only when they follow the grammar (an application may have
         // put anything in `metadata`).
         if !e.metadata.is_empty()

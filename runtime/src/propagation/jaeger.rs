@@ -72,9 +72,7 @@ impl Propagator for JaegerPropagator {
             if super::baggage::is_token(&e.key) && !e.key.contains('%') {
                 carrier.set(
                     &format!("{BAGGAGE_PREFIX}{}", e.key.to_ascii_lowercase()),
-                    percent::encode(&e.value, |c| {
-                        c.is_ascii_alphanumeric() || b"-_.~".contains(&c)
-                    }),
+                    percent::encode(&e.value, percent::UNRESERVED),
                 );
             }
         }

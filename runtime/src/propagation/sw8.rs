@@ -1,5 +1,6 @@
 //! Apache SkyWalking cross-process propagation v3: `sw8` and `sw8-correlation`.
 
+use base64::Engine as _;
 use std::sync::Arc;
 
 use super::{Extractor, Injector, Propagator, is_lower_hex};
@@ -92,70 +93,15 @@ fn span_id_for(segment: &str, span: i64) -> SpanId {
     SpanId::from_u64(h.max(1))
 }
 
+/// Standard base64 with padding (the `base64` crate).
 pub(crate) fn b64_encode(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(input)
 }
 
-/// Standard base64 with padding, strictly; `None` on anything else.
+/// Standard base64 with padding, strictly (canonical, no trailing bits); `None` on anything
+/// else.
 pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(4) {
-        return None;
-    }
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(b.len() / 4 * 3);
-    let chunks = b.len() / 4;
-    for (i, c) in b.chunks(4).enumerate() {
-        let last = i + 1 == chunks;
-        let pad = c.iter().rev().take_while(|&&x| x == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for (j, &x) in c.iter().enumerate() {
-            let v = if j >= 4 - pad { 0 } else { val(x)? };
-            n = n << 6 | v;
-        }
-        out.push((n >> 16) as u8);
-        if pad < 2 {
-            out.push((n >> 8) as u8);
-        }
-        if pad < 1 {
-            out.push(n as u8);
-        }
-    }
-    Some(out)
+    base64::engine::general_purpose::STANDARD.decode(s).ok()
 }
 
 fn b64_str(s: &str) -> Option<String> {

@@ -11,6 +11,7 @@ use tonic::Code;
 
 use super::encode;
 use crate::export::retry::{Attempt, deliver};
+use crate::export::tls::{TlsSettings, tls_failure};
 use crate::export::{ExportError, Exporter, Resource};
 use crate::span::{SpanBatch, SpanRecord};
 
@@ -22,18 +23,46 @@ struct Job {
 
 /// Sends spans to an OTLP/gRPC receiver (default port 4317).
 ///
+/// An `https://` endpoint is dialled over TLS (webpki roots, or the CA given to
+/// [`ca_certificate`](Self::ca_certificate)); an `http://` endpoint in plaintext. An endpoint
+/// without a scheme (`collector:4317`) uses TLS unless [`insecure`](Self::insecure) says not
+/// to, as `OTEL_EXPORTER_OTLP_INSECURE` does. Nothing is ever sent in cleartext to an
+/// endpoint that asked for TLS: if the handshake fails, the export fails.
+///
 /// ```no_run
 /// let exporter = traceweave::export::OtlpGrpcExporter::new("http://127.0.0.1:4317").gzip(true);
 /// # drop(exporter);
 /// ```
 #[derive(Debug)]
 pub struct OtlpGrpcExporter {
-    endpoint: String,
+    conn: Connection,
     timeout: Duration,
     jobs: Option<mpsc::Sender<Job>>,
     worker: Option<JoinHandle<()>>,
+}
+
+/// Where and how the worker connects.
+#[derive(Debug, Clone)]
+struct Connection {
+    endpoint: String,
     headers: Vec<(String, String)>,
     gzip: bool,
+    tls: TlsSettings,
+    insecure: bool,
+}
+
+impl Connection {
+    /// The URI to dial: the endpoint as given, or with the scheme `insecure` picks when it has
+    /// none.
+    fn uri(&self) -> String {
+        if self.endpoint.contains("://") {
+            self.endpoint.clone()
+        } else if self.insecure {
+            format!("http://{}", self.endpoint)
+        } else {
+            format!("https://{}", self.endpoint)
+        }
+    }
 }
 
 impl std::fmt::Debug for Job {
@@ -61,13 +90,47 @@ impl OtlpGrpcExporter {
     /// Exports to `endpoint` (e.g. `http://collector:4317`), used as is.
     pub fn new(endpoint: &str) -> Self {
         OtlpGrpcExporter {
-            endpoint: endpoint.to_owned(),
+            conn: Connection {
+                endpoint: endpoint.to_owned(),
+                headers: Vec::new(),
+                gzip: false,
+                tls: TlsSettings::default(),
+                insecure: false,
+            },
             timeout: Duration::from_secs(10),
             jobs: None,
             worker: None,
-            headers: Vec::new(),
-            gzip: false,
         }
+    }
+
+    /// Trusts only the certificate authorities in `pem` (PEM certificates, e.g. the contents of
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`'s file) instead of the webpki roots.
+    pub fn ca_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.conn.tls.set_ca(pem.into());
+        self
+    }
+
+    /// Presents this client certificate chain and private key (PEM) for mutual TLS.
+    pub fn client_certificate(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.conn.tls.set_client(cert_pem.into(), key_pem.into());
+        self
+    }
+
+    /// Replaces the TLS settings (the environment's files, read by `init`).
+    pub(crate) fn tls(mut self, tls: TlsSettings) -> Self {
+        self.conn.tls = tls;
+        self
+    }
+
+    /// For an endpoint given without a scheme: plaintext when `true`, TLS (the default) when
+    /// `false`. An explicit `http://` or `https://` wins.
+    pub fn insecure(mut self, on: bool) -> Self {
+        self.conn.insecure = on;
+        self
     }
 
     /// How long one export may take, retries included.
@@ -78,13 +141,13 @@ impl OtlpGrpcExporter {
 
     /// Compresses requests with gzip.
     pub fn gzip(mut self, on: bool) -> Self {
-        self.gzip = on;
+        self.conn.gzip = on;
         self
     }
 
     /// Adds request metadata (authentication, tenant).
     pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((key.into(), value.into()));
+        self.conn.headers.push((key.into(), value.into()));
         self
     }
 
@@ -92,12 +155,10 @@ impl OtlpGrpcExporter {
     fn jobs(&mut self) -> Result<&mpsc::Sender<Job>, ExportError> {
         if self.jobs.is_none() {
             let (tx, rx) = mpsc::channel::<Job>();
-            let endpoint = self.endpoint.clone();
-            let headers = self.headers.clone();
-            let gzip = self.gzip;
+            let conn = self.conn.clone();
             let worker = std::thread::Builder::new()
                 .name("traceweave-otlp-grpc".into())
-                .spawn(move || run(endpoint, headers, gzip, rx))
+                .spawn(move || run(conn, rx))
                 .map_err(|e| ExportError::with_source("could not start the gRPC exporter", e))?;
             self.jobs = Some(tx);
             self.worker = Some(worker);
@@ -119,7 +180,11 @@ fn grpc_kind(code: Code) -> &'static str {
     }
 }
 
-fn run(endpoint: String, headers: Vec<(String, String)>, gzip: bool, jobs: mpsc::Receiver<Job>) {
+fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
+    let Connection {
+        headers, gzip, tls, ..
+    } = &conn;
+    let endpoint = conn.uri();
     // Nothing on this thread is traced either.
     let _suppressed = crate::context::suppress_current_thread();
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -137,30 +202,43 @@ fn run(endpoint: String, headers: Vec<(String, String)>, gzip: bool, jobs: mpsc:
             return;
         }
     };
-    let channel = match tonic::transport::Endpoint::from_shared(endpoint.clone()) {
-        Ok(e) => {
+    let https = endpoint
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
+        .map_err(|e| (format!("invalid endpoint {endpoint:?}: {e}"), "invalid URL"))
+        .and_then(|e| match tls.problem() {
+            Some(problem) if https => Err((
+                format!("{problem}; the TLS settings cannot work, nothing is sent"),
+                "TLS configuration",
+            )),
+            // TLS for https, always: without it tonic refuses to dial rather than fall back.
+            _ if https => e
+                .tls_config(tls.tonic())
+                .map_err(|e| (format!("TLS settings for {endpoint:?}: {e}"), "TLS")),
+            _ => Ok(e),
+        })
+        .map(|e| {
             let _guard = rt.enter();
-            Some(e.connect_lazy())
-        }
-        Err(e) => {
-            crate::config::warn(format_args!("invalid OTLP gRPC endpoint {endpoint:?}: {e}"));
-            None
-        }
-    };
+            e.connect_lazy()
+        });
     for job in jobs {
-        let Some(channel) = channel.clone() else {
-            let _ = job.reply.send(Attempt::Fail(ExportError::new(format!(
-                "invalid endpoint {endpoint:?}"
-            ))));
-            continue;
+        let channel = match &channel {
+            Ok(c) => c.clone(),
+            Err((why, kind)) => {
+                let _ = job.reply.send(Attempt::Fail(
+                    ExportError::new(format!("gRPC export to {endpoint}: {why}")).with_kind(*kind),
+                ));
+                continue;
+            }
         };
         let mut client = TraceServiceClient::new(channel);
-        if gzip {
+        if *gzip {
             client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
         }
         let mut request = tonic::Request::new(job.request);
         request.set_timeout(job.timeout);
-        for (k, v) in &headers {
+        for (k, v) in headers {
             if let (Ok(k), Ok(v)) = (
                 tonic::metadata::MetadataKey::from_bytes(k.as_bytes()),
                 tonic::metadata::MetadataValue::try_from(v.as_str()),
@@ -170,20 +248,29 @@ fn run(endpoint: String, headers: Vec<(String, String)>, gzip: bool, jobs: mpsc:
         }
         let result =
             rt.block_on(async { tokio::time::timeout(job.timeout, client.export(request)).await });
-        let attempt = match result {
-            Ok(Ok(_)) => Attempt::Delivered,
-            Ok(Err(status)) if retryable(&status) => Attempt::Retry {
+        // A failed handshake arrives as UNAVAILABLE; it is permanent, not worth a retry.
+        let tls_failed = match &result {
+            Ok(Err(status)) => tls_failure(status),
+            _ => None,
+        };
+        let attempt = match (result, tls_failed) {
+            (Ok(Ok(_)), _) => Attempt::Delivered,
+            (Ok(Err(_)), Some(why)) => Attempt::Fail(
+                ExportError::new(format!("gRPC export to {endpoint}: {why}; not retried"))
+                    .with_kind("TLS"),
+            ),
+            (Ok(Err(status)), None) if retryable(&status) => Attempt::Retry {
                 after: None,
                 why: format!("gRPC export to {endpoint}: {status}"),
                 kind: grpc_kind(status.code()),
             },
-            Ok(Err(status)) => Attempt::Fail(
+            (Ok(Err(status)), None) => Attempt::Fail(
                 ExportError::new(format!(
                     "gRPC export to {endpoint} refused (not retried): {status}"
                 ))
                 .with_kind(grpc_kind(status.code())),
             ),
-            Err(_) => Attempt::Retry {
+            (Err(_), _) => Attempt::Retry {
                 after: None,
                 why: format!("gRPC export to {endpoint}: no answer in time"),
                 kind: "timeout",
@@ -201,12 +288,10 @@ impl Exporter for OtlpGrpcExporter {
     fn after_fork(&self) -> Option<Box<dyn Exporter>> {
         // The worker thread and its connection stayed in the parent; the copy starts its own.
         Some(Box::new(OtlpGrpcExporter {
-            endpoint: self.endpoint.clone(),
+            conn: self.conn.clone(),
             timeout: self.timeout,
             jobs: None,
             worker: None,
-            headers: self.headers.clone(),
-            gzip: self.gzip,
         }))
     }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::http;
 use super::retry::deliver;
+use super::tls::TlsSettings;
 use super::{ExportError, Exporter, Resource};
 use crate::span::{SpanBatch, SpanRecord};
 
@@ -44,6 +45,7 @@ pub struct OtlpExporter {
     headers: Vec<(String, String)>,
     gzip: bool,
     timeout: Duration,
+    tls: TlsSettings,
     agent: ureq::Agent,
     encoder: encode::Encoder,
     json: Vec<u8>,
@@ -63,7 +65,8 @@ impl OtlpExporter {
             headers: Vec::new(),
             gzip: false,
             timeout: Duration::from_secs(10),
-            agent: http::agent(),
+            tls: TlsSettings::default(),
+            agent: http::agent(&TlsSettings::default()),
             encoder: encode::Encoder::default(),
             json: Vec::new(),
         }
@@ -90,6 +93,33 @@ impl OtlpExporter {
     /// How long one export may take, retries included; then its spans count as dropped.
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
+        self
+    }
+
+    /// Trusts only the certificate authorities in `pem` (one or more PEM certificates, e.g.
+    /// the contents of `OTEL_EXPORTER_OTLP_CERTIFICATE`'s file) instead of the webpki roots.
+    /// PEM that holds no certificate makes every `https` export fail with a clear error.
+    pub fn ca_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.set_ca(pem.into());
+        self.agent = http::agent(&self.tls);
+        self
+    }
+
+    /// Presents this client certificate chain and private key (PEM) for mutual TLS.
+    pub fn client_certificate(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.set_client(cert_pem.into(), key_pem.into());
+        self.agent = http::agent(&self.tls);
+        self
+    }
+
+    /// Replaces the TLS settings (the environment's files, read by `init`).
+    pub(crate) fn tls(mut self, tls: TlsSettings) -> Self {
+        self.tls = tls;
+        self.agent = http::agent(&self.tls);
         self
     }
 
@@ -135,7 +165,8 @@ impl Exporter for OtlpExporter {
             headers: self.headers.clone(),
             gzip: self.gzip,
             timeout: self.timeout,
-            agent: http::agent(),
+            tls: self.tls.clone(),
+            agent: http::agent(&self.tls),
             encoder: encode::Encoder::default(),
             json: Vec::new(),
         }))
@@ -148,6 +179,18 @@ impl Exporter for OtlpExporter {
     ) -> Result<(), ExportError> {
         if spans.is_empty() {
             return Ok(());
+        }
+        if let Some(problem) = self.tls.problem()
+            && self
+                .url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        {
+            return Err(ExportError::new(format!(
+                "POST {}: {problem}; the TLS settings cannot work, nothing is sent",
+                self.url
+            ))
+            .with_kind("TLS configuration"));
         }
         let gzip = self.gzip;
         let encoded = self.encode_batch(spans, resource);
