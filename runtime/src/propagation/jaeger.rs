@@ -12,6 +12,8 @@ const MAX_LEN: usize = 256;
 /// `uberctx-*` baggage is read within the W3C baggage limits.
 const MAX_BAGGAGE_MEMBERS: usize = 180;
 const MAX_BAGGAGE_BYTES: usize = 8192;
+/// One `uberctx-*` value, encoded: longer ones are neither read nor written.
+const MAX_VALUE_BYTES: usize = 4096;
 
 /// Jaeger propagation. Reads variable-length ids (left-padded), the URL-encoded form, flags
 /// 0x01 sampled and 0x02 debug (which implies sampled); writes 16 or 32 hex digits, parent
@@ -68,13 +70,32 @@ impl Propagator for JaegerPropagator {
             let flags = u8::from(span.is_sampled());
             carrier.set(HEADER, format!("{trace}:{}:0:{flags}", span.span_id()));
         }
+        // Within the limits extraction applies, so a peer (or we) can read back all we write.
+        let (mut members, mut bytes) = (0usize, 0usize);
+        let mut written = std::collections::HashSet::new();
         for e in cx.baggage().iter() {
-            if super::baggage::is_token(&e.key) && !e.key.contains('%') {
-                carrier.set(
-                    &format!("{BAGGAGE_PREFIX}{}", e.key.to_ascii_lowercase()),
-                    percent::encode(&e.value, percent::UNRESERVED),
-                );
+            if !super::baggage::is_token(&e.key) || e.key.contains('%') {
+                continue;
             }
+            let value = percent::encode(&e.value, percent::UNRESERVED);
+            if value.len() > MAX_VALUE_BYTES {
+                continue;
+            }
+            if members == MAX_BAGGAGE_MEMBERS
+                || bytes + e.key.len() + value.len() > MAX_BAGGAGE_BYTES
+            {
+                break;
+            }
+            // Header names have no case: `Tenant` and `tenant` would be one header, and which
+            // value it held would depend on the carrier. The first one is written.
+            let name = format!("{BAGGAGE_PREFIX}{}", e.key.to_ascii_lowercase());
+            if written.contains(&name) {
+                continue;
+            }
+            members += 1;
+            bytes += e.key.len() + value.len();
+            carrier.set(&name, value);
+            written.insert(name);
         }
     }
 
@@ -96,7 +117,7 @@ impl Propagator for JaegerPropagator {
             else {
                 return true;
             };
-            if !super::baggage::is_token(name) || v.len() > 4096 {
+            if !super::baggage::is_token(name) || v.len() > MAX_VALUE_BYTES {
                 return true;
             }
             bytes += name.len() + v.len();
@@ -197,5 +218,35 @@ mod tests {
             "0000000000000001:0000000000000002:0:1"
         );
         assert_eq!(out["uberctx-user"], "a%20b");
+    }
+
+    #[test]
+    fn writes_only_what_it_would_read_back() {
+        // 2,000 bytes of non-ASCII encode to 6,000: over the per-value limit, so not written.
+        let big = "é".repeat(1000);
+        let mut bag = Baggage::new().with("big", big).with("ok", "v");
+        for i in 0..300 {
+            bag = bag.with(format!("k{i}"), "x".repeat(40));
+        }
+        let cx = Context::default().with_baggage(bag);
+        let mut out = HashMap::new();
+        JaegerPropagator.inject(&cx, &mut out);
+        assert!(!out.contains_key("uberctx-big"));
+        assert!(out.contains_key("uberctx-ok"));
+        let written = out.len();
+        assert!(written <= 180, "{written}");
+        let bytes: usize = out.iter().map(|(k, v)| k.len() - 8 + v.len()).sum();
+        assert!(bytes <= 8192, "{bytes}");
+        // Everything written reads back.
+        assert_eq!(JaegerPropagator.extract(&out).baggage().len(), written);
+        // Keys equal but for case are one header: the first is written, whatever the carrier.
+        let cx = Context::default().with_baggage(
+            Baggage::new()
+                .with("Tenant", "first")
+                .with("tenant", "second"),
+        );
+        let mut out = HashMap::new();
+        JaegerPropagator.inject(&cx, &mut out);
+        assert_eq!(out["uberctx-tenant"], "first");
     }
 }
