@@ -409,6 +409,46 @@ pub(crate) fn suppress() -> ContextGuard {
     }
 }
 
+/// Makes room for one more frame with no borrow of the stack live while the allocator runs:
+/// a `#[global_allocator]` is user code and may itself attach contexts or trace (its pushes
+/// then land on the stack as it is, and are carried over to the bigger buffer).
+#[inline(always)]
+fn reserve_one(l: &Local) {
+    loop {
+        // SAFETY: a shared borrow of this thread's stack that ends in this statement; reads two
+        // integers.
+        let (len, cap) = unsafe {
+            let s = &*l.stack.get();
+            (s.len(), s.capacity())
+        };
+        if len < cap {
+            return;
+        }
+        grow(l, cap);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn grow(l: &Local, cap: usize) {
+    // The allocator runs here, with no borrow live.
+    let mut bigger: Vec<Frame> = Vec::with_capacity((cap * 2).max(8));
+    let old = {
+        // SAFETY: exclusive borrow of this thread's stack that ends in this block; moving the
+        // frames into capacity already reserved allocates nothing and runs no user code.
+        let stack = unsafe { &mut *l.stack.get() };
+        if bigger.capacity() > stack.len() {
+            bigger.append(stack);
+            std::mem::replace(stack, bigger)
+        } else {
+            // The allocator's own pushes outgrew it: drop it and try again.
+            bigger
+        }
+    };
+    // Frees the old buffer (the allocator again) after the borrow ended.
+    drop(old);
+}
+
 /// Pushes a context; returns the token that pops exactly this frame.
 #[inline(always)]
 pub(crate) fn push(ctx: Context) -> u64 {
@@ -416,8 +456,10 @@ pub(crate) fn push(ctx: Context) -> u64 {
         .try_with(|l| {
             let token = l.next_token.get().wrapping_add(1);
             l.next_token.set(token);
+            reserve_one(l);
             // SAFETY: exclusive borrow of this thread's stack, ended before the closure returns;
-            // nothing in it calls user code (`ctx` was moved in, the old top is only read).
+            // nothing in it calls user code: `ctx` was moved in, the old top is only read, and
+            // `reserve_one` left room, so the push does not allocate.
             let stack = unsafe { &mut *l.stack.get() };
             let suppress = stack.last().is_some_and(|f| f.suppress);
             stack.push(Frame {
@@ -437,8 +479,10 @@ pub(crate) fn suppress_current_thread() -> u64 {
         .try_with(|l| {
             let token = l.next_token.get().wrapping_add(1);
             l.next_token.set(token);
+            reserve_one(l);
             // SAFETY: exclusive borrow of this thread's stack, ended before the closure returns;
-            // nothing in it calls user code.
+            // nothing in it calls user code (`reserve_one` left room: the push does not
+            // allocate).
             let stack = unsafe { &mut *l.stack.get() };
             stack.push(Frame {
                 ctx: Context::new(),

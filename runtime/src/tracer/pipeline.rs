@@ -93,21 +93,34 @@ impl Pipeline {
             unsafe { self.drop_late(src) };
             return;
         }
-        let pushed = RINGS.try_with(|cache| {
-            // SAFETY: the cache is touched only here and in its destructor, on this thread;
-            // nothing below calls user code (rings hold our own types; registering takes a
-            // lock and pushes an Arc), so no second borrow can start while this one lives.
-            let cache = unsafe { &mut *cache.0.get() };
-            let ring = match &cache.global {
-                Some((id, ring)) if *id == self.id => ring,
-                _ => cache.ring_for(self),
-            };
-            // SAFETY: ownership of `*src` passes to the ring; this thread is its producer.
-            if unsafe { ring.push_from(src) } == Pushed::QueuedCheck
-                // SAFETY: as above, this thread is the ring's producer.
-                && let Some(half_full) = unsafe { ring.check_fill() }
-            {
-                self.wake.notify(half_full);
+        let pushed = RINGS.try_with(|cell| {
+            loop {
+                let pushed = {
+                    // SAFETY: the cache is borrowed only in these blocks and in its destructor,
+                    // on this thread, and no block calls user code: finding a ring, pushing
+                    // into its preallocated slots and waking the collector neither allocate nor
+                    // free (a `#[global_allocator]` is user code and may trace), so no second
+                    // borrow can start while this one lives.
+                    let cache = unsafe { &mut *cell.0.get() };
+                    match cache.find(self.id) {
+                        Some(ring) => {
+                            // SAFETY: ownership of `*src` passes to the ring; this thread is
+                            // its producer.
+                            if unsafe { ring.push_from(src) } == Pushed::QueuedCheck
+                                // SAFETY: as above, this thread is the ring's producer.
+                                && let Some(half_full) = unsafe { ring.check_fill() }
+                            {
+                                self.wake.notify(half_full);
+                            }
+                            true
+                        }
+                        None => false,
+                    }
+                };
+                if pushed {
+                    break;
+                }
+                self.install_ring(cell);
             }
         });
         if pushed.is_err() {
@@ -182,26 +195,49 @@ struct RingCache {
 struct RingCacheCell(UnsafeCell<RingCache>);
 
 impl RingCache {
+    /// This thread's ring for the pipeline `id`, if it has one. Allocates nothing.
+    #[inline(always)]
+    fn find(&self, id: u64) -> Option<&Arc<SpanRing>> {
+        match &self.global {
+            Some((gid, ring)) if *gid == id => Some(ring),
+            _ => self
+                .others
+                .iter()
+                .find(|(oid, ring)| *oid == id && !ring.is_closed())
+                .map(|(_, ring)| ring),
+        }
+    }
+}
+
+impl Pipeline {
+    /// Gives this thread a ring for this pipeline. Everything that allocates or frees (the
+    /// ring, the cache's list, rings dropped from it) happens with no borrow of the cache
+    /// live, so an allocator that traces finds the cache as it is (its own spans may install
+    /// a ring meanwhile: that one is closed and left to the collector to drain).
     #[cold]
-    fn ring_for(&mut self, pipeline: &Pipeline) -> &Arc<SpanRing> {
-        if super::global::is_global(pipeline) {
-            if let Some((_, old)) = self.global.take() {
+    #[inline(never)]
+    fn install_ring(&self, cell: &RingCacheCell) {
+        let ring = self.register();
+        if super::global::is_global(self) {
+            // SAFETY: a short exclusive borrow that moves an Option in and out; no user code.
+            let old = unsafe { &mut *cell.0.get() }
+                .global
+                .replace((self.id, ring));
+            if let Some((_, old)) = old {
                 old.close();
             }
-            let ring = pipeline.register();
-            return &self.global.insert((pipeline.id, ring)).1;
+            return;
         }
-        // Forget rings whose pipeline has stopped (the collector marked them closed for us);
-        // dropping an `Arc<SpanRing>` drops queued spans only, never user code.
-        self.others.retain(|(_, ring)| !ring.is_closed());
-        let pos = match self.others.iter().position(|(id, _)| *id == pipeline.id) {
-            Some(pos) => pos,
-            None => {
-                self.others.push((pipeline.id, pipeline.register()));
-                self.others.len() - 1
-            }
-        };
-        &self.others[pos].1
+        // SAFETY: a short exclusive borrow that moves the Vec out; no user code.
+        let mut others = std::mem::take(&mut unsafe { &mut *cell.0.get() }.others);
+        // Forget rings whose pipeline has stopped (the collector marked them closed for us).
+        others.retain(|(_, ring)| !ring.is_closed());
+        others.push((self.id, ring));
+        // SAFETY: a short exclusive borrow that moves the Vec back in; no user code.
+        let meanwhile = std::mem::replace(&mut unsafe { &mut *cell.0.get() }.others, others);
+        for (_, ring) in &meanwhile {
+            ring.close();
+        }
     }
 }
 

@@ -1,0 +1,133 @@
+//! A `#[global_allocator]` is user code that runs inside traceweave: when the context stack
+//! grows, the allocator is called, and a tracking allocator may itself read the current context,
+//! attach one, or run traced code. No borrow of the stack may be live then (under
+//! AddressSanitizer the old code freed the stack's buffer twice: the allocator's own push grew
+//! the buffer the outer push was still growing).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use traceweave::{Context, SpanContext, SpanId, TraceFlags, TraceId, traced};
+
+struct Tracing;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+    static CALLS: Cell<u64> = const { Cell::new(0) };
+}
+
+#[traced]
+fn traced_inside_the_allocator() -> u64 {
+    Context::current().span_context().span_id().to_u64()
+}
+
+impl Tracing {
+    fn reenter() {
+        if !ARMED.with(Cell::get) || INSIDE.with(Cell::get) {
+            return;
+        }
+        INSIDE.with(|c| c.set(true));
+        CALLS.with(|c| c.set(c.get() + 1));
+        // Read the stack, push on it (pushes that may grow it, i.e. allocate again), trace.
+        let before = Context::current().span_context().span_id();
+        {
+            let _a = ctx(0xa110c).attach();
+            let _b = ctx(0xa110d).attach();
+            assert_eq!(
+                Context::current().span_context().span_id().to_u64(),
+                0xa110d
+            );
+            let _ = traced_inside_the_allocator();
+        }
+        assert_eq!(Context::current().span_context().span_id(), before);
+        INSIDE.with(|c| c.set(false));
+    }
+}
+
+unsafe impl GlobalAlloc for Tracing {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        Self::reenter();
+        // SAFETY: forwarded as received.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        Self::reenter();
+        // SAFETY: forwarded as received.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        Self::reenter();
+        // SAFETY: forwarded as received.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracing = Tracing;
+
+fn ctx(n: u64) -> Context {
+    Context::new().with_span_context(SpanContext::new(
+        TraceId::from_u128(7),
+        SpanId::from_u64(n),
+        TraceFlags::SAMPLED,
+        false,
+    ))
+}
+
+#[test]
+fn the_context_stack_grows_while_the_allocator_attaches_contexts() {
+    let tracer = traceweave::builder().ignore_env().build();
+    tracer.in_scope(|| {
+        ARMED.with(|c| c.set(true));
+        // Deep enough to grow the stack's buffer several times (8, 16, 32, 64, 128...).
+        let mut guards = Vec::with_capacity(300);
+        for n in 1..=300u64 {
+            guards.push(ctx(n).attach());
+            assert_eq!(Context::current().span_context().span_id().to_u64(), n);
+        }
+        while let Some(g) = guards.pop() {
+            let n = guards.len() as u64 + 1;
+            assert_eq!(Context::current().span_context().span_id().to_u64(), n);
+            drop(g);
+        }
+        ARMED.with(|c| c.set(false));
+    });
+    assert!(
+        CALLS.with(Cell::get) > 0,
+        "the allocator ran inside traceweave"
+    );
+    assert!(!Context::current().has_span());
+    assert!(tracer.shutdown_with_timeout(std::time::Duration::from_secs(10)));
+    let stats = tracer.stats();
+    assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
+}
+
+#[test]
+fn the_first_span_of_a_thread_registers_its_ring_while_the_allocator_traces() {
+    // Registering a thread's ring allocates; the allocator then ends spans of its own, which
+    // need that ring too.
+    let memory = traceweave::InMemoryExporter::new();
+    let tracer = traceweave::builder()
+        .ignore_env()
+        .exporter(memory.clone())
+        .build();
+    let handle = std::thread::spawn(move || {
+        tracer.in_scope(|| {
+            ARMED.with(|c| c.set(true));
+            for _ in 0..50 {
+                let _ = traced_inside_the_allocator();
+            }
+            ARMED.with(|c| c.set(false));
+        });
+        tracer
+    });
+    let tracer = handle.join().unwrap();
+    assert!(tracer.shutdown_with_timeout(std::time::Duration::from_secs(10)));
+    let stats = tracer.stats();
+    assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
+    assert!(stats.exported >= 50, "{stats:?}");
+    assert_eq!(memory.spans().len() as u64, stats.exported);
+}
