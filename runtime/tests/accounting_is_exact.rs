@@ -147,3 +147,49 @@ fn dropping_the_last_tracer_does_not_wait_for_the_exporter() {
         t.elapsed()
     );
 }
+
+#[derive(Debug)]
+struct SlowPerBatch(Arc<AtomicU64>);
+
+impl Exporter for SlowPerBatch {
+    fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
+        std::thread::sleep(Duration::from_millis(150));
+        self.0.fetch_add(spans.len() as u64, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn no_export_starts_after_the_shutdown_deadline() {
+    // 20 batches of one span, 150 ms each: 3 s of exporting, and a 400 ms shutdown.
+    let calls = Arc::new(AtomicU64::new(0));
+    let tracer = traceweave::builder()
+        .ignore_env()
+        .schedule_delay(Duration::from_secs(60))
+        .max_export_batch_size(1)
+        .exporter(SlowPerBatch(calls.clone()))
+        .build();
+    tracer.in_scope(|| {
+        for _ in 0..20 {
+            traceweave::span("queued").start().end();
+        }
+    });
+    let t = Instant::now();
+    assert!(!tracer.shutdown_with_timeout(Duration::from_millis(400)));
+    // The collector finishes the export under way, then counts the rest as dropped.
+    while tracer.stats().created != tracer.stats().exported + tracer.stats().dropped() {
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", tracer.stats());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let s = tracer.stats();
+    assert!(s.exported <= 4, "{s:?}");
+    assert_eq!(s.exported, calls.load(Ordering::SeqCst));
+    assert_eq!(s.dropped_shutdown, 20 - s.exported, "{s:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        s.exported,
+        "nothing exported after"
+    );
+    assert_balanced(&tracer);
+}

@@ -34,6 +34,8 @@ pub(crate) struct Collector {
     /// Spans drained but not exported yet, and when the first of them was drained.
     pub(crate) batch: Vec<RawSpan>,
     pub(crate) batch_since: Option<Instant>,
+    /// The shutdown's deadline: no export starts after it.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Collector {
@@ -59,7 +61,8 @@ impl Collector {
                     let _ = ack.send(());
                     continue;
                 }
-                Ok(Command::Shutdown(ack)) => {
+                Ok(Command::Shutdown { ack, deadline }) => {
+                    self.deadline = deadline;
                     self.stop(max);
                     if let Some(ack) = ack {
                         let _ = ack.send(());
@@ -137,7 +140,9 @@ impl Collector {
         self.drain(max);
         self.export();
         let mut processor = lock(&self.processor);
-        processor.force_flush();
+        if !self.past_deadline() {
+            processor.force_flush();
+        }
         processor.shutdown();
         drop(processor);
         // Rings of a stopped pipeline are forgotten by their threads' caches.
@@ -225,9 +230,18 @@ impl Collector {
         self.batch.clear();
     }
 
-    /// One export call, counted as exported or failed.
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// One export call, counted as exported or failed; past the shutdown's deadline, counted
+    /// as dropped at shutdown without calling the exporters.
     fn deliver(&mut self, spans: &[RawSpan]) {
         if spans.is_empty() {
+            return;
+        }
+        if self.past_deadline() {
+            (self.pipeline.counters.past_deadline).fetch_add(spans.len() as u64, Ordering::AcqRel);
             return;
         }
         let outcome = lock(&self.processor).export(SpanBatch::from_raw(spans));

@@ -143,8 +143,12 @@ impl SpanStats {
 
 pub(crate) enum Command {
     Flush(Sender<()>),
-    /// Stop after a final export; acknowledge if someone waits.
-    Shutdown(Option<Sender<()>>),
+    /// Stop after a final export; acknowledge if someone waits. No export starts after the
+    /// deadline: what is left then counts as dropped at shutdown.
+    Shutdown {
+        ack: Option<Sender<()>>,
+        deadline: Option<Instant>,
+    },
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -215,6 +219,7 @@ impl Tracer {
             rings_version: u64::MAX,
             batch: initial,
             batch_since: None,
+            deadline: None,
         };
         let handle = thread::Builder::new()
             .name("traceweave-collector".into())
@@ -274,8 +279,10 @@ impl Tracer {
             && rx.recv_timeout(self.0.config.export_timeout).is_ok()
     }
 
-    /// Flushes and stops the pipeline; waits at most `timeout`. Spans that end afterwards are
-    /// counted as `dropped_shutdown`. Returns whether everything was delivered in time.
+    /// Flushes and stops the pipeline; waits at most `timeout`. Spans that end afterwards, and
+    /// spans still queued when `timeout` runs out (no export starts after it; one under way
+    /// finishes), are counted as `dropped_shutdown`. Returns whether everything was delivered
+    /// in time.
     pub fn shutdown_with_timeout(&self, timeout: Duration) -> bool {
         self.0.shutdown(Some(timeout))
     }
@@ -316,13 +323,18 @@ impl TracerInner {
         }
         let Some(timeout) = timeout else {
             // Detached: the collector flushes on its own time, the caller does not wait.
-            self.pipeline.send(Command::Shutdown(None));
+            self.pipeline.send(Command::Shutdown {
+                ack: None,
+                deadline: None,
+            });
             return true;
         };
         let deadline = Instant::now() + timeout;
         let (tx, rx) = mpsc::channel();
-        let acked =
-            self.pipeline.send(Command::Shutdown(Some(tx))) && rx.recv_timeout(timeout).is_ok();
+        let acked = self.pipeline.send(Command::Shutdown {
+            ack: Some(tx),
+            deadline: Some(deadline),
+        }) && rx.recv_timeout(timeout).is_ok();
         if acked {
             // The collector has exported and is returning; joining takes a moment.
             while !handle.is_finished() && Instant::now() < deadline {

@@ -44,6 +44,9 @@ pub(crate) struct Counters {
     pub(crate) retired_dropped: AtomicU64,
     /// Spans that ended after shutdown began, or on a thread being torn down.
     pub(crate) late: AtomicU64,
+    /// Spans queued when shutdown began but not exported by its deadline (already counted as
+    /// created by their rings).
+    pub(crate) past_deadline: AtomicU64,
     /// Set when the collector has exported its last batch: what is left in rings is lost.
     pub(crate) stopped: AtomicBool,
     /// The last export failure's text (written by the collector when an export fails, read by
@@ -173,7 +176,7 @@ impl Pipeline {
             exported: c.exported.load(Ordering::Acquire),
             dropped_queue_full: queue_full,
             dropped_export_failed: c.export_failed.load(Ordering::Acquire),
-            dropped_shutdown: late + lost,
+            dropped_shutdown: late + lost + c.past_deadline.load(Ordering::Acquire),
             queued,
             last_export_error: lock(&c.last_error).clone(),
         }
