@@ -163,9 +163,12 @@ impl Exporter for SlowPerBatch {
 fn no_export_starts_after_the_shutdown_deadline() {
     // 20 batches of one span, 150 ms each: 3 s of exporting, and a 400 ms shutdown.
     let calls = Arc::new(AtomicU64::new(0));
+    // A small queue, so 20 spans wake the collector: it is in the middle of draining them,
+    // one slow export after another, when shutdown comes (it must not finish that drain).
     let tracer = traceweave::builder()
         .ignore_env()
         .schedule_delay(Duration::from_secs(60))
+        .max_queue_size(32)
         .max_export_batch_size(1)
         .exporter(SlowPerBatch(calls.clone()))
         .build();
@@ -174,6 +177,14 @@ fn no_export_starts_after_the_shutdown_deadline() {
             traceweave::span("queued").start().end();
         }
     });
+    let t = Instant::now();
+    while calls.load(Ordering::SeqCst) == 0 && t.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        calls.load(Ordering::SeqCst) > 0,
+        "the collector started exporting"
+    );
     let t = Instant::now();
     assert!(!tracer.shutdown_with_timeout(Duration::from_millis(400)));
     // The collector finishes the export under way, then counts the rest as dropped.

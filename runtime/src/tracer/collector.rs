@@ -34,8 +34,6 @@ pub(crate) struct Collector {
     /// Spans drained but not exported yet, and when the first of them was drained.
     pub(crate) batch: Vec<RawSpan>,
     pub(crate) batch_since: Option<Instant>,
-    /// The shutdown's deadline: no export starts after it.
-    pub(crate) deadline: Option<Instant>,
 }
 
 impl Collector {
@@ -61,8 +59,7 @@ impl Collector {
                     let _ = ack.send(());
                     continue;
                 }
-                Ok(Command::Shutdown { ack, deadline }) => {
-                    self.deadline = deadline;
+                Ok(Command::Shutdown(ack)) => {
                     self.stop(max);
                     if let Some(ack) = ack {
                         let _ = ack.send(());
@@ -231,7 +228,7 @@ impl Collector {
     }
 
     fn past_deadline(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+        (self.pipeline.counters.shutdown_deadline.get()).is_some_and(|d| Instant::now() >= *d)
     }
 
     /// One export call, counted as exported or failed; past the shutdown's deadline, counted

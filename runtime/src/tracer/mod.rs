@@ -144,11 +144,9 @@ impl SpanStats {
 pub(crate) enum Command {
     Flush(Sender<()>),
     /// Stop after a final export; acknowledge if someone waits. No export starts after the
-    /// deadline: what is left then counts as dropped at shutdown.
-    Shutdown {
-        ack: Option<Sender<()>>,
-        deadline: Option<Instant>,
-    },
+    /// deadline set in the counters (`shutdown_deadline`): what is left then counts as dropped
+    /// at shutdown.
+    Shutdown(Option<Sender<()>>),
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -219,7 +217,6 @@ impl Tracer {
             rings_version: u64::MAX,
             batch: initial,
             batch_since: None,
-            deadline: None,
         };
         let handle = thread::Builder::new()
             .name("traceweave-collector".into())
@@ -323,18 +320,16 @@ impl TracerInner {
         }
         let Some(timeout) = timeout else {
             // Detached: the collector flushes on its own time, the caller does not wait.
-            self.pipeline.send(Command::Shutdown {
-                ack: None,
-                deadline: None,
-            });
+            self.pipeline.send(Command::Shutdown(None));
             return true;
         };
         let deadline = Instant::now() + timeout;
         let (tx, rx) = mpsc::channel();
-        let acked = self.pipeline.send(Command::Shutdown {
-            ack: Some(tx),
-            deadline: Some(deadline),
-        }) && rx.recv_timeout(timeout).is_ok();
+        // Before the command: the collector may be in the middle of a long drain, exporting
+        // batch after batch, and reads the deadline before each export.
+        let _ = self.pipeline.counters.shutdown_deadline.set(deadline);
+        let acked =
+            self.pipeline.send(Command::Shutdown(Some(tx))) && rx.recv_timeout(timeout).is_ok();
         if acked {
             // The collector has exported and is returning; joining takes a moment.
             while !handle.is_finished() && Instant::now() < deadline {

@@ -47,6 +47,8 @@ pub(crate) struct Counters {
     /// Spans queued when shutdown began but not exported by its deadline (already counted as
     /// created by their rings).
     pub(crate) past_deadline: AtomicU64,
+    /// Set by a shutdown with a timeout: no export starts after it.
+    pub(crate) shutdown_deadline: std::sync::OnceLock<std::time::Instant>,
     /// Set when the collector has exported its last batch: what is left in rings is lost.
     pub(crate) stopped: AtomicBool,
     /// The last export failure's text (written by the collector when an export fails, read by
