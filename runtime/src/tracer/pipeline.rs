@@ -205,12 +205,18 @@ impl RingCache {
     fn find(&self, id: u64) -> Option<&Arc<SpanRing>> {
         match &self.global {
             Some((gid, ring)) if *gid == id => Some(ring),
-            _ => self
-                .others
-                .iter()
-                .find(|(oid, ring)| *oid == id && !ring.is_closed())
-                .map(|(_, ring)| ring),
+            _ => self.find_other(id),
         }
+    }
+
+    /// A scoped pipeline's ring (tests, `Tracer::in_scope`): off the global pipeline's path.
+    #[cold]
+    #[inline(never)]
+    fn find_other(&self, id: u64) -> Option<&Arc<SpanRing>> {
+        self.others
+            .iter()
+            .find(|(oid, ring)| *oid == id && !ring.is_closed())
+            .map(|(_, ring)| ring)
     }
 }
 
