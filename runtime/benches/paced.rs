@@ -13,14 +13,13 @@
 mod common;
 
 use std::hint::black_box;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
 
 const CHILDREN: usize = 10;
 const SPANS_PER_ROOT: u64 = CHILDREN as u64 + 1;
-const FRAMEWORKS: [&str; 3] = ["traceweave", "fastrace", "tracing-otel"];
 
 fn thread_cpu_nanos() -> u64 {
     // SAFETY: clock_gettime only writes into the struct we pass.
@@ -35,6 +34,9 @@ fn thread_cpu_nanos() -> u64 {
 /// The thread works in bursts of about `BURST` and sleeps between them, as a service thread
 /// waits on I/O: the OS sees a thread that is mostly idle, so background threads get a core
 /// (a spinning pause would saturate the thread as far as the scheduler can tell).
+/// Bursts run by `paced` in this process.
+static BURSTS: AtomicU64 = AtomicU64::new(0);
+
 fn paced(seconds: f64, busy: f64, mut root: impl FnMut()) -> Vec<u32> {
     const BURST: Duration = Duration::from_micros(250);
     let mut durations = Vec::with_capacity(4_000_000);
@@ -45,6 +47,7 @@ fn paced(seconds: f64, busy: f64, mut root: impl FnMut()) -> Vec<u32> {
             break;
         }
         let mut worked = Duration::ZERO;
+        BURSTS.fetch_add(1, Ordering::Relaxed);
         while worked < BURST {
             let t0 = Instant::now();
             root();
@@ -84,6 +87,12 @@ fn run(framework: &str, workload: &str, seconds: f64, busy: f64) -> Outcome {
             drop(guard);
             let roots = durations.len() as u64;
             eprintln!("traceweave stats: {stats:?}");
+            // A wake-up is an `unpark` (a futex syscall) on this, the application, thread.
+            eprintln!(
+                "traceweave: the calling thread woke the collector {} times in {} bursts",
+                stats.producer_wakeups,
+                BURSTS.load(Ordering::Relaxed)
+            );
             assert_eq!(stats.created, roots * SPANS_PER_ROOT, "{stats:?}");
             assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
             Outcome {
@@ -105,6 +114,30 @@ fn run(framework: &str, workload: &str, seconds: f64, busy: f64) -> Outcome {
             fastrace::flush();
             Outcome {
                 roots: durations.len() as u64,
+                exported: sink.0.load(Ordering::Relaxed),
+                durations,
+            }
+        }
+        #[cfg(feature = "tracing")]
+        "tracing-tw" => {
+            let sink = TwDiscard::default();
+            let guard = tw_install(sink.clone());
+            tracing::dispatcher::set_global_default(tw_layer_dispatch()).unwrap();
+            let durations = paced(seconds, busy, || {
+                if asynchronous {
+                    block_on(tr::async_root(CHILDREN));
+                } else {
+                    tr::root(CHILDREN);
+                }
+            });
+            traceweave::force_flush();
+            let stats = traceweave::stats();
+            drop(guard);
+            let roots = durations.len() as u64;
+            assert_eq!(stats.created, roots * SPANS_PER_ROOT, "{stats:?}");
+            assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
+            Outcome {
+                roots,
                 exported: sink.0.load(Ordering::Relaxed),
                 durations,
             }
@@ -197,7 +230,7 @@ fn main() {
             "Mspans/s"
         );
         let mut totals = Vec::new();
-        for fw in FRAMEWORKS {
+        for fw in frameworks() {
             let mut cols: Vec<Vec<f64>> = vec![Vec::new(); 5];
             for _ in 0..passes {
                 let Some(fields) = run_child(&format!("{fw}:{workload}:{busy}"), seconds) else {
@@ -219,11 +252,22 @@ fn main() {
             );
             totals.push((fw, calling + background));
         }
-        if let [(_, tw), (_, fr), (_, ot)] = totals[..] {
+        let total = |name: &str| totals.iter().find(|(fw, _)| *fw == name).map(|t| t.1);
+        if let (Some(tw), Some(fr), Some(ot)) = (
+            total("traceweave"),
+            total("fastrace"),
+            total("tracing-otel"),
+        ) {
             println!(
                 "total CPU per span: traceweave / fastrace {:.2}, traceweave / tracing-otel {:.3}",
                 tw / fr,
                 tw / ot
+            );
+        }
+        if let (Some(layer), Some(ot)) = (total("tracing-tw"), total("tracing-otel")) {
+            println!(
+                "same #[instrument] spans: traceweave's layer / tracing-opentelemetry {:.3}",
+                layer / ot
             );
         }
     }

@@ -90,6 +90,31 @@ fn frameworks(c: &mut Criterion) {
     });
     g.finish();
 
+    // One child span inside an unsampled root that stays entered: the child's own cost,
+    // with no root and no sampling decision in the measurement.
+    let mut g = c.benchmark_group("unsampled_child");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("traceweave", |b| {
+        let _root = traceweave::span("unsampled_root").root().start().enter();
+        b.iter(tw::child)
+    });
+    g.bench_function("fastrace", |b| {
+        let root = fastrace::Span::root(
+            "unsampled_root",
+            fastrace::prelude::SpanContext::random().sampled(false),
+        );
+        let _g = root.set_local_parent();
+        b.iter(fr::child)
+    });
+    g.bench_function("tracing-otel", |b| {
+        tracing::dispatcher::with_default(&ot_off, || {
+            let root = tracing::info_span!("unsampled_root");
+            let _g = root.enter();
+            b.iter(tr::child)
+        })
+    });
+    g.finish();
+
     // Honesty check: the traceweave numbers above are for spans that reached the exporter.
     traceweave::force_flush();
     let stats = traceweave::stats();

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const FRAMEWORKS: [&str; 3] = ["traceweave", "fastrace", "tracing-otel"];
 const CHILDREN: usize = 10;
 
 fn peak_rss_kib() -> u64 {
@@ -94,6 +93,26 @@ fn child(framework: &str, threads: usize, seconds: f64) {
                 "default config",
             )
         }
+        #[cfg(feature = "tracing")]
+        "tracing-tw" => {
+            let sink = TwDiscard::default();
+            let guard = tw_install(sink.clone());
+            tracing::dispatcher::set_global_default(tw_layer_dispatch()).unwrap();
+            let loops = saturate(seconds, threads, || tr::root(CHILDREN));
+            traceweave::force_flush();
+            let stats = traceweave::stats();
+            drop(guard);
+            let created = loops * spans_per_loop;
+            let exported = sink.0.load(Ordering::Relaxed);
+            assert_eq!(stats.created, created, "{stats:?}");
+            assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
+            (
+                created,
+                exported,
+                stats.dropped(),
+                "tracing + traceweave layer, queue 8192",
+            )
+        }
         "tracing-otel" => {
             let sink = OtDiscard::default();
             let (dispatch, provider) = ot_dispatch(sink.clone(), true);
@@ -155,7 +174,7 @@ fn run_all(threads: usize, seconds: f64) {
         "framework", "created", "exported", "dropped", "CPU ns/span", "Mspans/s", "peak KiB"
     );
     let mut cpu = std::collections::HashMap::new();
-    for fw in FRAMEWORKS {
+    for fw in frameworks() {
         let Some(fields) = run_child(&format!("{fw}:{threads}"), seconds) else {
             continue;
         };

@@ -71,4 +71,24 @@ pub use span::{
     StatusRef, ToValue, Value, ValueRef, span,
 };
 pub use tracer::{BatchConfig, SpanStats, Tracer};
+
+/// The trace and span ids of the current context (a `#[traced]` fn's span, an entered span, a
+/// `tracing` span through the layer, an extracted remote parent), to put into log lines of any
+/// logger; `None` when no span is current.
+///
+/// ```
+/// use traceweave::traced;
+///
+/// #[traced]
+/// fn work() {
+///     let (trace_id, span_id) = traceweave::current_ids().unwrap_or_default();
+///     println!("trace_id={trace_id} span_id={span_id} working");
+/// }
+/// # work();
+/// ```
+pub fn current_ids() -> Option<(TraceId, SpanId)> {
+    let cx = Context::current();
+    let sc = cx.span_context();
+    sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
+}
 pub use traceweave_macros::{traced, traced_rpc};

@@ -252,6 +252,9 @@ impl Drop for PollGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         context::pop(self.token);
+        if !crate::span::inbox::is_empty() {
+            self.span.take_posted(self.token);
+        }
         if self.armed && std::thread::panicking() && self.span.is_recording() {
             self.span.set_status(Status::error("panicked"));
             self.span.end_in_place();
@@ -270,7 +273,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
         let token = match this.ctx {
-            Some(ctx) => context::push(ctx.clone()),
+            Some(ctx) => context::push_span(ctx.clone()),
             None => 0,
         };
         let mut guard = PollGuard {

@@ -261,6 +261,27 @@ pub fn ot_dispatch(
     (tracing::Dispatch::new(subscriber), provider)
 }
 
+/// `tracing` with traceweave's layer (feature `tracing`): the same `#[instrument]` workload
+/// as `tracing-otel`, recorded by traceweave's pipeline (install it with `tw_install`).
+#[cfg(feature = "tracing")]
+pub fn tw_layer_dispatch() -> tracing::Dispatch {
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing::Dispatch::new(
+        tracing_subscriber::registry().with(traceweave::integrations::tracing::layer()),
+    )
+}
+
+/// The frameworks compared: traceweave's own API, fastrace, `tracing` with
+/// tracing-opentelemetry and the SDK's batch processor, and (feature `tracing`) `tracing` with
+/// traceweave's layer.
+pub fn frameworks() -> Vec<&'static str> {
+    let mut all = vec!["traceweave", "fastrace", "tracing-otel"];
+    if cfg!(feature = "tracing") {
+        all.push("tracing-tw");
+    }
+    all
+}
+
 pub mod tr {
     use super::*;
     use tracing::instrument;

@@ -449,13 +449,48 @@ fn grow(l: &Local, cap: usize) {
     drop(old);
 }
 
+/// The mark of a frame pushed by a span's own guard (an entered span, one poll of a traced
+/// future): such a frame takes the events posted to it (`span::inbox`) when it pops.
+pub(crate) const SPAN_FRAME: u64 = 1 << 63;
+
 /// Pushes a context; returns the token that pops exactly this frame.
 #[inline(always)]
 pub(crate) fn push(ctx: Context) -> u64 {
+    push_tagged(ctx, 0)
+}
+
+/// Pushes the context of a span by the span's own guard, which pops it and then takes the
+/// events posted to the frame.
+#[inline(always)]
+pub(crate) fn push_span(ctx: Context) -> u64 {
+    push_tagged(ctx, SPAN_FRAME)
+}
+
+/// The token of the innermost frame if a span's guard pushed it and the span is sampled: where
+/// an event for "the current span" goes.
+#[cfg_attr(not(any(feature = "tracing", feature = "log")), allow(dead_code))]
+pub(crate) fn top_span_frame() -> Option<u64> {
     LOCAL
         .try_with(|l| {
-            let token = l.next_token.get().wrapping_add(1);
+            // SAFETY: a shared borrow of this thread's stack that ends inside this closure; only
+            // Copy fields are read.
+            let stack = unsafe { &*l.stack.get() };
+            stack
+                .last()
+                .filter(|f| f.token & SPAN_FRAME != 0 && !f.suppress && f.ctx.span.is_sampled())
+                .map(|f| f.token)
+        })
+        .ok()
+        .flatten()
+}
+
+#[inline(always)]
+fn push_tagged(ctx: Context, tag: u64) -> u64 {
+    LOCAL
+        .try_with(|l| {
+            let token = (l.next_token.get().wrapping_add(1) & !SPAN_FRAME).max(1);
             l.next_token.set(token);
+            let token = token | tag;
             reserve_one(l);
             // SAFETY: exclusive borrow of this thread's stack, ended before the closure returns;
             // nothing in it calls user code: `ctx` was moved in, the old top is only read, and

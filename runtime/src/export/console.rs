@@ -6,7 +6,7 @@ use std::io::Write;
 
 use super::{ExportError, Exporter, Resource};
 use crate::id::{SpanId, TraceId};
-use crate::span::{SpanKind, SpanRecord, Status, Value};
+use crate::span::{SpanBatch, SpanKind, SpanRecord, Status, Value};
 
 /// Prints each trace as a tree once its local root span ends:
 ///
@@ -79,6 +79,37 @@ impl ConsoleExporter {
             .map_err(|e| ExportError::with_source("console exporter could not write", e))
     }
 
+    fn take(
+        &mut self,
+        spans: impl Iterator<Item = SpanRecord>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
+        let mut complete = Vec::new();
+        for span in spans {
+            let trace_id = span.trace_id;
+            if span.is_root() || span.parent_is_remote {
+                complete.push(trace_id);
+            }
+            let pending = self.pending.entry(trace_id).or_default();
+            if pending.is_empty() {
+                self.order.push(trace_id);
+            }
+            pending.push(span);
+            self.pending_spans += 1;
+        }
+        for trace_id in complete {
+            self.print_trace(trace_id, resource)?;
+        }
+        while self.pending_spans > MAX_PENDING_SPANS {
+            let oldest = self.order[0];
+            self.print_trace(oldest, resource)?;
+        }
+        if self.last_resource.as_ref() != Some(resource) {
+            self.last_resource = Some(resource.clone());
+        }
+        Ok(())
+    }
+
     fn print_all(&mut self, resource: &Resource) -> Result<(), ExportError> {
         for trace_id in self.order.clone() {
             self.print_trace(trace_id, resource)?;
@@ -98,29 +129,17 @@ impl Exporter for ConsoleExporter {
     }
 
     fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
-        let mut complete = Vec::new();
-        for span in spans {
-            if !self.pending.contains_key(&span.trace_id) {
-                self.order.push(span.trace_id);
-            }
-            self.pending
-                .entry(span.trace_id)
-                .or_default()
-                .push(span.clone());
-            self.pending_spans += 1;
-            if span.is_root() || span.parent_is_remote {
-                complete.push(span.trace_id);
-            }
-        }
-        for trace_id in complete {
-            self.print_trace(trace_id, resource)?;
-        }
-        while self.pending_spans > MAX_PENDING_SPANS {
-            let oldest = self.order[0];
-            self.print_trace(oldest, resource)?;
-        }
-        self.last_resource = Some(resource.clone());
-        Ok(())
+        self.take(spans.iter().cloned(), resource)
+    }
+
+    /// Keeps one owned copy of each span (a trace waits for its root), made straight from the
+    /// collector's buffer.
+    fn export_batch(
+        &mut self,
+        batch: SpanBatch<'_>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
+        self.take(batch.iter().map(|s| s.to_record()), resource)
     }
 
     fn force_flush(&mut self) -> Result<(), ExportError> {

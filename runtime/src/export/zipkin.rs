@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json, json};
 use super::http;
 use super::retry::deliver;
 use super::{ExportError, Exporter, Resource};
-use crate::span::{SpanKind, SpanRecord, Status, Value};
+use crate::span::{Array, SpanBatch, SpanKind, SpanRecord, SpanView, StatusRef, ValueRef};
 
 /// Sends spans to a Zipkin collector (default `http://localhost:9411/api/v2/spans`).
 ///
@@ -39,38 +39,56 @@ impl ZipkinExporter {
         self
     }
 
-    /// The JSON array for a batch.
+    /// The JSON array for a batch of owned records.
     pub fn encode(spans: &[SpanRecord], resource: &Resource) -> Json {
-        Json::Array(
-            spans
-                .iter()
-                .map(|s| span(s, resource.service_name()))
-                .collect(),
-        )
+        Self::encode_batch(SpanBatch::from_records(spans), resource)
+    }
+
+    /// The JSON array for a batch, read in place (what the collector hands over).
+    pub fn encode_batch(batch: SpanBatch<'_>, resource: &Resource) -> Json {
+        let service = resource.service_name();
+        Json::Array(batch.iter().map(|s| span(s, service)).collect())
+    }
+
+    fn post(&self, body: &[u8]) -> Result<(), ExportError> {
+        deliver(self.timeout, |remaining| {
+            http::post(
+                &self.agent,
+                &self.url,
+                &[],
+                "application/json",
+                false,
+                body,
+                remaining,
+            )
+        })
     }
 }
 
-fn tag_text(v: &Value) -> String {
+fn tag_text(v: ValueRef<'_>) -> String {
     match v {
-        // Arrays as JSON arrays, per OpenTelemetry's mapping; everything else as text.
-        Value::Array(a) => match a {
-            crate::span::Array::Bool(v) => json!(v).to_string(),
-            crate::span::Array::I64(v) => json!(v).to_string(),
-            crate::span::Array::F64(v) => json!(v).to_string(),
-            crate::span::Array::Str(v) => json!(v).to_string(),
+        ValueRef::Str(s) => s.to_owned(),
+        ValueRef::Bool(b) => b.to_string(),
+        ValueRef::I64(i) => i.to_string(),
+        ValueRef::F64(f) => f.to_string(),
+        // Arrays as JSON arrays, per OpenTelemetry's mapping.
+        ValueRef::Array(a) => match a {
+            Array::Bool(v) => json!(v).to_string(),
+            Array::I64(v) => json!(v).to_string(),
+            Array::F64(v) => json!(v).to_string(),
+            Array::Str(v) => json!(v).to_string(),
         },
-        other => other.to_string(),
     }
 }
 
-fn span(s: &SpanRecord, service: &str) -> Json {
+fn span(s: SpanView<'_>, service: &str) -> Json {
     let mut o = Map::new();
-    o.insert("traceId".into(), json!(s.trace_id.to_string()));
-    o.insert("id".into(), json!(s.span_id.to_string()));
-    if s.parent_span_id.is_valid() {
-        o.insert("parentId".into(), json!(s.parent_span_id.to_string()));
+    o.insert("traceId".into(), json!(s.trace_id().to_string()));
+    o.insert("id".into(), json!(s.span_id().to_string()));
+    if s.parent_span_id().is_valid() {
+        o.insert("parentId".into(), json!(s.parent_span_id().to_string()));
     }
-    let kind = match s.kind {
+    let kind = match s.kind() {
         SpanKind::Server => Some("SERVER"),
         SpanKind::Client => Some("CLIENT"),
         SpanKind::Producer => Some("PRODUCER"),
@@ -80,23 +98,23 @@ fn span(s: &SpanRecord, service: &str) -> Json {
     if let Some(k) = kind {
         o.insert("kind".into(), json!(k));
     }
-    o.insert("name".into(), json!(s.name));
-    o.insert("timestamp".into(), json!(s.start_time_unix_nano / 1_000));
+    o.insert("name".into(), json!(s.name()));
+    o.insert("timestamp".into(), json!(s.start_time_unix_nano() / 1_000));
     o.insert(
         "duration".into(),
         json!((s.duration_nanos() / 1_000).max(1)),
     );
     o.insert("localEndpoint".into(), json!({ "serviceName": service }));
     let mut tags = Map::new();
-    for kv in &s.attributes {
-        tags.insert(kv.key.to_string(), json!(tag_text(&kv.value)));
+    for (key, value) in s.attributes() {
+        tags.insert(key.to_owned(), json!(tag_text(value)));
     }
-    match &s.status {
-        Status::Unset => {}
-        Status::Ok => {
+    match s.status() {
+        StatusRef::Unset => {}
+        StatusRef::Ok => {
             tags.insert("otel.status_code".into(), json!("OK"));
         }
-        Status::Error { message } => {
+        StatusRef::Error(message) => {
             tags.insert("otel.status_code".into(), json!("ERROR"));
             let text = if message.is_empty() { "true" } else { message };
             tags.insert("error".into(), json!(text));
@@ -105,9 +123,9 @@ fn span(s: &SpanRecord, service: &str) -> Json {
     if !tags.is_empty() {
         o.insert("tags".into(), Json::Object(tags));
     }
-    if !s.events.is_empty() {
-        let annotations: Vec<Json> = s
-            .events
+    let events = s.events();
+    if !events.is_empty() {
+        let annotations: Vec<Json> = events
             .iter()
             .map(|e| {
                 let value = if e.attributes.is_empty() {
@@ -116,7 +134,7 @@ fn span(s: &SpanRecord, service: &str) -> Json {
                     let attrs: Map<String, Json> = e
                         .attributes
                         .iter()
-                        .map(|kv| (kv.key.to_string(), json!(tag_text(&kv.value))))
+                        .map(|kv| (kv.key.to_string(), json!(tag_text((&kv.value).into()))))
                         .collect();
                     format!("{}: {}", e.name, Json::Object(attrs))
                 };
@@ -136,21 +154,20 @@ impl Exporter for ZipkinExporter {
     }
 
     fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
-        if spans.is_empty() {
+        self.export_batch(SpanBatch::from_records(spans), resource)
+    }
+
+    /// Encodes straight from the collector's buffer: no owned records are built.
+    fn export_batch(
+        &mut self,
+        batch: SpanBatch<'_>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
+        if batch.is_empty() {
             return Ok(());
         }
-        let body = serde_json::to_vec(&Self::encode(spans, resource))
+        let body = serde_json::to_vec(&Self::encode_batch(batch, resource))
             .map_err(|e| ExportError::with_source("could not encode Zipkin JSON", e))?;
-        deliver(self.timeout, |remaining| {
-            http::post(
-                &self.agent,
-                &self.url,
-                &[],
-                "application/json",
-                false,
-                &body,
-                remaining,
-            )
-        })
+        self.post(&body)
     }
 }

@@ -5,3 +5,9 @@ pub mod tonic;
 
 #[cfg(feature = "opentelemetry")]
 pub mod opentelemetry;
+
+#[cfg(feature = "tracing")]
+pub mod tracing;
+
+#[cfg(feature = "log")]
+pub mod log;

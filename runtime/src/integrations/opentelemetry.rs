@@ -12,7 +12,9 @@ use sdk::trace::SpanExporter;
 
 use crate::export::{ExportError, Exporter};
 use crate::span::Resource;
-use crate::span::{Array, KeyValue, SpanKind, SpanRecord, Status, Value};
+use crate::span::{
+    Array, KeyValue, SpanBatch, SpanKind, SpanRecord, SpanView, StatusRef, Value, ValueRef,
+};
 
 /// Wraps an `opentelemetry_sdk` span exporter.
 ///
@@ -68,6 +70,16 @@ fn value(v: &Value) -> otel::Value {
     }
 }
 
+fn value_ref(v: ValueRef<'_>) -> otel::Value {
+    match v {
+        ValueRef::Bool(b) => otel::Value::Bool(b),
+        ValueRef::I64(i) => otel::Value::I64(i),
+        ValueRef::F64(f) => otel::Value::F64(f),
+        ValueRef::Str(s) => otel::Value::String(s.to_owned().into()),
+        ValueRef::Array(a) => value(&Value::Array(a.clone())),
+    }
+}
+
 fn attributes(kvs: &[KeyValue]) -> Vec<otel::KeyValue> {
     kvs.iter()
         .map(|kv| otel::KeyValue::new(kv.key.to_string(), value(&kv.value)))
@@ -96,22 +108,28 @@ fn context(
 
 /// One finished span as the SDK's `SpanData`.
 pub fn span_data(s: &SpanRecord) -> sdk::trace::SpanData {
+    span_data_of(s.into())
+}
+
+/// One finished span, read in place, as the SDK's `SpanData`.
+pub fn span_data_of(s: SpanView<'_>) -> sdk::trace::SpanData {
     let mut events = sdk::trace::SpanEvents::default();
     events.events = s
-        .events
+        .events()
         .iter()
         .map(|e| {
             otel::trace::Event::new(
                 e.name.clone(),
                 time(e.time_unix_nano),
                 attributes(&e.attributes),
-                0,
+                e.dropped_attributes_count,
             )
         })
         .collect();
+    events.dropped_count = s.dropped_events_count();
     let mut links = sdk::trace::SpanLinks::default();
     links.links = s
-        .links
+        .links()
         .iter()
         .map(|l| {
             otel::trace::Link::new(
@@ -123,42 +141,46 @@ pub fn span_data(s: &SpanRecord) -> sdk::trace::SpanData {
                     "",
                 ),
                 attributes(&l.attributes),
-                0,
+                l.dropped_attributes_count,
             )
         })
         .collect();
+    links.dropped_count = s.dropped_links_count();
     sdk::trace::SpanData {
         span_context: context(
-            s.trace_id,
-            s.span_id,
-            s.trace_flags.to_u8(),
+            s.trace_id(),
+            s.span_id(),
+            s.trace_flags().to_u8(),
             false,
-            &s.trace_state.header(),
+            &s.trace_state().header(),
         ),
-        parent_span_id: if s.parent_span_id.is_valid() {
-            otel::trace::SpanId::from_bytes(s.parent_span_id.to_bytes())
+        parent_span_id: if s.parent_span_id().is_valid() {
+            otel::trace::SpanId::from_bytes(s.parent_span_id().to_bytes())
         } else {
             otel::trace::SpanId::INVALID
         },
-        parent_span_is_remote: s.parent_is_remote,
-        span_kind: match s.kind {
+        parent_span_is_remote: s.parent_is_remote(),
+        span_kind: match s.kind() {
             SpanKind::Internal => otel::trace::SpanKind::Internal,
             SpanKind::Server => otel::trace::SpanKind::Server,
             SpanKind::Client => otel::trace::SpanKind::Client,
             SpanKind::Producer => otel::trace::SpanKind::Producer,
             SpanKind::Consumer => otel::trace::SpanKind::Consumer,
         },
-        name: s.name.clone(),
-        start_time: time(s.start_time_unix_nano),
-        end_time: time(s.end_time_unix_nano),
-        attributes: attributes(&s.attributes),
-        dropped_attributes_count: 0,
+        name: s.name_cow(),
+        start_time: time(s.start_time_unix_nano()),
+        end_time: time(s.end_time_unix_nano()),
+        attributes: s
+            .attributes()
+            .map(|(k, v)| otel::KeyValue::new(k.to_owned(), value_ref(v)))
+            .collect(),
+        dropped_attributes_count: s.dropped_attributes_count(),
         events,
         links,
-        status: match &s.status {
-            Status::Unset => otel::trace::Status::Unset,
-            Status::Ok => otel::trace::Status::Ok,
-            Status::Error { message } => otel::trace::Status::error(message.clone()),
+        status: match s.status() {
+            StatusRef::Unset => otel::trace::Status::Unset,
+            StatusRef::Ok => otel::trace::Status::Ok,
+            StatusRef::Error(message) => otel::trace::Status::error(message.to_owned()),
         },
         instrumentation_scope: otel::InstrumentationScope::builder("traceweave")
             .with_version(env!("CARGO_PKG_VERSION"))
@@ -172,6 +194,15 @@ fn sdk_error(e: sdk::error::OTelSdkError) -> ExportError {
 
 impl<E: SpanExporter + 'static> Exporter for SdkExporter<E> {
     fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
+        self.export_batch(SpanBatch::from_records(spans), resource)
+    }
+
+    /// Builds the SDK's `SpanData` straight from the collector's buffer.
+    fn export_batch(
+        &mut self,
+        spans: SpanBatch<'_>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
         if self.resource.as_ref() != Some(resource) {
             let r = sdk::Resource::builder_empty()
                 .with_attributes(attributes(resource.attributes()))
@@ -179,7 +210,7 @@ impl<E: SpanExporter + 'static> Exporter for SdkExporter<E> {
             self.inner.set_resource(&r);
             self.resource = Some(resource.clone());
         }
-        let batch: Vec<_> = spans.iter().map(span_data).collect();
+        let batch: Vec<_> = spans.iter().map(span_data_of).collect();
         self.runtime()?;
         let rt = self.runtime.as_ref().expect("started above");
         rt.block_on(self.inner.export(batch)).map_err(sdk_error)
@@ -197,7 +228,7 @@ impl<E: SpanExporter + 'static> Exporter for SdkExporter<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SpanContext, SpanId, TraceFlags, TraceId};
+    use crate::{SpanContext, SpanId, Status, TraceFlags, TraceId};
 
     #[test]
     fn every_field_reaches_the_sdk_exporter() {

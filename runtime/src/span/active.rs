@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::clock;
+use super::inbox;
 use super::raw::{RawSpan, STATUS_ERROR, STATUS_OK, STATUS_UNSET};
 use super::{Event, KeyValue, Link, SpanKind, SpanLimits, Status};
 use crate::context::{self, Context, Shared, SpanContext};
@@ -201,6 +202,20 @@ impl Span {
         }
     }
 
+    /// Adds the events posted to its frame `token` (by a `tracing` or `log` bridge) to this span.
+    #[cold]
+    pub(crate) fn take_posted(&mut self, token: u64) {
+        for posted in inbox::take(token) {
+            if let Some(r) = self.recording() {
+                let limits = limits_of(r.sink, &r.shared);
+                r.raw.push_event(posted.event, limits);
+                if let Some(message) = posted.fail {
+                    self.set_status(Status::error(message));
+                }
+            }
+        }
+    }
+
     /// Renames the span.
     pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
         if let Some(r) = self.recording() {
@@ -241,7 +256,7 @@ impl Span {
     #[inline(always)]
     pub fn enter(self) -> EnteredSpan {
         let token = match self.attach_context() {
-            Some(ctx) => context::push(ctx),
+            Some(ctx) => context::push_span(ctx),
             None => 0,
         };
         EnteredSpan {
@@ -370,6 +385,9 @@ impl EnteredSpan {
     #[inline(never)]
     fn finish(&mut self) {
         context::pop(self.token);
+        if !inbox::is_empty() {
+            self.span.take_posted(self.token);
+        }
         match &self.span.0 {
             State::Recording(_) => {
                 if std::thread::panicking() {
@@ -526,7 +544,7 @@ pub(crate) fn start_entered(name: &'static str, kind: SpanKind, root: bool) -> E
                     false,
                     ps.trace_flags(),
                 );
-                let token = context::push(Context {
+                let token = context::push_span(Context {
                     span: SpanContext::new(raw.trace_id, raw.span_id, raw.flags, false),
                     shared: None,
                 });

@@ -2,6 +2,7 @@
 
 mod active;
 pub(crate) mod clock;
+pub(crate) mod inbox;
 mod limits;
 pub(crate) mod raw;
 mod resource;

@@ -307,6 +307,18 @@ impl<'a> SpanView<'a> {
         }
     }
 
+    /// The name as an owned-or-static string: no copy for a static name, or a record's.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) fn name_cow(&self) -> std::borrow::Cow<'static, str> {
+        match self.0 {
+            View::Raw(r) => match r.extra.as_ref().and_then(|e| e.name.as_ref()) {
+                Some(name) => name.clone(),
+                None => std::borrow::Cow::Borrowed(r.name),
+            },
+            View::Record(r) => r.name.clone(),
+        }
+    }
+
     /// The span's role.
     #[inline]
     pub fn kind(&self) -> SpanKind {
@@ -417,6 +429,12 @@ impl<'a> SpanView<'a> {
             View::Raw(r) => r.to_record(),
             View::Record(r) => r.clone(),
         }
+    }
+}
+
+impl<'a> From<&'a SpanRecord> for SpanView<'a> {
+    fn from(record: &'a SpanRecord) -> Self {
+        SpanView(View::Record(record))
     }
 }
 

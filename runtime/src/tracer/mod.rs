@@ -132,6 +132,11 @@ pub struct SpanStats {
     /// The last export failure (what, where, why), if any export has failed. Failures are
     /// also printed on stderr: the first of each kind at once, then at most one line a minute.
     pub last_export_error: Option<String>,
+    /// How many times an application thread woke the collector (each one an `unpark`, a
+    /// system call on that thread). Steady traffic costs none: the collector polls while spans
+    /// flow and producers wake it only when it parked after a quiet spell or their queue is
+    /// half full. Growing with every burst means the queue is small for the load.
+    pub producer_wakeups: u64,
 }
 
 impl SpanStats {

@@ -181,6 +181,7 @@ impl Pipeline {
             dropped_shutdown: late + lost + c.past_deadline.load(Ordering::Acquire),
             queued,
             last_export_error: lock(&c.last_error).clone(),
+            producer_wakeups: self.wake.producer_wakeups(),
         }
     }
 }

@@ -12,6 +12,7 @@
 use std::sync::OnceLock;
 
 use super::sync::{AtomicU8, Ordering, fence};
+use std::sync::atomic::AtomicU64;
 
 #[cfg(loom)]
 use loom::thread::Thread;
@@ -26,6 +27,8 @@ const PARKED: u8 = 2;
 pub(crate) struct Wake {
     sleeping: AtomicU8,
     collector: OnceLock<Thread>,
+    /// Wake-ups an application thread paid for (an unpark: a syscall on that thread).
+    by_producers: AtomicU64,
 }
 
 impl Wake {
@@ -33,6 +36,7 @@ impl Wake {
         Wake {
             sleeping: AtomicU8::new(AWAKE),
             collector: OnceLock::new(),
+            by_producers: AtomicU64::new(0),
         }
     }
 
@@ -48,10 +52,21 @@ impl Wake {
     pub(crate) fn notify(&self, half_full: bool) {
         fence(Ordering::SeqCst);
         match self.sleeping.load(Ordering::Relaxed) {
-            PARKED => self.wake(),
-            NAPPING if half_full => self.wake(),
+            PARKED => self.wake_for_producer(),
+            NAPPING if half_full => self.wake_for_producer(),
             _ => {}
         }
+    }
+
+    fn wake_for_producer(&self) {
+        self.by_producers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.wake();
+    }
+
+    /// How many times application threads have woken the collector.
+    pub(crate) fn producer_wakeups(&self) -> u64 {
+        self.by_producers.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Wakes the collector whether or not it sleeps (commands: flush, shutdown).

@@ -1,0 +1,606 @@
+//! The `tracing` ecosystem: a `tracing-subscriber` layer that turns `tracing` spans and events
+//! into traceweave spans and span events, and log lines that carry the current trace and span
+//! ids.
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//!
+//! let _guard = tracing_subscriber::registry()
+//!     .with(traceweave::integrations::tracing::layer())
+//!     .set_default();
+//! // Spans from `#[tracing::instrument]`, `info_span!`, tokio, hyper, tonic... are now
+//! // traceweave spans, nested with `#[traced]` ones both ways.
+//! ```
+//!
+//! Nesting: a `tracing` span starts as a child of traceweave's current context (or of its
+//! explicit `parent:`), and while it is entered it *is* the current context, so a `#[traced]`
+//! fn called inside it is its child, and an `#[instrument]` fn called inside a `#[traced]` fn is
+//! that one's child; `.instrument(span)` futures enter their span at every poll, on whatever
+//! thread polls them.
+//!
+//! Fields become attributes (also those recorded later with `Span::record`), with the
+//! conventions of `tracing-opentelemetry`: `otel.name` renames the span, `otel.kind` sets its
+//! kind (`server`, `client`, `producer`, `consumer`, `internal`; read when the span starts),
+//! `otel.status_code` (`ok`/`error`) and `otel.status_description` set its status, and an
+//! `error` field marks it failed with the error's text. Events become span events of the
+//! current span (a `#[traced]` fn's too): the message is the event's name, with `level`,
+//! `target`, the location and the fields as attributes. An `ERROR` event marks its span failed
+//! only with [`TraceweaveLayer::error_events_fail_spans`]. Events with no sampled span to go to
+//! are dropped before their fields are read.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt::{self, Write as _};
+
+use ::tracing::field::{Field, Visit};
+use ::tracing::span::{Attributes, Id, Record};
+use ::tracing::{Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::context::{self, Context};
+use crate::id::{SpanId, TraceId};
+use crate::span::{self, Event, KeyValue, Parent, Span, SpanKind, Status, Value, clock, inbox};
+
+/// The layer with its defaults: every span its filters let through, events to the current
+/// span, code locations recorded, `ERROR` events not failing spans.
+pub fn layer() -> TraceweaveLayer {
+    TraceweaveLayer {
+        error_events_fail_spans: false,
+        location: true,
+    }
+}
+
+/// A `tracing_subscriber::Layer` that records `tracing` spans and events with traceweave
+/// (see the [module](self)). Filter it like any layer: `layer().with_filter(EnvFilter::...)`,
+/// or a global filter on the registry; a span filtered out never reaches it.
+#[derive(Debug, Clone)]
+pub struct TraceweaveLayer {
+    error_events_fail_spans: bool,
+    location: bool,
+}
+
+impl TraceweaveLayer {
+    /// Whether an `ERROR`-level event marks the span it lands on failed, with the event's
+    /// message (default `false`: an error that was logged and handled is not a failed span).
+    pub fn error_events_fail_spans(mut self, on: bool) -> Self {
+        self.error_events_fail_spans = on;
+        self
+    }
+
+    /// Whether spans and events record `code.filepath`, `code.lineno` and `code.namespace`
+    /// (default `true`; static strings, no allocation).
+    pub fn with_location(mut self, on: bool) -> Self {
+        self.location = on;
+        self
+    }
+}
+
+/// What the layer keeps in a `tracing` span's extensions.
+struct Data {
+    span: Span,
+    /// What children and entered scopes see; `None` when the span changes nothing (an
+    /// unsampled local parent).
+    ctx: Option<Context>,
+    status: Pending,
+}
+
+#[derive(Default)]
+struct Pending {
+    ok: bool,
+    error: bool,
+    description: Option<String>,
+    error_text: Option<String>,
+}
+
+impl Pending {
+    fn apply(self, span: &mut Span) {
+        if self.ok {
+            span.set_status(Status::Ok);
+        } else if self.error || self.error_text.is_some() {
+            let message = self.description.or(self.error_text).unwrap_or_default();
+            span.set_status(Status::error(message));
+        }
+    }
+}
+
+thread_local! {
+    /// The frames this thread pushed for entered `tracing` spans: (span id, token). Taken out
+    /// of the cell while worked on (the allocator may log).
+    static ENTERED: Cell<Vec<(u64, u64)>> = const { Cell::new(Vec::new()) };
+}
+
+/// The token of this thread's innermost frame for the `tracing` span `id`, if it is entered.
+fn entered_token(id: &Id) -> Option<u64> {
+    let entered = ENTERED.try_with(Cell::take).ok()?;
+    let token = entered
+        .iter()
+        .rev()
+        .find(|(span, _)| *span == id.into_u64())
+        .map(|(_, token)| *token);
+    let _ = ENTERED.try_with(|e| e.set(entered));
+    token
+}
+
+fn text_of(value: &dyn fmt::Debug) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "{value:?}");
+    s
+}
+
+/// Reads a span's fields at creation: the `otel.*` conventions, the rest as attributes.
+#[derive(Default)]
+struct SpanFields {
+    name: Option<String>,
+    kind: Option<SpanKind>,
+    status: Pending,
+    attributes: Vec<(&'static str, Value)>,
+}
+
+impl SpanFields {
+    fn field(&mut self, field: &Field, value: Value) {
+        match field.name() {
+            "otel.name" => self.name = Some(value.to_string()),
+            "otel.kind" => self.kind = parse_kind(&value.to_string()),
+            "otel.status_code" => {
+                let code = value.to_string();
+                if code.eq_ignore_ascii_case("error") {
+                    self.status.error = true;
+                } else if code.eq_ignore_ascii_case("ok") {
+                    self.status.ok = true;
+                }
+            }
+            "otel.status_description" | "otel.status_message" => {
+                self.status.description = Some(value.to_string())
+            }
+            "error" => {
+                self.status.error_text = Some(value.to_string());
+                self.attributes.push(("error", value));
+            }
+            name => self.attributes.push((name, value)),
+        }
+    }
+}
+
+fn parse_kind(s: &str) -> Option<SpanKind> {
+    Some(match s.to_ascii_lowercase().as_str() {
+        "server" => SpanKind::Server,
+        "client" => SpanKind::Client,
+        "producer" => SpanKind::Producer,
+        "consumer" => SpanKind::Consumer,
+        "internal" => SpanKind::Internal,
+        _ => return None,
+    })
+}
+
+macro_rules! visit_values {
+    ($ty:ty) => {
+        impl Visit for $ty {
+            fn record_bool(&mut self, field: &Field, value: bool) {
+                self.field(field, Value::Bool(value));
+            }
+            fn record_i64(&mut self, field: &Field, value: i64) {
+                self.field(field, Value::I64(value));
+            }
+            fn record_u64(&mut self, field: &Field, value: u64) {
+                match i64::try_from(value) {
+                    Ok(v) => self.field(field, Value::I64(v)),
+                    Err(_) => self.field(field, Value::from(value.to_string())),
+                }
+            }
+            fn record_f64(&mut self, field: &Field, value: f64) {
+                self.field(field, Value::F64(value));
+            }
+            fn record_str(&mut self, field: &Field, value: &str) {
+                self.field(field, Value::from(value.to_owned()));
+            }
+            fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+                self.field(field, Value::from(value.to_string()));
+            }
+            fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+                self.field(field, Value::from(text_of(value)));
+            }
+        }
+    };
+}
+
+visit_values!(SpanFields);
+
+/// Fields recorded later (`Span::record`) on a started span.
+struct Recorded<'a> {
+    span: &'a mut Span,
+    status: &'a mut Pending,
+}
+
+impl Recorded<'_> {
+    fn field(&mut self, field: &Field, value: Value) {
+        match field.name() {
+            "otel.name" => self.span.update_name(value.to_string()),
+            "otel.kind" => {} // a span's kind is fixed when it starts
+            "otel.status_code" => {
+                let code = value.to_string();
+                if code.eq_ignore_ascii_case("error") {
+                    self.status.error = true;
+                } else if code.eq_ignore_ascii_case("ok") {
+                    self.status.ok = true;
+                }
+            }
+            "otel.status_description" | "otel.status_message" => {
+                self.status.description = Some(value.to_string())
+            }
+            "error" => {
+                self.status.error_text = Some(value.to_string());
+                self.span.set_attribute("error", value);
+            }
+            name => self.span.set_attribute(name, value),
+        }
+    }
+}
+
+visit_values!(Recorded<'_>);
+
+/// An event's fields: the message becomes the event's name.
+#[derive(Default)]
+struct EventFields {
+    message: Option<String>,
+    error: Option<String>,
+    attributes: Vec<KeyValue>,
+}
+
+impl EventFields {
+    fn field(&mut self, field: &Field, value: Value) {
+        match field.name() {
+            "message" => self.message = Some(value.to_string()),
+            "error" => {
+                let text = value.to_string();
+                self.attributes
+                    .push(KeyValue::new("exception.message", text.clone()));
+                self.error = Some(text);
+            }
+            // tracing-log's fields for records of the `log` crate.
+            "log.target" | "log.module_path" | "log.file" | "log.line" => {
+                self.attributes.push(KeyValue::new(field.name(), value))
+            }
+            name => self.attributes.push(KeyValue::new(name, value)),
+        }
+    }
+}
+
+visit_values!(EventFields);
+
+fn level_text(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARN",
+        Level::INFO => "INFO",
+        Level::DEBUG => "DEBUG",
+        Level::TRACE => "TRACE",
+    }
+}
+
+impl TraceweaveLayer {
+    fn location(&self, meta: &'static ::tracing::Metadata<'static>, out: &mut Vec<KeyValue>) {
+        if !self.location {
+            return;
+        }
+        if let Some(file) = meta.file() {
+            out.push(KeyValue::new("code.filepath", file));
+        }
+        if let Some(line) = meta.line() {
+            out.push(KeyValue::new("code.lineno", i64::from(line)));
+        }
+        if let Some(module) = meta.module_path() {
+            out.push(KeyValue::new("code.namespace", module));
+        }
+    }
+
+    fn event_of(&self, event: &::tracing::Event<'_>) -> (Event, Option<String>) {
+        let meta = event.metadata();
+        let mut fields = EventFields::default();
+        event.record(&mut fields);
+        let mut attributes = Vec::with_capacity(fields.attributes.len() + 5);
+        attributes.push(KeyValue::new("level", level_text(meta.level())));
+        attributes.push(KeyValue::new("target", meta.target()));
+        self.location(meta, &mut attributes);
+        attributes.append(&mut fields.attributes);
+        let name: Cow<'static, str> = match fields.message {
+            Some(m) => Cow::Owned(m),
+            None => Cow::Borrowed(meta.name()),
+        };
+        let fail = if self.error_events_fail_spans && *meta.level() == Level::ERROR {
+            Some(fields.error.unwrap_or_else(|| name.to_string()))
+        } else {
+            None
+        };
+        let event = Event {
+            name,
+            time_unix_nano: clock::ticks(),
+            attributes,
+            dropped_attributes_count: 0,
+        };
+        (event, fail)
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for TraceweaveLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(this) = ctx.span(id) else { return };
+        let meta = attrs.metadata();
+        let mut fields = SpanFields::default();
+        attrs.record(&mut fields);
+        let explicit = attrs
+            .parent()
+            .and_then(|p| ctx.span(p))
+            .and_then(|p| p.extensions().get::<Data>().map(|d| d.ctx.clone()));
+        let name: Cow<'static, str> = match fields.name.take() {
+            Some(n) => Cow::Owned(n),
+            None => Cow::Borrowed(meta.name()),
+        };
+        let kind = fields.kind.unwrap_or(SpanKind::Internal);
+        let mut span = match (&explicit, attrs.is_root()) {
+            (_, true) => span::start(name, kind, Parent::Root),
+            (Some(Some(parent)), false) => span::start(name, kind, Parent::Explicit(parent)),
+            // A parent we do not record (filtered out, or unsampled): the current context.
+            _ => span::start(name, kind, Parent::Current),
+        };
+        if span.is_recording() {
+            for (key, value) in fields.attributes {
+                span.set_attribute(key, value);
+            }
+            if self.location {
+                let mut loc = Vec::new();
+                self.location(meta, &mut loc);
+                for kv in loc {
+                    span.set_attribute(kv.key, kv.value);
+                }
+            }
+        }
+        let ctx_of_span = span.attach_context();
+        this.extensions_mut().insert(Data {
+            span,
+            ctx: ctx_of_span,
+            status: fields.status,
+        });
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        let Some(this) = ctx.span(id) else { return };
+        let mut ext = this.extensions_mut();
+        if let Some(data) = ext.get_mut::<Data>()
+            && data.span.is_recording()
+        {
+            let Data { span, status, .. } = data;
+            values.record(&mut Recorded { span, status });
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        let (Some(this), Some(other)) = (ctx.span(id), ctx.span(follows)) else {
+            return;
+        };
+        let Some(link) = other
+            .extensions()
+            .get::<Data>()
+            .and_then(|d| d.ctx.as_ref().map(|c| *c.span_context()))
+        else {
+            return;
+        };
+        if let Some(data) = this.extensions_mut().get_mut::<Data>() {
+            data.span.add_link(link, Vec::new());
+        }
+    }
+
+    fn on_event(&self, event: &::tracing::Event<'_>, ctx: LayerContext<'_, S>) {
+        if event.is_root() {
+            return;
+        }
+        if let Some(parent) = event.parent() {
+            // An explicit parent. Entered on this thread: through its frame, so its events
+            // keep their order; else straight onto the span, if we record it.
+            if let Some(token) = entered_token(parent) {
+                let (e, fail) = self.event_of(event);
+                inbox::post_to(token, e, fail);
+                return;
+            }
+            let Some(target) = ctx.span(parent) else {
+                return;
+            };
+            let mut ext = target.extensions_mut();
+            let Some(data) = ext.get_mut::<Data>().filter(|d| d.span.is_recording()) else {
+                return;
+            };
+            let (e, fail) = self.event_of(event);
+            data.span.add_event(e.name, e.attributes);
+            if let Some(message) = fail {
+                data.status.error = true;
+                data.status.description.get_or_insert(message);
+            }
+            return;
+        }
+        // The current span, whichever API opened it; nothing is read if there is none.
+        if context::top_span_frame().is_none() {
+            return;
+        }
+        let (e, fail) = self.event_of(event);
+        inbox::post_to_current(e, fail);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(this) = ctx.span(id) else { return };
+        let Some(span_ctx) = this.extensions().get::<Data>().and_then(|d| d.ctx.clone()) else {
+            return;
+        };
+        let token = context::push_span(span_ctx);
+        if token == 0 {
+            return;
+        }
+        let _ = ENTERED.try_with(|cell| {
+            let mut entered = cell.take();
+            entered.push((id.into_u64(), token));
+            // What a reentrant enter (from the allocator) recorded meanwhile stays too.
+            entered.extend(cell.take());
+            cell.set(entered);
+        });
+    }
+
+    fn on_exit(&self, id: &Id, ctx: LayerContext<'_, S>) {
+        let Ok(mut entered) = ENTERED.try_with(Cell::take) else {
+            return;
+        };
+        let token = entered
+            .iter()
+            .rposition(|(span, _)| *span == id.into_u64())
+            .map(|i| entered.remove(i).1);
+        ENTERED.with(|e| e.set(entered));
+        let Some(token) = token else { return };
+        context::pop(token);
+        if !inbox::is_empty()
+            && let Some(this) = ctx.span(id)
+            && let Some(data) = this.extensions_mut().get_mut::<Data>()
+        {
+            data.span.take_posted(token);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        let Some(this) = ctx.span(&id) else { return };
+        let data = this.extensions_mut().remove::<Data>();
+        drop(this);
+        if let Some(Data {
+            mut span, status, ..
+        }) = data
+        {
+            status.apply(&mut span);
+            span.end();
+        }
+    }
+}
+
+/// The trace and span ids of the current context (any API's span: `#[traced]`, a `tracing`
+/// span through the layer, a manual span), to put into log lines of any logger. `None` when
+/// no span is current.
+///
+/// ```
+/// if let Some((trace_id, span_id)) = traceweave::current_ids() {
+///     println!("trace_id={trace_id} span_id={span_id} something happened");
+/// }
+/// ```
+pub fn current_ids() -> Option<(TraceId, SpanId)> {
+    crate::current_ids()
+}
+
+/// A `tracing_subscriber::fmt` event format that adds the current `trace_id` and `span_id`
+/// to every log line written while a span is current: as two fields of the object for JSON
+/// lines (`.json()`), and as `trace_id=… span_id=…` at the start of text lines (full,
+/// compact, pretty; before the formatter's own output, so its colours are kept).
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+/// use traceweave::integrations::tracing::WithTraceIds;
+///
+/// let fmt = tracing_subscriber::fmt::layer()
+///     .event_format(WithTraceIds::new(tracing_subscriber::fmt::format().json()));
+/// let _guard = tracing_subscriber::registry()
+///     .with(traceweave::integrations::tracing::layer())
+///     .with(fmt)
+///     .set_default();
+/// ```
+#[derive(Debug, Clone)]
+pub struct WithTraceIds<F> {
+    inner: F,
+}
+
+impl<F> WithTraceIds<F> {
+    /// Wraps an event format (`tracing_subscriber::fmt::format()`, `.json()`, `.compact()`...).
+    pub fn new(inner: F) -> Self {
+        WithTraceIds { inner }
+    }
+}
+
+impl<S, N, F> FormatEvent<S, N> for WithTraceIds<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &::tracing::Event<'_>,
+    ) -> fmt::Result {
+        let ids = match event.parent() {
+            Some(parent) => ctx.span(parent).and_then(|s| {
+                s.extensions()
+                    .get::<Data>()
+                    .and_then(|d| d.ctx.as_ref().map(|c| *c.span_context()))
+            }),
+            None if event.is_root() => None,
+            None => Some(*Context::current().span_context()),
+        }
+        .filter(|sc| sc.is_valid());
+        let Some(sc) = ids else {
+            return self.inner.format_event(ctx, writer, event);
+        };
+        if writer.has_ansi_escapes() {
+            // Text on a terminal: the ids first, the formatter's coloured line after.
+            write!(
+                writer,
+                "trace_id={} span_id={} ",
+                sc.trace_id(),
+                sc.span_id()
+            )?;
+            return self.inner.format_event(ctx, writer, event);
+        }
+        let mut line = String::with_capacity(256);
+        self.inner
+            .format_event(ctx, Writer::new(&mut line), event)?;
+        let trimmed = line.trim_end();
+        if trimmed.starts_with('{') && trimmed.ends_with('}') {
+            // A JSON object: two more members.
+            let close = trimmed.len() - 1;
+            let empty = trimmed[1..close].trim().is_empty();
+            writer.write_str(&line[..close])?;
+            write!(
+                writer,
+                "{}\"trace_id\":\"{}\",\"span_id\":\"{}\"",
+                if empty { "" } else { "," },
+                sc.trace_id(),
+                sc.span_id()
+            )?;
+            writer.write_str(&line[close..])
+        } else {
+            write!(
+                writer,
+                "trace_id={} span_id={} ",
+                sc.trace_id(),
+                sc.span_id()
+            )?;
+            writer.write_str(&line)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::Key;
+
+    #[test]
+    fn kinds_parse_case_insensitively() {
+        assert_eq!(parse_kind("SERVER"), Some(SpanKind::Server));
+        assert_eq!(parse_kind("consumer"), Some(SpanKind::Consumer));
+        assert_eq!(parse_kind("nope"), None);
+    }
+
+    #[test]
+    fn keys_stay_static() {
+        let kv = KeyValue::new(Key::from("code.lineno"), 3);
+        assert_eq!(kv.key.as_str(), "code.lineno");
+    }
+}
