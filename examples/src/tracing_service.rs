@@ -13,11 +13,11 @@ use axum::extract::Path;
 use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use traceweave::integrations::tracing::{WithTraceIds, layer};
+use traceweave::traced;
 use tracing::Level;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
-use traceweave::integrations::tracing::{WithTraceIds, layer};
-use traceweave::traced;
 
 /// The business function: traced the traceweave way, logging the `tracing` and the `log` way.
 #[traced(args(id))]
@@ -47,7 +47,12 @@ impl log::Log for Stderr {
         true
     }
     fn log(&self, record: &log::Record<'_>) {
-        eprintln!("[log] {:<5} {}: {}", record.level(), record.target(), record.args());
+        eprintln!(
+            "[log] {:<5} {}: {}",
+            record.level(),
+            record.target(),
+            record.args()
+        );
     }
     fn flush(&self) {}
 }

@@ -96,6 +96,18 @@ struct Pending {
 }
 
 impl Pending {
+    /// `otel.status_code`, `otel.status_description` (or `_message`) and `error`.
+    fn field(&mut self, name: &str, value: &Value) {
+        let text = value.to_string();
+        match name {
+            "otel.status_code" if text.eq_ignore_ascii_case("error") => self.error = true,
+            "otel.status_code" if text.eq_ignore_ascii_case("ok") => self.ok = true,
+            "otel.status_code" => {}
+            "error" => self.error_text = Some(text),
+            _ => self.description = Some(text),
+        }
+    }
+
     fn apply(self, span: &mut Span) {
         if self.ok {
             span.set_status(Status::Ok);
@@ -144,19 +156,11 @@ impl SpanFields {
         match field.name() {
             "otel.name" => self.name = Some(value.to_string()),
             "otel.kind" => self.kind = parse_kind(&value.to_string()),
-            "otel.status_code" => {
-                let code = value.to_string();
-                if code.eq_ignore_ascii_case("error") {
-                    self.status.error = true;
-                } else if code.eq_ignore_ascii_case("ok") {
-                    self.status.ok = true;
-                }
-            }
-            "otel.status_description" | "otel.status_message" => {
-                self.status.description = Some(value.to_string())
+            name @ ("otel.status_code" | "otel.status_description" | "otel.status_message") => {
+                self.status.field(name, &value)
             }
             "error" => {
-                self.status.error_text = Some(value.to_string());
+                self.status.field("error", &value);
                 self.attributes.push(("error", value));
             }
             name => self.attributes.push((name, value)),
@@ -219,19 +223,11 @@ impl Recorded<'_> {
         match field.name() {
             "otel.name" => self.span.update_name(value.to_string()),
             "otel.kind" => {} // a span's kind is fixed when it starts
-            "otel.status_code" => {
-                let code = value.to_string();
-                if code.eq_ignore_ascii_case("error") {
-                    self.status.error = true;
-                } else if code.eq_ignore_ascii_case("ok") {
-                    self.status.ok = true;
-                }
-            }
-            "otel.status_description" | "otel.status_message" => {
-                self.status.description = Some(value.to_string())
+            name @ ("otel.status_code" | "otel.status_description" | "otel.status_message") => {
+                self.status.field(name, &value)
             }
             "error" => {
-                self.status.error_text = Some(value.to_string());
+                self.status.field("error", &value);
                 self.span.set_attribute("error", value);
             }
             name => self.span.set_attribute(name, value),
