@@ -72,9 +72,10 @@ struct Outcome {
 fn run(framework: &str, workload: &str, seconds: f64, busy: f64) -> Outcome {
     let asynchronous = workload == "async";
     match framework {
-        "traceweave" => {
+        "traceweave" | "tw-otel-bridge" => {
             let sink = TwDiscard::default();
             let guard = tw_install(sink.clone());
+            otel_bridge(framework);
             let durations = paced(seconds, busy, || {
                 if asynchronous {
                     block_on(tw::async_root(CHILDREN));

@@ -59,9 +59,10 @@ fn child(framework: &str, threads: usize, seconds: f64) {
     let cpu0 = process_cpu_nanos();
     let wall0 = Instant::now();
     let (created, exported, dropped, note) = match framework {
-        "traceweave" => {
+        "traceweave" | "tw-otel-bridge" => {
             let sink = TwDiscard::default();
             let guard = tw_install(sink.clone());
+            otel_bridge(framework);
             let loops = saturate(seconds, threads, || tw::root(CHILDREN));
             traceweave::force_flush();
             let stats = traceweave::stats();
@@ -112,6 +113,20 @@ fn child(framework: &str, threads: usize, seconds: f64) {
                 stats.dropped(),
                 "tracing + traceweave layer, queue 8192",
             )
+        }
+        // The floor under any `tracing` layer: the registry keeps every span (ids, the
+        // per-thread stack, extensions) and a layer that does nothing records nothing.
+        #[cfg(feature = "tracing")]
+        "tracing-registry" => {
+            use tracing_subscriber::layer::SubscriberExt;
+            let nothing = tracing_subscriber::layer::Identity::new();
+            tracing::dispatcher::set_global_default(tracing::Dispatch::new(
+                tracing_subscriber::registry().with(nothing),
+            ))
+            .unwrap();
+            let loops = saturate(seconds, threads, || tr::root(CHILDREN));
+            let created = loops * spans_per_loop;
+            (created, 0, 0, "registry + a no-op layer")
         }
         "tracing-otel" => {
             let sink = OtDiscard::default();
@@ -174,7 +189,8 @@ fn run_all(threads: usize, seconds: f64) {
         "framework", "created", "exported", "dropped", "CPU ns/span", "Mspans/s", "peak KiB"
     );
     let mut cpu = std::collections::HashMap::new();
-    for fw in frameworks() {
+    let floor = cfg!(feature = "tracing").then_some("tracing-registry");
+    for fw in frameworks().into_iter().chain(floor) {
         let Some(fields) = run_child(&format!("{fw}:{threads}"), seconds) else {
             continue;
         };
@@ -198,10 +214,14 @@ fn run_all(threads: usize, seconds: f64) {
     if let (Some(tw), Some(fr)) = (cpu.get("traceweave"), cpu.get("fastrace")) {
         println!("traceweave / fastrace total CPU per span: {:.2}", tw / fr);
     }
-    if let (Some(tw), Some(ot)) = (cpu.get("traceweave"), cpu.get("tracing-otel")) {
-        println!(
-            "traceweave / tracing-otel total CPU per span: {:.2}",
-            tw / ot
-        );
+    for (a, b) in [
+        ("traceweave", "tracing-otel"),
+        ("tracing-tw", "tracing-otel"),
+        ("tracing-registry", "tracing-otel"),
+        ("tw-otel-bridge", "traceweave"),
+    ] {
+        if let (Some(x), Some(y)) = (cpu.get(a), cpu.get(b)) {
+            println!("{a} / {b} total CPU per span: {:.2}", x / y);
+        }
     }
 }

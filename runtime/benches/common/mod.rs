@@ -279,7 +279,21 @@ pub fn frameworks() -> Vec<&'static str> {
     if cfg!(feature = "tracing") {
         all.push("tracing-tw");
     }
+    if cfg!(feature = "opentelemetry-api") {
+        all.push("tw-otel-bridge");
+    }
     all
+}
+
+/// `tw-otel-bridge`: traceweave's own spans with the OpenTelemetry API bridge installed (every
+/// span start then also reads the OpenTelemetry context).
+pub fn otel_bridge(framework: &str) {
+    if framework == "tw-otel-bridge" {
+        #[cfg(feature = "opentelemetry-api")]
+        let _provider = traceweave::integrations::opentelemetry::TracerProvider::new();
+        #[cfg(not(feature = "opentelemetry-api"))]
+        panic!("tw-otel-bridge needs --features opentelemetry-api");
+    }
 }
 
 pub mod tr {

@@ -2,6 +2,8 @@
 //! async code, and helpers to carry it into spawned tasks and threads.
 
 mod baggage;
+#[cfg(feature = "opentelemetry-api")]
+pub(crate) mod foreign;
 mod future;
 mod spawn;
 mod trace_state;
@@ -158,16 +160,7 @@ impl Context {
 
     /// The context of the calling thread or task: its innermost active span.
     pub fn current() -> Self {
-        LOCAL
-            .try_with(|l| {
-                // SAFETY: a shared borrow of this thread's stack that ends inside this closure;
-                // cloning a Context only bumps an Arc count.
-                let stack = unsafe { &*l.stack.get() };
-                stack.last().map(|f| f.ctx.clone())
-            })
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+        current_frame().map(|(ctx, _)| ctx).unwrap_or_default()
     }
 
     /// A context whose span is `span` (e.g. one extracted from a remote request).
@@ -303,6 +296,10 @@ pub(crate) struct Frame {
     /// Set on the exporters' thread: spans started under it are not recorded, so exporters
     /// never trace their own I/O.
     pub(crate) suppress: bool,
+    /// The span id that another API's current context had when this frame was pushed
+    /// (`foreign`): when it has changed since, that API's span is the innermost.
+    #[cfg(feature = "opentelemetry-api")]
+    foreign_seen: u64,
 }
 
 pub(crate) struct Local {
@@ -321,6 +318,10 @@ thread_local! {
 
 #[inline(always)]
 fn top_kind(top: Option<&Frame>) -> u8 {
+    #[cfg(feature = "opentelemetry-api")]
+    if foreign::installed() {
+        return OTHER_TOP;
+    }
     match top {
         Some(f)
             if f.ctx.shared.is_none()
@@ -359,6 +360,10 @@ pub(crate) enum FastParent {
 
 #[inline(always)]
 pub(crate) fn fast_parent() -> FastParent {
+    #[cfg(feature = "opentelemetry-api")]
+    if foreign::installed() {
+        return FastParent::Other;
+    }
     LOCAL
         .try_with(|l| {
             // SAFETY: a shared borrow of this thread's stack that ends inside this closure; only
@@ -388,15 +393,26 @@ pub(crate) fn fast_parent() -> FastParent {
 /// sampler may attach contexts, which can move the stack's buffer).
 #[inline]
 pub(crate) fn current_frame() -> Option<(Context, bool)> {
-    LOCAL
+    let top = LOCAL
         .try_with(|l| {
             // SAFETY: a shared borrow of this thread's stack that ends inside this closure;
             // cloning a Context only bumps an Arc count (no user code runs).
             let stack = unsafe { &*l.stack.get() };
-            stack.last().map(|f| (f.ctx.clone(), f.suppress))
+            stack.last().map(|f| {
+                #[cfg(feature = "opentelemetry-api")]
+                let seen = f.foreign_seen;
+                #[cfg(not(feature = "opentelemetry-api"))]
+                let seen = 0;
+                (f.ctx.clone(), f.suppress, seen)
+            })
         })
         .ok()
-        .flatten()
+        .flatten();
+    #[cfg(feature = "opentelemetry-api")]
+    if foreign::installed() {
+        return foreign::innermost(top);
+    }
+    top.map(|(ctx, suppress, _)| (ctx, suppress))
 }
 
 /// Suppresses recording on this thread until the guard drops: spans started meanwhile, and
@@ -478,14 +494,36 @@ pub(crate) fn top_span_frame() -> Option<u64> {
             stack
                 .last()
                 .filter(|f| f.token & SPAN_FRAME != 0 && !f.suppress && f.ctx.span.is_sampled())
-                .map(|f| f.token)
+                .map(|f| {
+                    #[cfg(feature = "opentelemetry-api")]
+                    let seen = f.foreign_seen;
+                    #[cfg(not(feature = "opentelemetry-api"))]
+                    let seen = 0;
+                    (f.token, seen)
+                })
         })
         .ok()
         .flatten()
+        .and_then(|(token, _seen)| {
+            // A span of the other API opened inside this frame is the current one: the frame's
+            // span is not.
+            #[cfg(feature = "opentelemetry-api")]
+            if foreign::installed() && foreign::current_span_id() != _seen {
+                return None;
+            }
+            Some(token)
+        })
 }
 
 #[inline(always)]
 fn push_tagged(ctx: Context, tag: u64) -> u64 {
+    // Read before the stack is borrowed: it calls into the other API.
+    #[cfg(feature = "opentelemetry-api")]
+    let foreign_seen = if foreign::installed() {
+        foreign::current_span_id()
+    } else {
+        0
+    };
     LOCAL
         .try_with(|l| {
             let token = (l.next_token.get().wrapping_add(1) & !SPAN_FRAME).max(1);
@@ -501,6 +539,8 @@ fn push_tagged(ctx: Context, tag: u64) -> u64 {
                 ctx,
                 token,
                 suppress,
+                #[cfg(feature = "opentelemetry-api")]
+                foreign_seen,
             });
             TOP_KIND.with(|k| k.set(top_kind(stack.last())));
             token
@@ -523,6 +563,8 @@ pub(crate) fn suppress_current_thread() -> u64 {
                 ctx: Context::new(),
                 token,
                 suppress: true,
+                #[cfg(feature = "opentelemetry-api")]
+                foreign_seen: 0,
             });
             TOP_KIND.with(|k| k.set(OTHER_TOP));
             token

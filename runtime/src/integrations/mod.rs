@@ -3,7 +3,7 @@
 #[cfg(feature = "tonic")]
 pub mod tonic;
 
-#[cfg(feature = "opentelemetry")]
+#[cfg(feature = "opentelemetry-api")]
 pub mod opentelemetry;
 
 #[cfg(feature = "tracing")]

@@ -34,7 +34,7 @@ use std::fmt::{self, Write as _};
 
 use ::tracing::field::{Field, Visit};
 use ::tracing::span::{Attributes, Id, Record};
-use ::tracing::{Level, Subscriber};
+use ::tracing::{Level, Metadata, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::Context as LayerContext;
@@ -42,7 +42,23 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::context::{self, Context};
 use crate::id::{SpanId, TraceId};
+use crate::span::raw::CodeLocation;
 use crate::span::{self, Event, KeyValue, Parent, Span, SpanKind, Status, Value, clock, inbox};
+
+/// A span's code location is its callsite's: the span points at the metadata.
+impl CodeLocation for Metadata<'static> {
+    fn filepath(&self) -> Option<&'static str> {
+        self.file()
+    }
+
+    fn lineno(&self) -> Option<u32> {
+        self.line()
+    }
+
+    fn namespace(&self) -> Option<&'static str> {
+        self.module_path()
+    }
+}
 
 /// The layer with its defaults: every span its filters let through, events to the current
 /// span, code locations recorded, `ERROR` events not failing spans.
@@ -277,7 +293,7 @@ fn level_text(level: &Level) -> &'static str {
 }
 
 impl TraceweaveLayer {
-    fn location(&self, meta: &'static ::tracing::Metadata<'static>, out: &mut Vec<KeyValue>) {
+    fn location(&self, meta: &'static Metadata<'static>, out: &mut Vec<KeyValue>) {
         if !self.location {
             return;
         }
@@ -349,11 +365,7 @@ where
                 span.set_attribute(key, value);
             }
             if self.location {
-                let mut loc = Vec::new();
-                self.location(meta, &mut loc);
-                for kv in loc {
-                    span.set_attribute(kv.key, kv.value);
-                }
+                span.set_code(meta);
             }
         }
         let ctx_of_span = span.attach_context();
@@ -465,14 +477,12 @@ where
 
     fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
         let Some(this) = ctx.span(&id) else { return };
-        let data = this.extensions_mut().remove::<Data>();
-        drop(this);
-        if let Some(Data {
-            mut span, status, ..
-        }) = data
-        {
-            status.apply(&mut span);
-            span.end();
+        // Ended where it lies (no copy of the span out of the registry); the registry frees
+        // the emptied box when it reuses the slot.
+        let mut ext = this.extensions_mut();
+        if let Some(Data { span, status, .. }) = ext.get_mut::<Data>() {
+            std::mem::take(status).apply(span);
+            span.end_in_place();
         }
     }
 }

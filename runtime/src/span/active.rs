@@ -143,16 +143,48 @@ impl Span {
 
     /// Adds a timestamped event.
     pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
+        self.add_event_at_ticks(name.into(), clock::ticks(), attributes);
+    }
+
+    /// Adds an event that happened at `time` (an API that takes explicit timestamps).
+    #[cfg_attr(not(feature = "opentelemetry-api"), allow(dead_code))]
+    pub(crate) fn add_event_at(
+        &mut self,
+        name: Cow<'static, str>,
+        time: std::time::SystemTime,
+        attributes: Vec<KeyValue>,
+    ) {
+        if self.is_recording() {
+            self.add_event_at_ticks(name, clock::ticks_at(time), attributes);
+        }
+    }
+
+    fn add_event_at_ticks(&mut self, name: Cow<'static, str>, at: u64, attributes: Vec<KeyValue>) {
         if let Some(r) = self.recording() {
             let limits = limits_of(r.sink, &r.shared);
             let event = Event {
-                name: name.into(),
-                time_unix_nano: clock::ticks(),
+                name,
+                time_unix_nano: at,
                 attributes,
                 dropped_attributes_count: 0,
             };
             r.raw.push_event(event, limits);
         }
+    }
+
+    /// Moves the start to `time` (an API that takes explicit timestamps).
+    #[cfg_attr(not(feature = "opentelemetry-api"), allow(dead_code))]
+    pub(crate) fn set_start_time(&mut self, time: std::time::SystemTime) {
+        if let Some(r) = self.recording() {
+            r.raw.start = clock::ticks_at(time);
+        }
+    }
+
+    /// Ends the span as of `time` (an API that takes explicit timestamps).
+    #[cfg_attr(not(feature = "opentelemetry-api"), allow(dead_code))]
+    pub(crate) fn end_at(&mut self, time: std::time::SystemTime) {
+        let at = self.is_recording().then(|| clock::ticks_at(time));
+        self.end_in_place_at(at);
     }
 
     /// Links this span to another span, e.g. the producer of a message.
@@ -216,6 +248,14 @@ impl Span {
         }
     }
 
+    /// Points the span at its code's location (exported as `code.*` attributes).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn set_code(&mut self, code: &'static dyn super::raw::CodeLocation) {
+        if let Some(r) = self.recording() {
+            r.raw.code = Some(code);
+        }
+    }
+
     /// Renames the span.
     pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
         if let Some(r) = self.recording() {
@@ -230,10 +270,19 @@ impl Span {
 
     #[inline(always)]
     pub(crate) fn end_in_place(&mut self) {
+        self.end_in_place_at(None);
+    }
+
+    /// Ends the span now, or at `at` (raw ticks).
+    #[inline(always)]
+    fn end_in_place_at(&mut self, at: Option<u64>) {
         let state: *mut State = &mut self.0;
         // SAFETY: `state` points to this span's live state, borrowed mutably through `self`.
         if let State::Recording(r) = unsafe { &mut *state } {
-            r.raw.end = clock::ticks();
+            r.raw.end = match at {
+                None => clock::ticks(),
+                Some(at) => at.max(r.raw.start),
+            };
             if let Some(shared) = &r.shared
                 && !shared.trace_state.is_empty()
             {

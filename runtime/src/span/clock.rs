@@ -58,9 +58,10 @@ struct Calibration {
     nanos_per_tick: f64,
 }
 
+static CAL: OnceLock<Calibration> = OnceLock::new();
+
 /// Measures the TSC rate against the OS clock once, over 20 ms (on the collector thread).
 fn calibration() -> &'static Calibration {
-    static CAL: OnceLock<Calibration> = OnceLock::new();
     CAL.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
@@ -106,6 +107,25 @@ pub(crate) fn to_unix_nanos(ticks: u64) -> u64 {
     }
 }
 
+/// A wall-clock time (an API that takes explicit timestamps) in raw ticks; now when the clock
+/// is not calibrated yet (it is once a pipeline has started), so the caller never waits.
+pub(crate) fn ticks_at(time: SystemTime) -> u64 {
+    let unix = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let now = ticks();
+    match SOURCE.load(Ordering::Relaxed) {
+        TSC => match CAL.get() {
+            Some(c) => {
+                let delta = (unix as i128 - c.unix0 as i128) as f64 / c.nanos_per_tick;
+                c.tsc0.wrapping_add(delta as i64 as u64)
+            }
+            None => now,
+        },
+        _ => unix.saturating_sub(base().1),
+    }
+}
+
 /// Monotonic nanoseconds since the process's clock origin (for rate limits).
 pub(crate) fn monotonic_nanos() -> u64 {
     base().0.elapsed().as_nanos() as u64
@@ -123,5 +143,17 @@ mod tests {
         let b = super::ticks();
         let elapsed = super::to_unix_nanos(b) - super::to_unix_nanos(a);
         assert!((9_000_000..60_000_000).contains(&elapsed), "{elapsed}");
+    }
+
+    #[test]
+    fn explicit_times_round_trip() {
+        super::calibrate();
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3);
+        let want = earlier
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        let got = super::to_unix_nanos(super::ticks_at(earlier));
+        assert!(got.abs_diff(want) < 1_000_000, "{got} vs {want}");
     }
 }

@@ -50,6 +50,34 @@ pub(crate) struct StaticAttr {
     pub(crate) value: Prim,
 }
 
+/// Where a span's code is. The same for every span of a callsite, so a span holds one pointer
+/// and its `code.filepath`, `code.lineno` and `code.namespace` attributes are read out only
+/// when it is exported (they are not counted against the attribute limit).
+pub(crate) trait CodeLocation: Sync {
+    fn filepath(&self) -> Option<&'static str>;
+    fn lineno(&self) -> Option<u32>;
+    fn namespace(&self) -> Option<&'static str>;
+}
+
+/// The `i`-th code attribute of `code`, if it has one (`i` < 3).
+pub(crate) fn code_attr(code: &dyn CodeLocation, i: u8) -> Option<StaticAttr> {
+    match i {
+        0 => code.filepath().map(|f| StaticAttr {
+            key: "code.filepath",
+            value: Prim::Str(f),
+        }),
+        1 => code.lineno().map(|l| StaticAttr {
+            key: "code.lineno",
+            value: Prim::I64(i64::from(l)),
+        }),
+        2 => code.namespace().map(|m| StaticAttr {
+            key: "code.namespace",
+            value: Prim::Str(m),
+        }),
+        _ => None,
+    }
+}
+
 /// What most spans never need.
 #[derive(Default)]
 pub(crate) struct Extra {
@@ -84,6 +112,7 @@ pub(crate) struct RawSpan {
     pub(crate) status: u8,
     n_attrs: u8,
     attrs: [MaybeUninit<StaticAttr>; INLINE_ATTRS],
+    pub(crate) code: Option<&'static dyn CodeLocation>,
     pub(crate) extra: Option<Box<Extra>>,
 }
 
@@ -113,6 +142,7 @@ impl RawSpan {
             status: STATUS_UNSET,
             n_attrs: 0,
             attrs: [MaybeUninit::uninit(); INLINE_ATTRS],
+            code: None,
             extra: None,
         }
     }
@@ -288,6 +318,14 @@ impl RawSpan {
             record.dropped_events_count = extra.dropped_events;
             record.dropped_links_count = extra.dropped_links;
         }
+        if let Some(code) = self.code {
+            record
+                .attributes
+                .extend((0..3).filter_map(|i| code_attr(code, i)).map(|a| KeyValue {
+                    key: Key::from_static(a.key),
+                    value: a.value.to_value(),
+                }));
+        }
         record
     }
 }
@@ -313,4 +351,59 @@ fn fit_list(list: &mut Vec<KeyValue>, max: u32, value_length: Option<u32>) -> u3
         return 0;
     }
     apply_to_list(list, max, value_length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::{SpanBatch, ValueRef};
+
+    struct Here;
+
+    impl CodeLocation for Here {
+        fn filepath(&self) -> Option<&'static str> {
+            Some("src/orders.rs")
+        }
+        fn lineno(&self) -> Option<u32> {
+            None
+        }
+        fn namespace(&self) -> Option<&'static str> {
+            Some("shop::orders")
+        }
+    }
+
+    #[test]
+    fn a_code_location_reads_out_as_attributes_after_the_others() {
+        static HERE: Here = Here;
+        let mut raw = RawSpan::new(
+            "load",
+            SpanKind::Internal,
+            TraceId::from_u128(1),
+            SpanId::from_u64(2),
+            SpanId::INVALID,
+            false,
+            TraceFlags::SAMPLED,
+            0,
+        );
+        raw.push_attribute(
+            Key::from_static("order.id"),
+            Value::I64(7),
+            &SpanLimits::default(),
+        );
+        raw.code = Some(&HERE);
+        let want = [
+            ("order.id", ValueRef::I64(7)),
+            ("code.filepath", ValueRef::Str("src/orders.rs")),
+            ("code.namespace", ValueRef::Str("shop::orders")),
+        ];
+        let spans = [raw];
+        let batch = SpanBatch::from_raw(&spans);
+        let view = batch.iter().next().unwrap();
+        let attrs = view.attributes();
+        assert_eq!(attrs.len(), 3);
+        assert_eq!(attrs.collect::<Vec<_>>(), want);
+        let record = spans[0].to_record();
+        let keys: Vec<_> = record.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(keys, ["order.id", "code.filepath", "code.namespace"]);
+    }
 }

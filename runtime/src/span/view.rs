@@ -1,7 +1,7 @@
 //! Finished spans as exporters read them: borrowed from the collector's buffer, nothing copied
 //! or converted until an exporter asks for it.
 
-use super::raw::{Prim, RawSpan, StaticAttr};
+use super::raw::{CodeLocation, Prim, RawSpan, StaticAttr, code_attr};
 use super::{Array, Event, KeyValue, Link, SpanKind, SpanRecord, Status, Value};
 use crate::context::TraceState;
 use crate::id::{SpanId, TraceFlags, TraceId};
@@ -200,10 +200,19 @@ impl<'a> From<&'a Status> for StatusRef<'a> {
 
 /// The attributes of a [`SpanView`]: keys and borrowed values, in the order they were first
 /// set, each key once.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AttributeIter<'a> {
     inline: std::slice::Iter<'a, StaticAttr>,
     rest: std::slice::Iter<'a, KeyValue>,
+    code: Option<&'a dyn CodeLocation>,
+    /// The next code attribute to read (0..3).
+    code_next: u8,
+}
+
+impl std::fmt::Debug for AttributeIter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
 }
 
 impl std::fmt::Debug for StaticAttr {
@@ -219,13 +228,26 @@ impl<'a> Iterator for AttributeIter<'a> {
         if let Some(a) = self.inline.next() {
             return Some((a.key, a.value.into()));
         }
-        self.rest
-            .next()
-            .map(|kv| (kv.key.as_str(), (&kv.value).into()))
+        if let Some(kv) = self.rest.next() {
+            return Some((kv.key.as_str(), (&kv.value).into()));
+        }
+        let code = self.code?;
+        while self.code_next < 3 {
+            self.code_next += 1;
+            if let Some(a) = code_attr(code, self.code_next - 1) {
+                return Some((a.key, a.value.into()));
+            }
+        }
+        None
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.inline.len() + self.rest.len();
+        let code = self.code.map_or(0, |c| {
+            (self.code_next..3)
+                .filter(|&i| code_attr(c, i).is_some())
+                .count()
+        });
+        let n = self.inline.len() + self.rest.len() + code;
         (n, Some(n))
     }
 }
@@ -359,10 +381,14 @@ impl<'a> SpanView<'a> {
             View::Raw(r) => AttributeIter {
                 inline: r.inline_attrs().iter(),
                 rest: r.extra.as_ref().map_or(&[][..], |e| &e.attributes).iter(),
+                code: r.code,
+                code_next: 0,
             },
             View::Record(r) => AttributeIter {
                 inline: [].iter(),
                 rest: r.attributes.iter(),
+                code: None,
+                code_next: 0,
             },
         }
     }

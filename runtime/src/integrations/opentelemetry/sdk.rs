@@ -16,6 +16,8 @@ use crate::span::{
     Array, KeyValue, SpanBatch, SpanKind, SpanRecord, SpanView, StatusRef, Value, ValueRef,
 };
 
+use super::ids;
+
 /// Wraps an `opentelemetry_sdk` span exporter.
 ///
 /// ```
@@ -55,7 +57,18 @@ impl<E: SpanExporter + 'static> SdkExporter<E> {
     }
 }
 
-fn value(v: &Value) -> otel::Value {
+fn otel_kind(kind: SpanKind) -> otel::trace::SpanKind {
+    match kind {
+        SpanKind::Internal => otel::trace::SpanKind::Internal,
+        SpanKind::Server => otel::trace::SpanKind::Server,
+        SpanKind::Client => otel::trace::SpanKind::Client,
+        SpanKind::Producer => otel::trace::SpanKind::Producer,
+        SpanKind::Consumer => otel::trace::SpanKind::Consumer,
+    }
+}
+
+/// Our attribute value as an OpenTelemetry one.
+fn otel_value(v: &Value) -> otel::Value {
     match v {
         Value::Bool(b) => otel::Value::Bool(*b),
         Value::I64(i) => otel::Value::I64(*i),
@@ -76,13 +89,13 @@ fn value_ref(v: ValueRef<'_>) -> otel::Value {
         ValueRef::I64(i) => otel::Value::I64(i),
         ValueRef::F64(f) => otel::Value::F64(f),
         ValueRef::Str(s) => otel::Value::String(s.to_owned().into()),
-        ValueRef::Array(a) => value(&Value::Array(a.clone())),
+        ValueRef::Array(a) => otel_value(&crate::span::Value::Array(a.clone())),
     }
 }
 
 fn attributes(kvs: &[KeyValue]) -> Vec<otel::KeyValue> {
     kvs.iter()
-        .map(|kv| otel::KeyValue::new(kv.key.to_string(), value(&kv.value)))
+        .map(|kv| otel::KeyValue::new(kv.key.to_string(), otel_value(&kv.value)))
         .collect()
 }
 
@@ -97,10 +110,10 @@ fn context(
     remote: bool,
     state: &str,
 ) -> otel::trace::SpanContext {
-    otel::trace::SpanContext::new(
-        otel::trace::TraceId::from_bytes(trace_id.to_bytes()),
-        otel::trace::SpanId::from_bytes(span_id.to_bytes()),
-        otel::trace::TraceFlags::new(flags & 0x03),
+    ids(
+        trace_id,
+        span_id,
+        flags,
         remote,
         state.parse().unwrap_or_default(),
     )
@@ -160,13 +173,7 @@ pub fn span_data_of(s: SpanView<'_>) -> sdk::trace::SpanData {
             otel::trace::SpanId::INVALID
         },
         parent_span_is_remote: s.parent_is_remote(),
-        span_kind: match s.kind() {
-            SpanKind::Internal => otel::trace::SpanKind::Internal,
-            SpanKind::Server => otel::trace::SpanKind::Server,
-            SpanKind::Client => otel::trace::SpanKind::Client,
-            SpanKind::Producer => otel::trace::SpanKind::Producer,
-            SpanKind::Consumer => otel::trace::SpanKind::Consumer,
-        },
+        span_kind: otel_kind(s.kind()),
         name: s.name_cow(),
         start_time: time(s.start_time_unix_nano()),
         end_time: time(s.end_time_unix_nano()),
