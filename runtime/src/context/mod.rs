@@ -302,6 +302,18 @@ pub(crate) struct Frame {
     foreign_seen: u64,
 }
 
+impl Frame {
+    /// What the frame saw of the other API's stack (0 without the bridge).
+    #[inline(always)]
+    fn foreign_seen(&self) -> u64 {
+        #[cfg(feature = "opentelemetry-api")]
+        let seen = self.foreign_seen;
+        #[cfg(not(feature = "opentelemetry-api"))]
+        let seen = 0;
+        seen
+    }
+}
+
 pub(crate) struct Local {
     stack: UnsafeCell<Vec<Frame>>,
     next_token: Cell<u64>,
@@ -398,13 +410,9 @@ pub(crate) fn current_frame() -> Option<(Context, bool)> {
             // SAFETY: a shared borrow of this thread's stack that ends inside this closure;
             // cloning a Context only bumps an Arc count (no user code runs).
             let stack = unsafe { &*l.stack.get() };
-            stack.last().map(|f| {
-                #[cfg(feature = "opentelemetry-api")]
-                let seen = f.foreign_seen;
-                #[cfg(not(feature = "opentelemetry-api"))]
-                let seen = 0;
-                (f.ctx.clone(), f.suppress, seen)
-            })
+            stack
+                .last()
+                .map(|f| (f.ctx.clone(), f.suppress, f.foreign_seen()))
         })
         .ok()
         .flatten();
@@ -486,7 +494,7 @@ pub(crate) fn push_span(ctx: Context) -> u64 {
 /// an event for "the current span" goes.
 #[cfg_attr(not(any(feature = "tracing", feature = "log")), allow(dead_code))]
 pub(crate) fn top_span_frame() -> Option<u64> {
-    LOCAL
+    let (token, _seen) = LOCAL
         .try_with(|l| {
             // SAFETY: a shared borrow of this thread's stack that ends inside this closure; only
             // Copy fields are read.
@@ -494,25 +502,17 @@ pub(crate) fn top_span_frame() -> Option<u64> {
             stack
                 .last()
                 .filter(|f| f.token & SPAN_FRAME != 0 && !f.suppress && f.ctx.span.is_sampled())
-                .map(|f| {
-                    #[cfg(feature = "opentelemetry-api")]
-                    let seen = f.foreign_seen;
-                    #[cfg(not(feature = "opentelemetry-api"))]
-                    let seen = 0;
-                    (f.token, seen)
-                })
+                .map(|f| (f.token, f.foreign_seen()))
         })
         .ok()
-        .flatten()
-        .and_then(|(token, _seen)| {
-            // A span of the other API opened inside this frame is the current one: the frame's
-            // span is not.
-            #[cfg(feature = "opentelemetry-api")]
-            if foreign::installed() && foreign::current_span_id() != _seen {
-                return None;
-            }
-            Some(token)
-        })
+        .flatten()?;
+    // A span of the other API opened inside this frame is the current one: the frame's span is
+    // not.
+    #[cfg(feature = "opentelemetry-api")]
+    if foreign::installed() && foreign::current_span_id() != _seen {
+        return None;
+    }
+    Some(token)
 }
 
 #[inline(always)]
