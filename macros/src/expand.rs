@@ -320,15 +320,30 @@ fn expand(opts: &Options, func: Func, carrier: Option<Carrier>) -> TokenStream {
             quote!(Server)
         };
         let link = opts.link.is_some();
-        let (parent, describe) = match c {
-            Carrier::Param(ident) => (
-                quote!(#p::RpcCarrier::parent_context(&#ident)),
-                quote!(#p::RpcCarrier::describe(&#ident, &mut #span_var);),
-            ),
+        let (prelude, parent, describe) = match c {
+            Carrier::Probe(params, at) => {
+                // Each named parameter is probed by autoref specialization: one whose type
+                // implements `RpcCarrier` yields `Found`, the others `NotFound`; the first
+                // found wins. With none, `rpc_carrier` reports it where `at` points.
+                let at_p = respan(p.clone(), *at);
+                let probes = params
+                    .iter()
+                    .map(|ident| quote_spanned!(*at=> .or((&&#at_p::Probe(&#ident)).__tw_probe())));
+                let found = quote_spanned!(*at=> #at_p::rpc_carrier(#at_p::NotFound #(#probes)*));
+                (
+                    quote! {
+                        use #p::{ProbeCarrier as _, ProbeOther as _};
+                        let __tw_carrier = #found;
+                    },
+                    quote!(#p::RpcCarrier::parent_context(__tw_carrier)),
+                    quote!(#p::RpcCarrier::describe(__tw_carrier, &mut #span_var);),
+                )
+            }
             Carrier::Expr(expr) => {
                 // Spanned on the expression, so a type that is no carrier is reported there.
                 let at = respan(p.clone(), expr.span());
                 (
+                    quote!(),
                     quote_spanned!(expr.span()=> #at::extract_parent(&(#expr))),
                     quote!(),
                 )
@@ -336,6 +351,7 @@ fn expand(opts: &Options, func: Func, carrier: Option<Carrier>) -> TokenStream {
         };
         quote! {
             {
+                #prelude
                 let mut #span_var = #p::start_rpc(#name, #p::SpanKind::#kind, #parent, #link);
                 if #span_var.is_recording() {
                     #describe
@@ -428,7 +444,7 @@ fn expand(opts: &Options, func: Func, carrier: Option<Carrier>) -> TokenStream {
     let classify = quote! {
         {
             #[allow(unused_imports)]
-            use #p::{ViaAny as _, ViaDebug as _, ViaDisplay as _, ViaHttp as _};
+            use #p::{ViaAny as _, ViaDebug as _, ViaDisplay as _, ViaEcosystem as _};
             (&&&&#p::Outcome(#out_var)).__tw_outcome(#s_var);
         }
     };

@@ -51,46 +51,27 @@ impl UnrawString for syn::Ident {
 
 /// Where a #[traced_rpc] fn finds its incoming context.
 pub enum Carrier {
-    /// A parameter of a known carrier type.
-    Param(syn::Ident),
+    /// The first of these parameters whose type implements `RpcCarrier`, found by the type
+    /// checker (so a user's own request type works like the built-in ones); the span is where
+    /// "none of them is a request" is reported.
+    Probe(Vec<syn::Ident>, proc_macro2::Span),
     /// `carrier = expr`: anything implementing `Extractor`.
     Expr(syn::Expr),
 }
 
-/// The type names #[traced_rpc] recognises as an incoming request (the last path segment,
-/// behind any reference).
-const CARRIER_TYPES: &[&str] = &[
-    "Request",
-    "HeaderMap",
-    "Delivery",
-    "BasicProperties",
-    "Message",
-];
-
-fn carrier_param(sig: &Signature) -> Option<Result<syn::Ident, syn::Error>> {
-    for input in &sig.inputs {
-        let FnArg::Typed(t) = input else { continue };
-        let mut ty = &*t.ty;
-        while let syn::Type::Reference(r) = ty {
-            ty = &r.elem;
-        }
-        let syn::Type::Path(p) = ty else { continue };
-        let Some(last) = p.path.segments.last() else {
-            continue;
-        };
-        if !CARRIER_TYPES.iter().any(|n| last.ident == n) {
-            continue;
-        }
-        return Some(match &*t.pat {
-            Pat::Ident(i) => Ok(i.ident.clone()),
-            other => Err(syn::Error::new_spanned(
-                other,
-                "#[traced_rpc] reads the incoming context from this parameter: give it a name \
-                 (not a pattern), or name the carrier with `carrier = expr`",
-            )),
-        });
-    }
-    None
+/// The parameters bound to a plain name, in order (a request bound by a pattern cannot be
+/// borrowed whole).
+fn named_parameters(sig: &Signature) -> Vec<syn::Ident> {
+    sig.inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(t) => match &*t.pat {
+                Pat::Ident(i) if i.subpat.is_none() => Some(i.ident.clone()),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
 }
 
 /// The identifier an expression starts from (`req` in `req.headers()`), if any.
@@ -245,22 +226,15 @@ pub fn validate(which: Macro, opts: &Options, sig: &Signature) -> syn::Result<Op
                     _ => carrier = Some(Carrier::Expr(c.value.clone())),
                 }
             }
-            None => match carrier_param(sig) {
-                Some(Ok(ident)) => carrier = Some(Carrier::Param(ident)),
-                Some(Err(e)) => push(e),
-                None => push(syn::Error::new(
-                    // An empty list has no tokens to point at: then point at the name.
-                    if sig.inputs.is_empty() {
-                        sig.ident.span()
-                    } else {
-                        sig.paren_token.span.join()
-                    },
-                    "#[traced_rpc] found no incoming request among the parameters; it accepts \
-                     http::Request<B>, http::HeaderMap (owned or by reference), \
-                     tonic::Request<T>, lapin's Delivery or BasicProperties, and \
-                     async_nats::Message, or name the carrier with `carrier = expr`",
-                )),
-            },
+            None => {
+                // An empty list has no tokens to point at: then point at the name.
+                let at = if sig.inputs.is_empty() {
+                    sig.ident.span()
+                } else {
+                    sig.paren_token.span.join()
+                };
+                carrier = Some(Carrier::Probe(named_parameters(sig), at));
+            }
         }
     }
     match errors {

@@ -43,6 +43,7 @@ mod id;
 pub mod integrations;
 pub mod propagation;
 pub mod sampler;
+mod semconv;
 mod span;
 pub mod testing;
 mod tracer;

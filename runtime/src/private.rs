@@ -40,6 +40,78 @@ pub fn enter_new(name: &'static str, kind: SpanKind, root: bool) -> EnteredSpan 
 
 pub use crate::propagation::RpcCarrier;
 
+/// A #[traced_rpc] fn's parameter, probed for being an incoming request by autoref
+/// specialization: `(&&Probe(&param)).__tw_probe()` is `Found` when the parameter's type
+/// implements `RpcCarrier`, else `NotFound`.
+pub struct Probe<'a, T>(pub &'a T);
+
+pub struct Found<'a>(&'a (dyn RpcCarrier + 'a));
+
+pub struct NotFound;
+
+pub trait ProbeCarrier<'a> {
+    fn __tw_probe(&self) -> Found<'a>;
+}
+
+impl<'a, T: RpcCarrier> ProbeCarrier<'a> for &Probe<'a, T> {
+    #[inline(always)]
+    fn __tw_probe(&self) -> Found<'a> {
+        Found(self.0)
+    }
+}
+
+pub trait ProbeOther {
+    fn __tw_probe(&self) -> NotFound;
+}
+
+impl<T> ProbeOther for Probe<'_, T> {
+    #[inline(always)]
+    fn __tw_probe(&self) -> NotFound {
+        NotFound
+    }
+}
+
+impl<'a> Found<'a> {
+    /// The first request found wins.
+    #[inline(always)]
+    pub fn or<X>(self, _later: X) -> Found<'a> {
+        self
+    }
+}
+
+impl NotFound {
+    #[inline(always)]
+    pub fn or<X>(self, next: X) -> X {
+        next
+    }
+}
+
+/// What the probes of a #[traced_rpc] fn's parameters found.
+#[diagnostic::on_unimplemented(
+    message = "#[traced_rpc] found no incoming request among the parameters",
+    label = "no parameter here is a request it can read the caller's context from",
+    note = "it reads http::Request<B> and http::HeaderMap (feature `http`), tonic::Request<T> \
+            (`tonic`), lapin's Delivery and BasicProperties (`amqp`), async_nats::Message \
+            (`nats`), owned or by reference and bound to a plain name, and any type of yours \
+            implementing `traceweave::propagation::RpcCarrier`; or name the carrier with \
+            `carrier = expr`"
+)]
+pub trait IncomingRequest<'a> {
+    fn carrier(self) -> &'a (dyn RpcCarrier + 'a);
+}
+
+impl<'a> IncomingRequest<'a> for Found<'a> {
+    #[inline(always)]
+    fn carrier(self) -> &'a (dyn RpcCarrier + 'a) {
+        self.0
+    }
+}
+
+#[inline(always)]
+pub fn rpc_carrier<'a>(found: impl IncomingRequest<'a>) -> &'a (dyn RpcCarrier + 'a) {
+    found.carrier()
+}
+
 /// The caller's context from an explicit `carrier = expr`.
 #[inline]
 pub fn extract_parent<E: crate::propagation::Extractor + ?Sized>(carrier: &E) -> Context {
@@ -100,61 +172,10 @@ pub fn record_debug<T: Debug + ?Sized>(span: &mut Span, key: &'static str, value
 /// for every alias of `Result` because it looks at the type, not at how it is spelled.
 pub struct Outcome<'a, T: ?Sized>(pub &'a T);
 
-/// HTTP responses: a 5xx status marks the span failed (and the status code is recorded).
-pub trait ViaHttp {
+/// An ecosystem's own outcome types (HTTP responses, tonic results): impls live with the
+/// ecosystem in `integrations/`.
+pub trait ViaEcosystem {
     fn __tw_outcome(&self, span: &mut Span);
-}
-
-#[cfg(feature = "http")]
-fn http_status(span: &mut Span, status: http::StatusCode) {
-    if span.is_recording() {
-        span.set_attribute(
-            Key::from_static("http.response.status_code"),
-            i64::from(status.as_u16()),
-        );
-        if status.is_server_error() {
-            span.set_status(Status::error(status.to_string()));
-        }
-    }
-}
-
-#[cfg(feature = "http")]
-impl<B> ViaHttp for &&&Outcome<'_, http::Response<B>> {
-    #[inline]
-    fn __tw_outcome(&self, span: &mut Span) {
-        http_status(span, self.0.status());
-    }
-}
-
-#[cfg(feature = "http")]
-impl ViaHttp for &&&Outcome<'_, http::StatusCode> {
-    #[inline]
-    fn __tw_outcome(&self, span: &mut Span) {
-        http_status(span, *self.0);
-    }
-}
-
-#[cfg(feature = "http")]
-impl<T> ViaHttp for &&&Outcome<'_, (http::StatusCode, T)> {
-    #[inline]
-    fn __tw_outcome(&self, span: &mut Span) {
-        http_status(span, self.0.0);
-    }
-}
-
-#[cfg(feature = "http")]
-impl<B, E: Display> ViaHttp for &&&Outcome<'_, Result<http::Response<B>, E>> {
-    #[inline]
-    fn __tw_outcome(&self, span: &mut Span) {
-        match self.0 {
-            Ok(r) => http_status(span, r.status()),
-            Err(e) => {
-                if span.is_recording() {
-                    span.set_status(Status::error(e.to_string()));
-                }
-            }
-        }
-    }
 }
 
 pub trait ViaDisplay {

@@ -125,3 +125,85 @@ fn malformed_headers_start_a_new_trace() {
     assert_eq!(spans.len(), 3);
     assert!(spans.iter().all(|s| s.is_root()));
 }
+
+/// A request type of the application's own, found among the parameters through `RpcCarrier`
+/// (not by its name), describing itself.
+struct Job {
+    id: u64,
+    headers: HashMap<String, String>,
+}
+
+impl traceweave::propagation::RpcCarrier for Job {
+    fn parent_context(&self) -> Context {
+        traceweave::extract(&self.headers)
+    }
+    fn describe(&self, span: &mut traceweave::Span) {
+        span.set_attribute("job.id", self.id as i64);
+    }
+}
+
+#[traced_rpc(consumer)]
+fn run_job(attempt: u32, job: &Job) -> u32 {
+    attempt + job.headers.len() as u32
+}
+
+#[test]
+fn a_request_type_of_the_applications_own_continues_the_trace() {
+    let spans = capture(|| {
+        let mut headers = HashMap::new();
+        headers.insert("traceparent".to_string(), PARENT.to_string());
+        run_job(1, &Job { id: 7, headers });
+    });
+    let span = spans.named("run_job").unwrap();
+    assert_eq!(span.kind, SpanKind::Consumer);
+    assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+    assert_eq!(span.attribute("job.id").unwrap().as_i64(), Some(7));
+}
+
+#[traced_rpc]
+async fn grpc_handler(
+    request: tonic::Request<tonic::Code>,
+) -> Result<tonic::Response<()>, tonic::Status> {
+    match request.into_inner() {
+        tonic::Code::Ok => Ok(tonic::Response::new(())),
+        code => Err(tonic::Status::new(code, "refused")),
+    }
+}
+
+#[traced(kind = client)]
+async fn grpc_client(code: tonic::Code) -> Result<tonic::Response<()>, tonic::Status> {
+    grpc_handler(tonic::Request::new(code)).await
+}
+
+#[tokio::test]
+async fn grpc_status_codes_fail_servers_only_on_server_faults_and_clients_on_any() {
+    use tonic::Code;
+    for (code, server_fails) in [
+        (Code::Ok, false),
+        (Code::NotFound, false),
+        (Code::InvalidArgument, false),
+        (Code::PermissionDenied, false),
+        (Code::Unknown, true),
+        (Code::DeadlineExceeded, true),
+        (Code::Unimplemented, true),
+        (Code::Internal, true),
+        (Code::Unavailable, true),
+        (Code::DataLoss, true),
+    ] {
+        let spans = capture_async(async {
+            let _ = grpc_client(code).await;
+        })
+        .await;
+        let server = spans.named("grpc_handler").unwrap();
+        let client = spans.named("grpc_client").unwrap();
+        for span in [server, client] {
+            assert_eq!(
+                span.attribute("rpc.grpc.status_code").unwrap().as_i64(),
+                Some(code as i64),
+                "{code:?}"
+            );
+        }
+        assert_eq!(server.status.is_error(), server_fails, "{code:?}");
+        assert_eq!(client.status.is_error(), code != Code::Ok, "{code:?}");
+    }
+}

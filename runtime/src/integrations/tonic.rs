@@ -1,4 +1,6 @@
-//! tonic servers: a layer that tells `#[traced_rpc]` which gRPC method a request is for.
+//! tonic (gRPC): metadata carriers, what `#[traced_rpc]` reads from a `tonic::Request`, how a
+//! handler's `Result<Response<T>, Status>` marks its span, and a layer that tells
+//! `#[traced_rpc]` which gRPC method a request is for.
 //!
 //! tonic hands a handler its message and metadata but not the request path, so
 //! `rpc.service` and `rpc.method` are unknown inside the handler. Add [`GrpcMethodLayer`] to
@@ -10,7 +12,122 @@
 //!     .add_service(MyServer::new(my_service))
 //! ```
 
-use std::task::{Context, Poll};
+use std::task::{Context as TaskContext, Poll};
+
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::{Code, Status};
+
+use crate::__private::{Outcome, ViaEcosystem};
+use crate::context::Context;
+use crate::propagation::{Extractor, Injector, RpcCarrier};
+use crate::semconv::rpc;
+use crate::span::{Key, Span, SpanKind, Status as SpanStatus};
+
+impl Extractor for MetadataMap {
+    fn get(&self, key: &str) -> Option<&str> {
+        Extractor::get(self.as_ref(), key)
+    }
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        Extractor::get_all(self.as_ref(), key)
+    }
+    fn keys(&self) -> Vec<String> {
+        Extractor::keys(self.as_ref())
+    }
+}
+
+impl Injector for MetadataMap {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(k), Ok(v)) = (
+            MetadataKey::from_bytes(key.as_bytes()),
+            MetadataValue::try_from(value.as_str()),
+        ) {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<T> Extractor for tonic::Request<T> {
+    fn get(&self, key: &str) -> Option<&str> {
+        Extractor::get(self.metadata(), key)
+    }
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        Extractor::get_all(self.metadata(), key)
+    }
+    fn keys(&self) -> Vec<String> {
+        Extractor::keys(self.metadata())
+    }
+}
+
+impl<T> Injector for tonic::Request<T> {
+    fn set(&mut self, key: &str, value: String) {
+        Injector::set(self.metadata_mut(), key, value)
+    }
+}
+
+impl<T> RpcCarrier for tonic::Request<T> {
+    fn parent_context(&self) -> Context {
+        crate::propagation::extract(self.metadata())
+    }
+    fn describe(&self, span: &mut Span) {
+        span.set_attribute(rpc::SYSTEM, "grpc");
+        let ext = self.extensions();
+        if let Some(p) = ext.get::<GrpcPath>() {
+            span.set_attribute(rpc::SERVICE, p.service.clone());
+            span.set_attribute(rpc::METHOD, p.method.clone());
+        } else if let Some(m) = ext.get::<tonic::GrpcMethod<'static>>() {
+            span.set_attribute(rpc::SERVICE, m.service().to_owned());
+            span.set_attribute(rpc::METHOD, m.method().to_owned());
+        }
+    }
+}
+
+/// Whether a gRPC status code marks a span of this kind failed: a server (or consumer) fails
+/// only on the codes that say the server is at fault, a client on every code but `OK`.
+pub fn is_failure(code: Code, kind: SpanKind) -> bool {
+    match kind {
+        SpanKind::Server | SpanKind::Consumer => matches!(
+            code,
+            Code::Unknown
+                | Code::DeadlineExceeded
+                | Code::Unimplemented
+                | Code::Internal
+                | Code::Unavailable
+                | Code::DataLoss
+        ),
+        _ => code != Code::Ok,
+    }
+}
+
+/// Records `rpc.grpc.status_code` and marks the span failed per [`is_failure`].
+pub(crate) fn record_code(span: &mut Span, code: Code, message: &str) {
+    let Some(kind) = span.kind() else { return };
+    span.set_attribute(Key::from_static(rpc::GRPC_STATUS_CODE), code as i64);
+    if is_failure(code, kind) {
+        let text = if message.is_empty() {
+            format!("{code:?}")
+        } else {
+            format!("{code:?}: {message}")
+        };
+        span.set_status(SpanStatus::error(text));
+    }
+}
+
+impl<T> ViaEcosystem for &&&Outcome<'_, Result<tonic::Response<T>, Status>> {
+    #[inline]
+    fn __tw_outcome(&self, span: &mut Span) {
+        match self.0 {
+            Ok(_) => record_code(span, Code::Ok, ""),
+            Err(status) => record_code(span, status.code(), status.message()),
+        }
+    }
+}
+
+impl ViaEcosystem for &&&Outcome<'_, Status> {
+    #[inline]
+    fn __tw_outcome(&self, span: &mut Span) {
+        record_code(span, self.0.code(), self.0.message());
+    }
+}
 
 /// The service and method of a gRPC request, from its path `/package.Service/Method`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +175,7 @@ where
     type Error = S::Error;
     type Future = S::Future;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 

@@ -97,6 +97,15 @@ impl Span {
         matches!(self.0, State::Recording(_))
     }
 
+    /// The span's kind, while it records.
+    #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
+    pub(crate) fn kind(&self) -> Option<SpanKind> {
+        match &self.0 {
+            State::Recording(r) => Some(r.raw.kind),
+            _ => None,
+        }
+    }
+
     /// The context that children of this span and outgoing requests should carry. For a
     /// span that does not change the context, the current context.
     pub fn context(&self) -> Context {

@@ -94,6 +94,22 @@ impl Value {
             _ => None,
         }
     }
+
+    /// The integer, if this is an integer value.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::I64(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The boolean, if this is a boolean value.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(v) => Some(*v),
+            _ => None,
+        }
+    }
 }
 
 /// Plain text: strings unquoted, arrays as `[a, b]`. Used by exporters that only speak strings.

@@ -52,6 +52,27 @@ fn carrier_expression(req: &http::Request<()>) -> u8 {
     1
 }
 
+/// A request type of the user's own: the macro finds it through `RpcCarrier`, not its name.
+struct Job {
+    headers: HashMap<String, String>,
+}
+
+impl traceweave::propagation::RpcCarrier for Job {
+    fn parent_context(&self) -> traceweave::Context {
+        traceweave::extract(&self.headers)
+    }
+}
+
+#[traced_rpc(consumer)]
+fn own_request_type(attempt: u32, job: &Job) {
+    let _ = (attempt, job);
+}
+
+#[traced_rpc]
+fn generic_request<R: traceweave::propagation::RpcCarrier>(label: &str, request: R) {
+    let _ = (label, request);
+}
+
 #[async_trait::async_trait]
 trait Greeter: Send + Sync + 'static {
     async fn say_hello(
@@ -74,6 +95,8 @@ impl Greeter for MyGreeter {
 }
 
 fn main() {
+    own_request_type(1, &Job { headers: HashMap::new() });
+    generic_request("x", http::HeaderMap::new());
     let _ = owned_headers(http::HeaderMap::new());
     let _ = borrowed_headers(1, &http::HeaderMap::new());
     let _ = http_request(http::Request::new(()));

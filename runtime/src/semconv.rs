@@ -1,0 +1,27 @@
+//! Attribute names from the OpenTelemetry semantic conventions, taken from
+//! `opentelemetry-semantic-conventions` (schema 1.42.0) rather than spelled out in the code.
+
+#![cfg_attr(
+    not(any(
+        feature = "http",
+        feature = "tonic",
+        feature = "amqp",
+        feature = "nats"
+    )),
+    allow(unused_imports, dead_code)
+)]
+
+pub(crate) use opentelemetry_semantic_conventions::attribute as attr;
+
+/// gRPC spans keep the names Jaeger, Tempo and the other backends' RPC views key on
+/// (`rpc.system`, `rpc.service`, `rpc.grpc.status_code`); schema 1.42 renames them
+/// (`rpc.system.name`, the service folded into `rpc.method`, `rpc.response.status_code`).
+#[allow(deprecated)]
+pub(crate) mod rpc {
+    use opentelemetry_semantic_conventions::attribute as a;
+
+    pub(crate) const SYSTEM: &str = a::RPC_SYSTEM;
+    pub(crate) const SERVICE: &str = a::RPC_SERVICE;
+    pub(crate) const METHOD: &str = a::RPC_METHOD;
+    pub(crate) const GRPC_STATUS_CODE: &str = a::RPC_GRPC_STATUS_CODE;
+}
