@@ -67,9 +67,9 @@ pub use sampler::{
     TraceIdRatio,
 };
 pub use span::{
-    Array, AttributeIter, Attributes, EnteredSpan, Event, Key, KeyValue, Link, Resource, Span,
-    SpanBatch, SpanBatchIter, SpanBuilder, SpanKind, SpanLimits, SpanRecord, SpanView, Status,
-    StatusRef, ToValue, Value, ValueRef, span,
+    Array, AttributeIter, Attributes, CurrentSpan, EnteredSpan, Event, Key, KeyValue, Link,
+    Resource, Span, SpanBatch, SpanBatchIter, SpanBuilder, SpanKind, SpanLimits, SpanRecord,
+    SpanView, Status, StatusRef, ToValue, Value, ValueRef, current_span, span,
 };
 pub use tracer::{BatchConfig, SpanStats, Tracer};
 

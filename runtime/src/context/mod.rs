@@ -515,6 +515,25 @@ pub(crate) fn top_span_frame() -> Option<u64> {
     Some(token)
 }
 
+/// The token of the innermost frame pushed by the guard of the span `span_id` (sampled, not
+/// suppressed): where changes to that span go while it runs on this thread.
+pub(crate) fn span_frame_of(span_id: crate::id::SpanId) -> Option<u64> {
+    LOCAL
+        .try_with(|l| {
+            // SAFETY: a shared borrow of this thread's stack that ends inside this closure; only
+            // Copy fields are read.
+            let stack = unsafe { &*l.stack.get() };
+            stack
+                .iter()
+                .rev()
+                .find(|f| f.token & SPAN_FRAME != 0 && f.ctx.span.span_id() == span_id)
+                .filter(|f| !f.suppress && f.ctx.span.is_sampled())
+                .map(|f| f.token)
+        })
+        .ok()
+        .flatten()
+}
+
 #[inline(always)]
 fn push_tagged(ctx: Context, tag: u64) -> u64 {
     // Read before the stack is borrowed: it calls into the other API.

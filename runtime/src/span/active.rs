@@ -231,27 +231,33 @@ impl Span {
         }
     }
 
-    /// Marks the span failed with the error's text and records an `exception` event.
-    pub fn record_error(&mut self, error: &dyn std::error::Error) {
+    /// Marks the span failed with the error's text and records an `exception` event
+    /// (`exception.type`, `exception.message`).
+    pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) {
         if self.is_recording() {
-            let message = error.to_string();
-            self.add_event(
-                "exception",
-                vec![KeyValue::new("exception.message", message.clone())],
-            );
-            self.set_status(Status::error(message));
+            let (event, status) = exception(error);
+            self.add_event("exception", event);
+            self.set_status(status);
         }
     }
 
-    /// Adds the events posted to its frame `token` (by a `tracing` or `log` bridge) to this span.
+    /// Applies the changes posted to its frame `token` (by a `tracing` or `log` bridge, or
+    /// through `current_span()`), in order.
     #[cold]
     pub(crate) fn take_posted(&mut self, token: u64) {
         for posted in inbox::take(token) {
-            if let Some(r) = self.recording() {
-                let limits = limits_of(r.sink, &r.shared);
-                r.raw.push_event(posted.event, limits);
-                if let Some(message) = posted.fail {
-                    self.set_status(Status::error(message));
+            match posted.op {
+                inbox::Op::Event(event) => {
+                    if let Some(r) = self.recording() {
+                        let limits = limits_of(r.sink, &r.shared);
+                        r.raw.push_event(event, limits);
+                    }
+                }
+                inbox::Op::Attribute(key, value) => self.set_attribute(key, value),
+                inbox::Op::Status(status) => self.set_status(status),
+                inbox::Op::Name(name) => self.update_name(name),
+                inbox::Op::Link(span_context, attributes) => {
+                    self.add_link(span_context, attributes)
                 }
             }
         }
@@ -437,6 +443,25 @@ impl Drop for EnteredSpan {
         }
         self.finish();
     }
+}
+
+/// The attributes of an `exception` event for `error`, and the status it gives the span. The
+/// type is the error's Rust type; behind `dyn Error` it is unknown, and left out.
+pub(crate) fn exception<E: std::error::Error + ?Sized>(error: &E) -> (Vec<KeyValue>, Status) {
+    let message = error.to_string();
+    let mut attributes = Vec::with_capacity(2);
+    let type_name = std::any::type_name::<E>();
+    if !type_name.starts_with("dyn ") {
+        attributes.push(KeyValue::new(
+            crate::semconv::attr::EXCEPTION_TYPE,
+            type_name,
+        ));
+    }
+    attributes.push(KeyValue::new(
+        crate::semconv::attr::EXCEPTION_MESSAGE,
+        message.clone(),
+    ));
+    (attributes, Status::error(message))
 }
 
 impl EnteredSpan {

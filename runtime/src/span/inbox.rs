@@ -1,17 +1,16 @@
-//! Events for the current span from code that cannot reach its `Span` (a `tracing` event, a
-//! `log` record inside a `#[traced]` fn): posted to the innermost span frame of this thread and
-//! taken by the span's guard when that frame pops (sync spans when they end, traced futures at
-//! the end of each poll), on the thread that posted them.
+//! Changes to a span from code that cannot reach its `Span` (a `tracing` event, a `log` record,
+//! `traceweave::current_span()` inside a `#[traced]` fn): posted to the span's frame on this
+//! thread and applied by the span's guard when that frame pops (sync spans when they end,
+//! traced futures at the end of each poll), in the order they were posted.
 //!
 //! The box is a `Cell<Vec>`, taken out while it is worked on: no reference into the
 //! thread-local lives while the allocator (user code, which may itself log) runs.
 
-// Only the `tracing` and `log` bridges post; without them the guards still check (one load).
-#![cfg_attr(not(any(feature = "tracing", feature = "log")), allow(dead_code))]
-
+use std::borrow::Cow;
 use std::cell::Cell;
 
-use super::Event;
+use super::{Event, Key, KeyValue, Status, Value};
+use crate::context::SpanContext;
 
 /// Events beyond this many waiting on one thread are dropped (spans take theirs when their
 /// frame pops, so only a huge burst inside one frame reaches it).
@@ -19,9 +18,16 @@ const MAX_WAITING: usize = 4096;
 
 pub(crate) struct Posted {
     pub(crate) token: u64,
-    pub(crate) event: Event,
-    /// Mark the span failed with this message (an `ERROR` event, when configured).
-    pub(crate) fail: Option<String>,
+    pub(crate) op: Op,
+}
+
+/// One change to a span.
+pub(crate) enum Op {
+    Event(Event),
+    Attribute(Key, Value),
+    Status(Status),
+    Name(Cow<'static, str>),
+    Link(SpanContext, Vec<KeyValue>),
 }
 
 thread_local! {
@@ -31,9 +37,10 @@ thread_local! {
 
 /// Posts an event to the innermost span frame, if it is a sampled span's; `false` if there is
 /// none (the event is dropped).
+#[cfg(any(feature = "tracing", feature = "log"))]
 pub(crate) fn post_to_current(event: Event, fail: Option<String>) -> bool {
     match crate::context::top_span_frame() {
-        Some(token) => post(Posted { token, event, fail }),
+        Some(token) => post_to(token, event, fail),
         None => false,
     }
 }
@@ -44,12 +51,20 @@ pub(crate) fn is_empty() -> bool {
     WAITING.try_with(Cell::get).unwrap_or(0) == 0
 }
 
-/// Posts an event to the frame `token` of this thread.
+/// Posts an event to the frame `token` of this thread; with `fail`, then marks the span failed
+/// with that message (an `ERROR` event, when configured).
+#[cfg(any(feature = "tracing", feature = "log"))]
 pub(crate) fn post_to(token: u64, event: Event, fail: Option<String>) -> bool {
-    post(Posted { token, event, fail })
+    let posted = post(token, Op::Event(event));
+    if let Some(message) = fail {
+        post(token, Op::Status(Status::error(message)));
+    }
+    posted
 }
 
-fn post(posted: Posted) -> bool {
+/// Posts one change to the frame `token` of this thread; `false` if it was dropped.
+pub(crate) fn post(token: u64, op: Op) -> bool {
+    let posted = Posted { token, op };
     let Ok(mut waiting) = BOX.try_with(Cell::take) else {
         return false;
     };

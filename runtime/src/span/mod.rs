@@ -2,6 +2,7 @@
 
 mod active;
 pub(crate) mod clock;
+mod current;
 pub(crate) mod inbox;
 mod limits;
 pub(crate) mod raw;
@@ -17,6 +18,7 @@ use crate::id::{SpanId, TraceFlags, TraceId};
 
 pub use active::{EnteredSpan, Span, SpanBuilder, span};
 pub(crate) use active::{Parent, start, start_entered};
+pub use current::{CurrentSpan, current_span};
 pub use limits::SpanLimits;
 pub use resource::Resource;
 pub use value::{Array, Key, KeyValue, ToValue, Value};
