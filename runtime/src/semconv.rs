@@ -17,6 +17,7 @@ pub(crate) use opentelemetry_semantic_conventions::attribute as attr;
 /// (`rpc.system`, `rpc.service`, `rpc.grpc.status_code`); schema 1.42 renames them
 /// (`rpc.system.name`, the service folded into `rpc.method`, `rpc.response.status_code`).
 #[allow(deprecated)]
+#[cfg_attr(not(feature = "tonic"), allow(dead_code))]
 pub(crate) mod rpc {
     use opentelemetry_semantic_conventions::attribute as a;
 

@@ -126,3 +126,567 @@ impl<B, E: Display> ViaEcosystem for &&&Outcome<'_, Result<http::Response<B>, E>
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Layers: a server span per request, a client span per outgoing request.
+
+use std::borrow::Cow;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::span::{Parent, SpanKind};
+
+/// A tower layer that traces every request a server handles (axum, hyper, tonic-web, any
+/// `tower::Service<http::Request<B>>`): a server span child of the caller's context from the
+/// headers, named `{method} {route}` (the route from axum's `MatchedPath` with the `axum`
+/// feature, else `{method}`), with the request's semantic-convention attributes. The span is
+/// current while the handler runs (so `#[traced]` fns inside are its children) and ends when
+/// the response body has been streamed. A 5xx response marks it failed; a 4xx does not (the
+/// client's fault, not the server's).
+///
+/// ```ignore
+/// let app = axum::Router::new()
+///     .route("/orders/{id}", get(order))
+///     .layer(traceweave::integrations::http::ServerLayer::new());
+/// ```
+///
+/// With axum, add it with `Router::layer` (it then runs per route and sees the route); a layer
+/// outside the router sees no route and names spans `{method}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerLayer {
+    record_query: bool,
+}
+
+impl ServerLayer {
+    /// The layer with the defaults: `url.query` not recorded.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `url.query` too (off by default: queries often carry tokens and personal data).
+    pub fn record_query(mut self, record: bool) -> Self {
+        self.record_query = record;
+        self
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ServerLayer {
+    type Service = ServerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ServerService {
+            inner,
+            layer: *self,
+        }
+    }
+}
+
+/// The service [`ServerLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct ServerService<S> {
+    inner: S,
+    layer: ServerLayer,
+}
+
+impl<S, B, RB> tower_service::Service<http::Request<B>> for ServerService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Error: Display,
+    RB: http_body::Body,
+{
+    type Response = http::Response<TracedBody<RB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let parent = crate::propagation::extract(req.headers());
+        let method = Method::of(req.method());
+        let route = route_of(&req);
+        let name = match &route {
+            Some(route) => Cow::Owned(format!("{} {route}", method.span_name())),
+            None => Cow::Borrowed(method.span_name()),
+        };
+        let mut span = crate::span::start(name, SpanKind::Server, Parent::Explicit(&parent));
+        if span.is_recording() {
+            describe_server(&mut span, &req, &method, route, self.layer.record_query);
+        }
+        let ctx = span.attach_context();
+        let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
+        ResponseFuture {
+            inner,
+            state: Some(Open { span, ctx }),
+            side: Side::Server,
+        }
+    }
+}
+
+/// A tower layer that traces every request a client sends (hyper-util's client, a tonic
+/// `Channel`, any `tower::Service<http::Request<B>>`): a client span child of the current
+/// context, named `{method}`, whose context is injected into the request headers in every
+/// configured format; `url.full` (without credentials), `server.address`, `server.port`,
+/// `http.response.status_code`, `error.type`. 4xx and 5xx mark it failed (client side). The
+/// span ends when the response body has been read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientLayer {
+    _private: (),
+}
+
+impl ClientLayer {
+    /// The layer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ClientLayer {
+    type Service = ClientService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ClientService { inner }
+    }
+}
+
+/// The service [`ClientLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct ClientService<S> {
+    inner: S,
+}
+
+impl<S, B, RB> tower_service::Service<http::Request<B>> for ClientService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Error: Display,
+    RB: http_body::Body,
+{
+    type Response = http::Response<TracedBody<RB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let method = Method::of(req.method());
+        let mut span = crate::span::start(
+            Cow::Borrowed(method.span_name()),
+            SpanKind::Client,
+            Parent::Current,
+        );
+        crate::propagation::inject_context(&span.context(), req.headers_mut());
+        if span.is_recording() {
+            describe_client(&mut span, &req, &method);
+        }
+        let ctx = span.attach_context();
+        let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
+        ResponseFuture {
+            inner,
+            state: Some(Open { span, ctx }),
+            side: Side::Client,
+        }
+    }
+}
+
+/// Whose span: a server fails on 5xx only, a client on 4xx too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Server,
+    Client,
+}
+
+/// A span still open, with the context to make current while its work is polled.
+#[derive(Debug)]
+struct Open {
+    span: Span,
+    ctx: Option<Context>,
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`ServerService`] and [`ClientService`]: polls the inner one
+    /// under the span, then hands the span to the response body.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        state: Option<Open>,
+        side: Side,
+    }
+}
+
+impl<F, RB, E> std::future::Future for ResponseFuture<F>
+where
+    F: std::future::Future<Output = Result<http::Response<RB>, E>>,
+    E: Display,
+{
+    type Output = Result<http::Response<TracedBody<RB>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        let poll = match this.state.as_mut() {
+            Some(open) => open.span.run_in(open.ctx.as_ref(), || inner.poll(cx)),
+            None => inner.poll(cx),
+        };
+        let Poll::Ready(result) = poll else {
+            return Poll::Pending;
+        };
+        let mut open = this.state.take();
+        Poll::Ready(match result {
+            Ok(response) => {
+                if let Some(open) = &mut open {
+                    record_response(&mut open.span, response.status(), *this.side);
+                }
+                Ok(response.map(|body| TracedBody {
+                    inner: body,
+                    state: open,
+                }))
+            }
+            Err(e) => {
+                if let Some(mut open) = open
+                    && open.span.is_recording()
+                {
+                    open.span.set_attribute(attr::ERROR_TYPE, error_type::<E>());
+                    open.span.set_status(Status::error(e.to_string()));
+                }
+                Err(e)
+            }
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps its request's span open until the body has been streamed
+    /// (or dropped), polling it under the span.
+    #[derive(Debug)]
+    pub struct TracedBody<B> {
+        #[pin]
+        inner: B,
+        state: Option<Open>,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for TracedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let inner = this.inner;
+        let poll = match this.state.as_mut() {
+            Some(open) => open.span.run_in(open.ctx.as_ref(), || inner.poll_frame(cx)),
+            None => inner.poll_frame(cx),
+        };
+        match &poll {
+            Poll::Ready(None) => *this.state = None,
+            Poll::Ready(Some(Err(_))) => {
+                if let Some(mut open) = this.state.take()
+                    && open.span.is_recording()
+                {
+                    open.span
+                        .set_attribute(attr::ERROR_TYPE, error_type::<B::Error>());
+                    open.span
+                        .set_status(Status::error("the body failed mid-stream"));
+                }
+            }
+            _ => {}
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request method as the conventions record it: the nine known ones as they are, anything
+/// else `_OTHER` (with the original kept beside it).
+struct Method {
+    known: Option<&'static str>,
+    original: String,
+}
+
+impl Method {
+    fn of(method: &http::Method) -> Method {
+        let known = [
+            http::Method::GET,
+            http::Method::HEAD,
+            http::Method::POST,
+            http::Method::PUT,
+            http::Method::DELETE,
+            http::Method::CONNECT,
+            http::Method::OPTIONS,
+            http::Method::TRACE,
+            http::Method::PATCH,
+        ]
+        .into_iter()
+        .find(|m| m == method)
+        .map(|m| match m {
+            http::Method::GET => "GET",
+            http::Method::HEAD => "HEAD",
+            http::Method::POST => "POST",
+            http::Method::PUT => "PUT",
+            http::Method::DELETE => "DELETE",
+            http::Method::CONNECT => "CONNECT",
+            http::Method::OPTIONS => "OPTIONS",
+            http::Method::TRACE => "TRACE",
+            _ => "PATCH",
+        });
+        Method {
+            known,
+            original: if known.is_some() {
+                String::new()
+            } else {
+                method.as_str().to_owned()
+            },
+        }
+    }
+
+    /// The attribute value: the method, or `_OTHER`.
+    fn value(&self) -> &'static str {
+        self.known.unwrap_or("_OTHER")
+    }
+
+    /// The span name's method part (`HTTP` for an unknown one).
+    fn span_name(&self) -> &'static str {
+        self.known.unwrap_or("HTTP")
+    }
+
+    fn record(&self, span: &mut Span) {
+        span.set_attribute(attr::HTTP_REQUEST_METHOD, self.value());
+        if self.known.is_none() {
+            span.set_attribute(attr::HTTP_REQUEST_METHOD_ORIGINAL, self.original.clone());
+        }
+    }
+}
+
+/// The route template axum matched (`/orders/{id}`), when the `axum` feature is on.
+fn route_of<B>(req: &http::Request<B>) -> Option<String> {
+    #[cfg(feature = "axum")]
+    if let Some(path) = req.extensions().get::<axum::extract::MatchedPath>() {
+        return Some(path.as_str().to_owned());
+    }
+    let _ = req;
+    None
+}
+
+fn protocol_version(version: http::Version) -> Option<&'static str> {
+    Some(match version {
+        http::Version::HTTP_09 => "0.9",
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_11 => "1.1",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// `host[:port]` split, IPv6 brackets removed.
+fn host_and_port(authority: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = authority.strip_prefix('[')
+        && let Some((host, after)) = rest.split_once(']')
+    {
+        return (host, after.strip_prefix(':').and_then(|p| p.parse().ok()));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
+        _ => (authority, None),
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+fn describe_server<B>(
+    span: &mut Span,
+    req: &http::Request<B>,
+    method: &Method,
+    route: Option<String>,
+    record_query: bool,
+) {
+    method.record(span);
+    let uri = req.uri();
+    let scheme = uri.scheme_str().unwrap_or("http");
+    span.set_attribute(attr::URL_SCHEME, scheme.to_owned());
+    span.set_attribute(attr::URL_PATH, uri.path().to_owned());
+    if record_query && let Some(query) = uri.query() {
+        span.set_attribute(attr::URL_QUERY, query.to_owned());
+    }
+    if let Some(route) = route {
+        span.set_attribute(attr::HTTP_ROUTE, route);
+    }
+    // HTTP/2 carries the authority in the URI, HTTP/1.1 in `Host`.
+    let authority = uri.authority().map(|a| a.as_str()).or_else(|| {
+        req.headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+    });
+    if let Some(authority) = authority {
+        let (host, port) = host_and_port(authority);
+        if !host.is_empty() {
+            span.set_attribute(attr::SERVER_ADDRESS, host.to_owned());
+        }
+        if let Some(port) = port.or_else(|| default_port(scheme)) {
+            span.set_attribute(attr::SERVER_PORT, i64::from(port));
+        }
+    }
+    if let Some(client) = client_address(req) {
+        span.set_attribute(attr::CLIENT_ADDRESS, client);
+    }
+    if let Some(version) = protocol_version(req.version()) {
+        span.set_attribute(attr::NETWORK_PROTOCOL_VERSION, version);
+    }
+    if let Some(agent) = req
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|h| h.to_str().ok())
+    {
+        span.set_attribute(attr::USER_AGENT_ORIGINAL, agent.to_owned());
+    }
+}
+
+/// The original client: the first hop of `Forwarded` / `X-Forwarded-For` when a proxy set
+/// them, else the peer address axum's `ConnectInfo` saw.
+fn client_address<B>(req: &http::Request<B>) -> Option<String> {
+    let headers = req.headers();
+    if let Some(forwarded) = headers
+        .get(http::header::FORWARDED)
+        .and_then(|h| h.to_str().ok())
+    {
+        let first = forwarded.split(',').next().unwrap_or_default();
+        for pair in first.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=')
+                && k.eq_ignore_ascii_case("for")
+            {
+                let v = v.trim_matches('"');
+                let (host, _) = host_and_port(v);
+                return Some(host.to_owned());
+            }
+        }
+    }
+    if let Some(xff) = headers.get("x-forwarded-for").and_then(|h| h.to_str().ok())
+        && let Some(first) = xff.split(',').next().map(str::trim)
+        && !first.is_empty()
+    {
+        return Some(first.to_owned());
+    }
+    #[cfg(feature = "axum")]
+    if let Some(info) = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return Some(info.0.ip().to_string());
+    }
+    None
+}
+
+fn describe_client<B>(span: &mut Span, req: &http::Request<B>, method: &Method) {
+    method.record(span);
+    let uri = req.uri();
+    span.set_attribute(attr::URL_FULL, redacted(uri));
+    if let Some(host) = uri.host() {
+        span.set_attribute(
+            attr::SERVER_ADDRESS,
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+        );
+    }
+    if let Some(port) = uri
+        .port_u16()
+        .or_else(|| uri.scheme_str().and_then(default_port))
+    {
+        span.set_attribute(attr::SERVER_PORT, i64::from(port));
+    }
+    if let Some(version) = protocol_version(req.version()) {
+        span.set_attribute(attr::NETWORK_PROTOCOL_VERSION, version);
+    }
+}
+
+/// The URI with any `user:password@` replaced by `REDACTED:REDACTED@`, as the conventions ask.
+fn redacted(uri: &http::Uri) -> String {
+    let text = uri.to_string();
+    match uri.authority().map(|a| a.as_str()) {
+        Some(authority) if authority.contains('@') => {
+            let (_, host) = authority.rsplit_once('@').unwrap_or(("", authority));
+            text.replacen(authority, &format!("REDACTED:REDACTED@{host}"), 1)
+        }
+        _ => text,
+    }
+}
+
+fn record_response(span: &mut Span, status: http::StatusCode, side: Side) {
+    if !span.is_recording() {
+        return;
+    }
+    span.set_attribute(
+        Key::from_static(attr::HTTP_RESPONSE_STATUS_CODE),
+        i64::from(status.as_u16()),
+    );
+    let failed = status.is_server_error() || (side == Side::Client && status.is_client_error());
+    if failed {
+        span.set_attribute(attr::ERROR_TYPE, status.as_str().to_owned());
+        span.set_status(Status::error(status.to_string()));
+    }
+}
+
+/// `error.type` for an error of type `E`: its type's path, `_OTHER` behind a trait object.
+fn error_type<E: ?Sized>() -> &'static str {
+    let name = std::any::type_name::<E>();
+    if name.contains("dyn ") {
+        "_OTHER"
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities_split_into_host_and_port() {
+        assert_eq!(host_and_port("shop.local:8080"), ("shop.local", Some(8080)));
+        assert_eq!(host_and_port("shop.local"), ("shop.local", None));
+        assert_eq!(host_and_port("[::1]:9000"), ("::1", Some(9000)));
+        assert_eq!(host_and_port("[::1]"), ("::1", None));
+        assert_eq!(host_and_port("::1"), ("::1", None));
+    }
+
+    #[test]
+    fn credentials_never_reach_url_full() {
+        let uri: http::Uri = "https://bob:s3cret@api.example:8443/pay?x=1"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            redacted(&uri),
+            "https://REDACTED:REDACTED@api.example:8443/pay?x=1"
+        );
+        let uri: http::Uri = "http://api.example/x".parse().unwrap();
+        assert_eq!(redacted(&uri), "http://api.example/x");
+    }
+
+    #[test]
+    fn unknown_methods_are_other() {
+        let m = Method::of(&http::Method::from_bytes(b"PURGE").unwrap());
+        assert_eq!((m.value(), m.span_name()), ("_OTHER", "HTTP"));
+        assert_eq!(m.original, "PURGE");
+        let m = Method::of(&http::Method::PATCH);
+        assert_eq!((m.value(), m.span_name()), ("PATCH", "PATCH"));
+    }
+}

@@ -263,6 +263,31 @@ impl Span {
         }
     }
 
+    /// Runs `f` with this span current on this thread (its context pushed as the span's own
+    /// frame), then applies what was posted to the frame meanwhile, also if `f` unwinds. For
+    /// layers that poll an inner future or body under the span.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn run_in<R>(&mut self, ctx: Option<&Context>, f: impl FnOnce() -> R) -> R {
+        struct Pop<'a> {
+            span: &'a mut Span,
+            token: u64,
+        }
+        impl Drop for Pop<'_> {
+            fn drop(&mut self) {
+                context::pop(self.token);
+                if !inbox::is_empty() {
+                    self.span.take_posted(self.token);
+                }
+            }
+        }
+        let token = match ctx {
+            Some(ctx) => context::push_span(ctx.clone()),
+            None => 0,
+        };
+        let _pop = Pop { span: self, token };
+        f()
+    }
+
     /// Points the span at its code's location (exported as `code.*` attributes).
     #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) fn set_code(&mut self, code: &'static dyn super::raw::CodeLocation) {
