@@ -216,11 +216,7 @@ where
         }
         let ctx = span.attach_context();
         let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
-        ResponseFuture {
-            inner,
-            state: Some(Open { span, ctx }),
-            side: Side::Server,
-        }
+        ResponseFuture::new(inner, span, ctx, Rules::Http(Side::Server))
     }
 }
 
@@ -283,19 +279,26 @@ where
         }
         let ctx = span.attach_context();
         let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
-        ResponseFuture {
-            inner,
-            state: Some(Open { span, ctx }),
-            side: Side::Client,
-        }
+        ResponseFuture::new(inner, span, ctx, Rules::Http(Side::Client))
     }
 }
 
 /// Whose span: a server fails on 5xx only, a client on 4xx too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
+pub(crate) enum Side {
     Server,
     Client,
+}
+
+/// How a response marks its span.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rules {
+    /// By its HTTP status.
+    Http(Side),
+    /// By a status another protocol sends in the headers or the trailers (gRPC's
+    /// `grpc-status`): the function records it from either and says whether it found one.
+    #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
+    Trailers(fn(&mut Span, &HeaderMap) -> bool),
 }
 
 /// A span still open, with the context to make current while its work is polled.
@@ -303,6 +306,7 @@ enum Side {
 struct Open {
     span: Span,
     ctx: Option<Context>,
+    rules: Rules,
 }
 
 pin_project_lite::pin_project! {
@@ -313,7 +317,15 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         state: Option<Open>,
-        side: Side,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(inner: F, span: Span, ctx: Option<Context>, rules: Rules) -> Self {
+        ResponseFuture {
+            inner,
+            state: Some(Open { span, ctx, rules }),
+        }
     }
 }
 
@@ -338,7 +350,15 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 if let Some(open) = &mut open {
-                    record_response(&mut open.span, response.status(), *this.side);
+                    match open.rules {
+                        Rules::Http(side) => {
+                            record_response(&mut open.span, response.status(), side)
+                        }
+                        // A trailers-only response carries the status in its headers.
+                        Rules::Trailers(record) => {
+                            record(&mut open.span, response.headers());
+                        }
+                    }
                 }
                 Ok(response.map(|body| TracedBody {
                     inner: body,
@@ -384,6 +404,13 @@ impl<B: http_body::Body> http_body::Body for TracedBody<B> {
             None => inner.poll_frame(cx),
         };
         match &poll {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(trailers), Some(open)) = (frame.trailers_ref(), this.state.as_mut())
+                    && let Rules::Trailers(record) = open.rules
+                {
+                    record(&mut open.span, trailers);
+                }
+            }
             Poll::Ready(None) => *this.state = None,
             Poll::Ready(Some(Err(_))) => {
                 if let Some(mut open) = this.state.take()

@@ -1,6 +1,23 @@
 //! tonic (gRPC): metadata carriers, what `#[traced_rpc]` reads from a `tonic::Request`, how a
-//! handler's `Result<Response<T>, Status>` marks its span, and a layer that tells
+//! handler's `Result<Response<T>, Status>` marks its span, layers that trace a whole client
+//! ([`GrpcClientLayer`]) or a whole server ([`GrpcServerLayer`]), and a layer that tells
 //! `#[traced_rpc]` which gRPC method a request is for.
+//!
+//! ```ignore
+//! // Every call of a client: a client span, its context in the metadata.
+//! let channel = tonic::transport::Endpoint::from_static("http://inventory:50051").connect().await?;
+//! let client = InventoryClient::new(GrpcClientLayer::to(&uri).layer(channel));
+//!
+//! // Every method of a server: a server span under the caller's (instead of #[traced_rpc]
+//! // on each method).
+//! tonic::transport::Server::builder()
+//!     .layer(traceweave::integrations::tonic::GrpcServerLayer)
+//!     .add_service(InventoryServer::new(stock))
+//! ```
+//!
+//! Server spans fail only on the codes that put the fault on the server (`UNKNOWN`,
+//! `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`), client spans on
+//! every code but `OK`; both record `rpc.grpc.status_code`.
 //!
 //! tonic hands a handler its message and metadata but not the request path, so
 //! `rpc.service` and `rpc.method` are unknown inside the handler. Add [`GrpcMethodLayer`] to
@@ -12,6 +29,8 @@
 //!     .add_service(MyServer::new(my_service))
 //! ```
 
+use std::borrow::Cow;
+use std::fmt::Display;
 use std::task::{Context as TaskContext, Poll};
 
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
@@ -19,9 +38,11 @@ use tonic::{Code, Status};
 
 use crate::__private::{Outcome, ViaEcosystem};
 use crate::context::Context;
+use crate::integrations::http::{ResponseFuture, Rules, TracedBody};
 use crate::propagation::{Extractor, Injector, RpcCarrier};
+use crate::semconv::attr;
 use crate::semconv::rpc;
-use crate::span::{Key, Span, SpanKind, Status as SpanStatus};
+use crate::span::{Key, Parent, Span, SpanKind, Status as SpanStatus};
 
 impl Extractor for MetadataMap {
     fn get(&self, key: &str) -> Option<&str> {
@@ -146,6 +167,191 @@ impl GrpcPath {
             service: service.to_owned(),
             method: method.to_owned(),
         })
+    }
+}
+
+/// Records the status a gRPC response carries in `headers` (the trailers, or the headers of a
+/// trailers-only response); `false` if there is none.
+fn record_grpc_status(span: &mut Span, headers: &http::HeaderMap) -> bool {
+    let Some(code) = headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i32>().ok())
+    else {
+        return false;
+    };
+    let message = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .map(|m| {
+            percent_encoding::percent_decode_str(m)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default();
+    record_code(span, Code::from_i32(code), &message);
+    true
+}
+
+/// The span name of a gRPC call: `package.Service/Method`.
+fn span_name(path: Option<&GrpcPath>, uri: &http::Uri) -> Cow<'static, str> {
+    match path {
+        Some(p) => Cow::Owned(format!("{}/{}", p.service, p.method)),
+        None => Cow::Owned(uri.path().trim_start_matches('/').to_owned()),
+    }
+}
+
+fn describe_call(span: &mut Span, path: Option<&GrpcPath>) {
+    span.set_attribute(rpc::SYSTEM, "grpc");
+    if let Some(p) = path {
+        span.set_attribute(rpc::SERVICE, p.service.clone());
+        span.set_attribute(rpc::METHOD, p.method.clone());
+    }
+}
+
+/// A tower layer for a tonic server that traces every call of every service: a server span
+/// per call, child of the caller's context from the metadata, named `package.Service/Method`,
+/// with `rpc.system`, `rpc.service`, `rpc.method` and `rpc.grpc.status_code` (read from the
+/// response's trailers). Handlers inside may still use `#[traced]`; do not also put
+/// `#[traced_rpc]` on them (that would make a second server span).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcServerLayer;
+
+impl<S> tower_layer::Layer<S> for GrpcServerLayer {
+    type Service = GrpcServerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcServerService { inner }
+    }
+}
+
+/// The service [`GrpcServerLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct GrpcServerService<S> {
+    inner: S,
+}
+
+impl<S, B, RB> tower_service::Service<http::Request<B>> for GrpcServerService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Error: Display,
+    RB: http_body::Body,
+{
+    type Response = http::Response<TracedBody<RB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let parent = crate::propagation::extract(req.headers());
+        let path = GrpcPath::parse(req.uri().path());
+        let name = span_name(path.as_ref(), req.uri());
+        let mut span = crate::span::start(name, SpanKind::Server, Parent::Explicit(&parent));
+        if span.is_recording() {
+            describe_call(&mut span, path.as_ref());
+        }
+        if let Some(path) = path {
+            req.extensions_mut().insert(path);
+        }
+        let ctx = span.attach_context();
+        let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
+        ResponseFuture::new(inner, span, ctx, Rules::Trailers(record_grpc_status))
+    }
+}
+
+/// A tower layer for a tonic client (around a `Channel`) that traces every call: a client
+/// span child of the current context, named `package.Service/Method`, injected into the
+/// request metadata, with `rpc.system`, `rpc.service`, `rpc.method`, `server.address`,
+/// `server.port` and `rpc.grpc.status_code`; any code but `OK`, or a transport error, marks it
+/// failed. The span ends when the response stream has been read.
+///
+/// A tonic client sends requests without the server's address (the `Channel` adds it below
+/// the layer), so name the server with [`to`](Self::to) for `server.address` and `server.port`
+/// (a client made `with_origin` needs not: its requests carry it).
+#[derive(Debug, Clone, Default)]
+pub struct GrpcClientLayer {
+    server: Option<(std::sync::Arc<str>, Option<u16>)>,
+}
+
+impl GrpcClientLayer {
+    /// The layer, with the server's address taken from each request's URI if it has one.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The layer for a client of the server at `uri` (the endpoint's URI).
+    pub fn to(uri: &http::Uri) -> Self {
+        GrpcClientLayer {
+            server: server_of(uri).map(|(host, port)| (std::sync::Arc::from(host), port)),
+        }
+    }
+}
+
+/// `server.address` and `server.port` of a URI (the port defaulted from the scheme).
+fn server_of(uri: &http::Uri) -> Option<(&str, Option<u16>)> {
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    });
+    Some((host, port))
+}
+
+impl<S> tower_layer::Layer<S> for GrpcClientLayer {
+    type Service = GrpcClientService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcClientService {
+            inner,
+            server: self.server.clone(),
+        }
+    }
+}
+
+/// The service [`GrpcClientLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct GrpcClientService<S> {
+    inner: S,
+    server: Option<(std::sync::Arc<str>, Option<u16>)>,
+}
+
+impl<S, B, RB> tower_service::Service<http::Request<B>> for GrpcClientService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Error: Display,
+    RB: http_body::Body,
+{
+    type Response = http::Response<TracedBody<RB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let path = GrpcPath::parse(req.uri().path());
+        let name = span_name(path.as_ref(), req.uri());
+        let mut span = crate::span::start(name, SpanKind::Client, Parent::Current);
+        crate::propagation::inject_context(&span.context(), req.headers_mut());
+        if span.is_recording() {
+            describe_call(&mut span, path.as_ref());
+            let server =
+                server_of(req.uri()).or_else(|| self.server.as_ref().map(|(h, p)| (&**h, *p)));
+            if let Some((host, port)) = server {
+                span.set_attribute(attr::SERVER_ADDRESS, host.to_owned());
+                if let Some(port) = port {
+                    span.set_attribute(attr::SERVER_PORT, i64::from(port));
+                }
+            }
+        }
+        let ctx = span.attach_context();
+        let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
+        ResponseFuture::new(inner, span, ctx, Rules::Trailers(record_grpc_status))
     }
 }
 
