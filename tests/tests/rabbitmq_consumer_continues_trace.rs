@@ -1,6 +1,7 @@
-//! Over the real RabbitMQ broker of this machine (127.0.0.1:5672): a producer span injects into
-//! the AMQP message headers and a `#[traced_rpc(consumer)]` handler continues the trace on the
-//! other side of the broker; a `link` consumer starts its own trace linked to the producer.
+//! Over the real RabbitMQ broker of this machine (127.0.0.1:5672): `integrations::amqp::publish`
+//! makes a producer span that injects into the AMQP message headers and a
+//! `#[traced_rpc(consumer)]` handler continues the trace on the other side of the broker; a
+//! `link` consumer starts its own trace linked to the producer.
 
 use std::time::Duration;
 
@@ -12,30 +13,32 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio_stream::StreamExt;
 use traceweave::testing::capture_async;
-use traceweave::{SpanKind, TraceId, traced, traced_rpc};
+use traceweave::{SpanKind, TraceId, traced_rpc};
 
 const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
-#[traced(kind = producer, attrs(messaging.system = "rabbitmq"))]
 async fn publish(channel: &Channel, queue: &str, body: &[u8]) {
+    // Headers of the application's own survive the injection.
     let mut headers = FieldTable::default();
-    traceweave::inject(&mut headers);
-    channel
-        .basic_publish(
-            "".into(),
-            queue.into(),
-            BasicPublishOptions::default(),
-            body,
-            BasicProperties::default().with_headers(headers),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("confirm");
+    headers.insert("app-header".into(), lapin::types::AMQPValue::Boolean(true));
+    traceweave::integrations::amqp::publish(
+        channel,
+        "",
+        queue,
+        BasicPublishOptions::default(),
+        body,
+        BasicProperties::default().with_headers(headers),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("confirm");
 }
 
 #[traced_rpc(consumer)]
 async fn handle_order(delivery: Delivery) -> Result<usize, lapin::Error> {
+    let headers = delivery.properties.headers().clone().unwrap_or_default();
+    assert!(headers.inner().contains_key("app-header"));
     delivery.ack(BasicAckOptions::default()).await?;
     Ok(delivery.data.len())
 }
@@ -97,8 +100,27 @@ async fn a_consumer_continues_the_producers_trace_through_rabbitmq() {
     })
     .await;
 
-    let producers: Vec<_> = spans.iter().filter(|s| s.name == "publish").collect();
+    let name = format!("{queue} publish");
+    let producers: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
     assert_eq!(producers.len(), 2);
+    assert_eq!(producers[0].kind, SpanKind::Producer);
+    for (key, value) in [
+        ("messaging.system", "rabbitmq"),
+        ("messaging.operation.type", "send"),
+        ("messaging.operation.name", "publish"),
+        ("messaging.destination.name", queue.as_str()),
+        ("messaging.rabbitmq.destination.routing_key", queue.as_str()),
+        ("messaging.message.body.size", "8"),
+    ] {
+        assert_eq!(
+            producers[0]
+                .attribute(key)
+                .map(|v| v.to_string())
+                .as_deref(),
+            Some(value),
+            "{key}"
+        );
+    }
     let consumer_span = spans.named("handle_order").unwrap();
     assert_eq!(consumer_span.kind, SpanKind::Consumer);
     assert_eq!(consumer_span.trace_id, producers[0].trace_id);

@@ -1,12 +1,86 @@
 //! RabbitMQ through lapin: AMQP header carriers (`FieldTable`, `BasicProperties`,
-//! `Delivery`) and what `#[traced_rpc(consumer)]` reads from a delivery.
+//! `Delivery`), what `#[traced_rpc(consumer)]` reads from a delivery, and [`publish`], which
+//! publishes and traces in one call.
+//!
+//! ```ignore
+//! // Producer: a `{destination} publish` span, its context in the message headers.
+//! traceweave::integrations::amqp::publish(&channel, "", "orders", Default::default(), body,
+//!     BasicProperties::default()).await?;
+//!
+//! // Consumer: a span under the producer's.
+//! #[traced_rpc(consumer)]
+//! async fn handle(delivery: Delivery) -> Result<(), lapin::Error> { ... }
+//! ```
 
+use std::borrow::Cow;
+
+use lapin::PublisherConfirm;
+use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel};
 
-use crate::context::Context;
+use crate::context::{Context, FutureExt};
 use crate::propagation::{Extractor, Injector, RpcCarrier};
 use crate::semconv::attr;
-use crate::span::Span;
+use crate::span::{Parent, Span, SpanKind};
+
+/// `basic_publish` inside a producer span named `{destination} publish` (the exchange, or the
+/// routing key on the default exchange), child of the current context, whose context is
+/// injected into the message headers (kept: other headers stay as given). Records
+/// `messaging.system`, `messaging.operation.type` (`send`), `messaging.operation.name`,
+/// `messaging.destination.name`, `messaging.rabbitmq.destination.routing_key` and
+/// `messaging.message.body.size`; a failed publish marks the span failed. The span covers the
+/// publish, not the broker's confirm (await the returned `PublisherConfirm` for that).
+pub async fn publish(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    options: BasicPublishOptions,
+    payload: &[u8],
+    properties: BasicProperties,
+) -> lapin::Result<PublisherConfirm> {
+    let destination = if exchange.is_empty() {
+        routing_key
+    } else {
+        exchange
+    };
+    let mut span = crate::span::start(
+        Cow::Owned(format!("{destination} publish")),
+        SpanKind::Producer,
+        Parent::Current,
+    );
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    crate::propagation::inject_context(&span.context(), &mut headers);
+    let properties = properties.with_headers(headers);
+    if span.is_recording() {
+        span.set_attribute(attr::MESSAGING_SYSTEM, "rabbitmq");
+        span.set_attribute(attr::MESSAGING_OPERATION_TYPE, "send");
+        span.set_attribute(attr::MESSAGING_OPERATION_NAME, "publish");
+        span.set_attribute(attr::MESSAGING_DESTINATION_NAME, destination.to_owned());
+        if !routing_key.is_empty() {
+            span.set_attribute(
+                attr::MESSAGING_RABBITMQ_DESTINATION_ROUTING_KEY,
+                routing_key.to_owned(),
+            );
+        }
+        span.set_attribute(attr::MESSAGING_MESSAGE_BODY_SIZE, payload.len() as i64);
+    }
+    let publish = channel.basic_publish(
+        ShortString::from(exchange),
+        ShortString::from(routing_key),
+        options,
+        payload,
+        properties,
+    );
+    let result = match span.attach_context() {
+        Some(ctx) => publish.with_context(ctx).await,
+        None => publish.await,
+    };
+    if let Err(e) = &result {
+        super::record_failure(&mut span, e);
+    }
+    result
+}
 
 fn as_str(v: &AMQPValue) -> Option<&str> {
     match v {

@@ -366,11 +366,8 @@ where
                 }))
             }
             Err(e) => {
-                if let Some(mut open) = open
-                    && open.span.is_recording()
-                {
-                    open.span.set_attribute(attr::ERROR_TYPE, error_type::<E>());
-                    open.span.set_status(Status::error(e.to_string()));
+                if let Some(mut open) = open {
+                    super::record_failure(&mut open.span, &e);
                 }
                 Err(e)
             }
@@ -417,7 +414,7 @@ impl<B: http_body::Body> http_body::Body for TracedBody<B> {
                     && open.span.is_recording()
                 {
                     open.span
-                        .set_attribute(attr::ERROR_TYPE, error_type::<B::Error>());
+                        .set_attribute(attr::ERROR_TYPE, super::error_type::<B::Error>());
                     open.span
                         .set_status(Status::error("the body failed mid-stream"));
                 }
@@ -669,16 +666,6 @@ fn record_response(span: &mut Span, status: http::StatusCode, side: Side) {
     if failed {
         span.set_attribute(attr::ERROR_TYPE, status.as_str().to_owned());
         span.set_status(Status::error(status.to_string()));
-    }
-}
-
-/// `error.type` for an error of type `E`: its type's path, `_OTHER` behind a trait object.
-fn error_type<E: ?Sized>() -> &'static str {
-    let name = std::any::type_name::<E>();
-    if name.contains("dyn ") {
-        "_OTHER"
-    } else {
-        name
     }
 }
 

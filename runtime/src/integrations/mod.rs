@@ -21,3 +21,23 @@ pub mod tracing;
 
 #[cfg(feature = "log")]
 pub mod log;
+
+/// `error.type` for an error of type `E`: its type's path, `_OTHER` behind a trait object.
+#[cfg(any(feature = "http", feature = "amqp", feature = "nats"))]
+pub(crate) fn error_type<E: ?Sized>() -> &'static str {
+    let name = std::any::type_name::<E>();
+    if name.contains("dyn ") {
+        "_OTHER"
+    } else {
+        name
+    }
+}
+
+/// Marks a span failed by `error` (`error.type` and the status).
+#[cfg(any(feature = "http", feature = "amqp", feature = "nats"))]
+pub(crate) fn record_failure<E: std::fmt::Display>(span: &mut crate::span::Span, error: &E) {
+    if span.is_recording() {
+        span.set_attribute(crate::semconv::attr::ERROR_TYPE, error_type::<E>());
+        span.set_status(crate::span::Status::error(error.to_string()));
+    }
+}

@@ -1,12 +1,110 @@
-//! NATS through async-nats: header carriers (`HeaderMap`, `Message`) and what
-//! `#[traced_rpc(consumer)]` reads from a message.
+//! NATS through async-nats: header carriers (`HeaderMap`, `Message`), what
+//! `#[traced_rpc(consumer)]` reads from a message, and [`publish`] / [`request`], which send
+//! and trace in one call.
+//!
+//! ```ignore
+//! traceweave::integrations::nats::publish(&client, "orders.created", payload).await?;
+//! let reply = traceweave::integrations::nats::request(&client, "stock.check", payload).await?;
+//! ```
+
+use std::borrow::Cow;
 
 use async_nats::HeaderMap;
+use async_nats::subject::ToSubject;
+use bytes::Bytes;
 
-use crate::context::Context;
+use crate::context::{Context, FutureExt};
 use crate::propagation::{Extractor, Injector, RpcCarrier};
 use crate::semconv::attr;
-use crate::span::Span;
+use crate::span::{Parent, Span, SpanKind};
+
+/// Starts the span of a send to `subject` and injects its context into `headers`.
+fn send_span(
+    subject: &str,
+    operation: &'static str,
+    kind: SpanKind,
+    headers: &mut HeaderMap,
+    size: usize,
+) -> Span {
+    let mut span = crate::span::start(
+        Cow::Owned(format!("{subject} {operation}")),
+        kind,
+        Parent::Current,
+    );
+    crate::propagation::inject_context(&span.context(), headers);
+    if span.is_recording() {
+        span.set_attribute(attr::MESSAGING_SYSTEM, "nats");
+        span.set_attribute(attr::MESSAGING_OPERATION_TYPE, "send");
+        span.set_attribute(attr::MESSAGING_OPERATION_NAME, operation);
+        span.set_attribute(attr::MESSAGING_DESTINATION_NAME, subject.to_owned());
+        span.set_attribute(attr::MESSAGING_MESSAGE_BODY_SIZE, size as i64);
+    }
+    span
+}
+
+/// Runs `send` with the span current, marking the span failed if it fails.
+async fn sent<T, E: std::fmt::Display>(
+    mut span: Span,
+    send: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let result = match span.attach_context() {
+        Some(ctx) => send.with_context(ctx).await,
+        None => send.await,
+    };
+    if let Err(e) = &result {
+        super::record_failure(&mut span, e);
+    }
+    result
+}
+
+/// `Client::publish` inside a producer span `{subject} publish`, child of the current context,
+/// its context in the message headers; `messaging.system = "nats"`, `messaging.operation.type`,
+/// `messaging.destination.name`, `messaging.message.body.size`.
+pub async fn publish(
+    client: &async_nats::Client,
+    subject: impl ToSubject,
+    payload: Bytes,
+) -> Result<(), async_nats::PublishError> {
+    publish_with_headers(client, subject, HeaderMap::new(), payload).await
+}
+
+/// [`publish`] with headers of the caller's (the context is added to them).
+pub async fn publish_with_headers(
+    client: &async_nats::Client,
+    subject: impl ToSubject,
+    mut headers: HeaderMap,
+    payload: Bytes,
+) -> Result<(), async_nats::PublishError> {
+    let subject = subject.to_subject();
+    let span = send_span(
+        &subject,
+        "publish",
+        SpanKind::Producer,
+        &mut headers,
+        payload.len(),
+    );
+    sent(span, client.publish_with_headers(subject, headers, payload)).await
+}
+
+/// `Client::request` inside a client span `{subject} request` that lasts until the reply
+/// arrives (or the request fails: no responders, a timeout), its context in the headers, so
+/// the responder's `#[traced_rpc(consumer)]` span is its child.
+pub async fn request(
+    client: &async_nats::Client,
+    subject: impl ToSubject,
+    payload: Bytes,
+) -> Result<async_nats::Message, async_nats::RequestError> {
+    let subject = subject.to_subject();
+    let mut headers = HeaderMap::new();
+    let span = send_span(
+        &subject,
+        "request",
+        SpanKind::Client,
+        &mut headers,
+        payload.len(),
+    );
+    sent(span, client.request_with_headers(subject, headers, payload)).await
+}
 
 impl Extractor for HeaderMap {
     fn get(&self, key: &str) -> Option<&str> {
