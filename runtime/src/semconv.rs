@@ -26,3 +26,15 @@ pub(crate) mod rpc {
     pub(crate) const METHOD: &str = a::RPC_METHOD;
     pub(crate) const GRPC_STATUS_CODE: &str = a::RPC_GRPC_STATUS_CODE;
 }
+
+/// Where code is: the file and line of schema 1.42, and the module path under the name
+/// `code.namespace`, which 1.42 folds into `code.function.name` (a module path alone has no
+/// newer name).
+pub(crate) mod code {
+    use opentelemetry_semantic_conventions::attribute as a;
+
+    pub(crate) const FILE_PATH: &str = a::CODE_FILE_PATH;
+    pub(crate) const LINE_NUMBER: &str = a::CODE_LINE_NUMBER;
+    #[allow(deprecated)]
+    pub(crate) const NAMESPACE: &str = a::CODE_NAMESPACE;
+}

@@ -59,7 +59,7 @@ async fn log_records_become_events_and_lines_carry_the_ids() {
     assert_eq!(attr(1, "level"), Some(Value::from("WARN")));
     assert_eq!(attr(1, "target"), Some(Value::from("stock")));
     assert_eq!(
-        attr(0, "code.filepath"),
+        attr(0, "code.file.path"),
         Some(Value::from("tests/tests/log_bridge.rs"))
     );
 

@@ -344,19 +344,19 @@ fn locations_are_recorded_by_default() {
     let s = spans.named("instrumented_leaf").unwrap();
     let get = |k: &str| s.attributes.iter().find(|kv| kv.key.as_str() == k);
     assert_eq!(
-        get("code.filepath").unwrap().value,
+        get("code.file.path").unwrap().value,
         Value::from("tests/tests/tracing_layer.rs")
     );
     assert_eq!(
         get("code.namespace").unwrap().value,
         Value::from("tracing_layer")
     );
-    assert!(matches!(get("code.lineno").unwrap().value, Value::I64(n) if n > 0));
+    assert!(matches!(get("code.line.number").unwrap().value, Value::I64(n) if n > 0));
     assert!(
         s.events[0]
             .attributes
             .iter()
-            .any(|kv| kv.key.as_str() == "code.lineno")
+            .any(|kv| kv.key.as_str() == "code.line.number")
     );
 }
 

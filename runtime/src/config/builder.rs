@@ -8,6 +8,7 @@ use super::resource::default_resource;
 use super::{InitError, TracingGuard, warn};
 use crate::export::{ConsoleExporter, Exporter, Exporters};
 use crate::sampler::{AlwaysOn, ParentBased, Sampler};
+use crate::semconv;
 use crate::span::{KeyValue, Resource, SpanLimits};
 use crate::tracer::{BatchConfig, Tracer, install_global, take_pre_init};
 
@@ -231,11 +232,11 @@ impl Builder {
         let mut attrs = default_resource();
         attrs.append(&mut env.resource);
         if let Some(name) = env.service_name.take() {
-            attrs.push(KeyValue::new("service.name", name));
+            attrs.push(KeyValue::new(semconv::attr::SERVICE_NAME, name));
         }
         attrs.append(&mut self.resource);
         if let Some(name) = self.service_name.take() {
-            attrs.push(KeyValue::new("service.name", name));
+            attrs.push(KeyValue::new(semconv::attr::SERVICE_NAME, name));
         }
         let resource = Resource::new(attrs);
         let processor = Box::new(Exporters::new(exporters, resource.clone()));
@@ -265,10 +266,10 @@ fn propagator_from_names(
     let parts: Vec<Box<dyn Propagator>> = names
         .iter()
         .filter_map(|n| match n.as_str() {
-            "sw8" | "skywalking" => Some(Box::new(
-                SkyWalkingPropagator::new()
-                    .with_service(text("service.name"), text("service.instance.id")),
-            ) as Box<dyn Propagator>),
+            "sw8" | "skywalking" => Some(Box::new(SkyWalkingPropagator::new().with_service(
+                text(semconv::attr::SERVICE_NAME),
+                text(semconv::attr::SERVICE_INSTANCE_ID),
+            )) as Box<dyn Propagator>),
             n => by_name(n).ok(),
         })
         .collect();

@@ -1,5 +1,6 @@
 //! What the process can tell about itself: the default resource attributes.
 
+use crate::semconv;
 use crate::span::KeyValue;
 
 pub(super) fn default_resource() -> Vec<KeyValue> {
@@ -8,21 +9,27 @@ pub(super) fn default_resource() -> Vec<KeyValue> {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
     let mut attrs = vec![
-        KeyValue::new("service.name", format!("unknown_service:{exe}")),
         KeyValue::new(
-            "service.instance.id",
+            semconv::attr::SERVICE_NAME,
+            format!("unknown_service:{exe}"),
+        ),
+        KeyValue::new(
+            semconv::attr::SERVICE_INSTANCE_ID,
             format!("{:032x}", crate::id::TraceId::random().to_u128()),
         ),
-        KeyValue::new("telemetry.sdk.name", "traceweave"),
-        KeyValue::new("telemetry.sdk.language", "rust"),
-        KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
-        KeyValue::new("process.pid", i64::from(std::process::id())),
-        KeyValue::new("process.executable.name", exe),
-        KeyValue::new("host.arch", host_arch(std::env::consts::ARCH)),
-        KeyValue::new("os.type", os_type(std::env::consts::OS)),
+        KeyValue::new(semconv::attr::TELEMETRY_SDK_NAME, "traceweave"),
+        KeyValue::new(semconv::attr::TELEMETRY_SDK_LANGUAGE, "rust"),
+        KeyValue::new(
+            semconv::attr::TELEMETRY_SDK_VERSION,
+            env!("CARGO_PKG_VERSION"),
+        ),
+        KeyValue::new(semconv::attr::PROCESS_PID, i64::from(std::process::id())),
+        KeyValue::new(semconv::attr::PROCESS_EXECUTABLE_NAME, exe),
+        KeyValue::new(semconv::attr::HOST_ARCH, host_arch(std::env::consts::ARCH)),
+        KeyValue::new(semconv::attr::OS_TYPE, os_type(std::env::consts::OS)),
     ];
     if let Some(host) = hostname() {
-        attrs.push(KeyValue::new("host.name", host));
+        attrs.push(KeyValue::new(semconv::attr::HOST_NAME, host));
     }
     attrs
 }

@@ -17,6 +17,7 @@
 
 use std::fmt::Write as _;
 
+use crate::semconv;
 use crate::span::{Event, KeyValue, clock, inbox};
 
 /// Wraps a `log::Log`: see the [module](self).
@@ -88,10 +89,10 @@ impl<L: log::Log> log::Log for Logger<L> {
                 KeyValue::new("target", record.target().to_owned()),
             ];
             if let Some(file) = record.file_static() {
-                attributes.push(KeyValue::new("code.filepath", file));
+                attributes.push(KeyValue::new(semconv::code::FILE_PATH, file));
             }
             if let Some(line) = record.line() {
-                attributes.push(KeyValue::new("code.lineno", i64::from(line)));
+                attributes.push(KeyValue::new(semconv::code::LINE_NUMBER, i64::from(line)));
             }
             let event = Event {
                 name: message.into(),

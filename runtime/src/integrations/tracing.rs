@@ -42,6 +42,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use crate::context::{self, Context};
 use crate::id::{SpanId, TraceId};
+use crate::semconv;
 use crate::span::raw::CodeLocation;
 use crate::span::{self, Event, KeyValue, Parent, Span, SpanKind, Status, Value, clock, inbox};
 
@@ -86,7 +87,7 @@ impl TraceweaveLayer {
         self
     }
 
-    /// Whether spans and events record `code.filepath`, `code.lineno` and `code.namespace`
+    /// Whether spans and events record `code.file.path`, `code.line.number` and `code.namespace`
     /// (default `true`; static strings, no allocation).
     pub fn with_location(mut self, on: bool) -> Self {
         self.location = on;
@@ -267,8 +268,10 @@ impl EventFields {
             "message" => self.message = Some(value.to_string()),
             "error" => {
                 let text = value.to_string();
-                self.attributes
-                    .push(KeyValue::new("exception.message", text.clone()));
+                self.attributes.push(KeyValue::new(
+                    semconv::attr::EXCEPTION_MESSAGE,
+                    text.clone(),
+                ));
                 self.error = Some(text);
             }
             // tracing-log's fields for records of the `log` crate.
@@ -298,13 +301,13 @@ impl TraceweaveLayer {
             return;
         }
         if let Some(file) = meta.file() {
-            out.push(KeyValue::new("code.filepath", file));
+            out.push(KeyValue::new(semconv::code::FILE_PATH, file));
         }
         if let Some(line) = meta.line() {
-            out.push(KeyValue::new("code.lineno", i64::from(line)));
+            out.push(KeyValue::new(semconv::code::LINE_NUMBER, i64::from(line)));
         }
         if let Some(module) = meta.module_path() {
-            out.push(KeyValue::new("code.namespace", module));
+            out.push(KeyValue::new(semconv::code::NAMESPACE, module));
         }
     }
 

@@ -10,6 +10,7 @@ use super::limits::{SpanLimits, apply_to_list, truncate_value};
 use super::{Event, Key, KeyValue, Link, SpanKind, SpanRecord, Status, Value};
 use crate::context::TraceState;
 use crate::id::{SpanId, TraceFlags, TraceId};
+use crate::semconv;
 
 const INLINE_ATTRS: usize = 2;
 
@@ -51,7 +52,7 @@ pub(crate) struct StaticAttr {
 }
 
 /// Where a span's code is. The same for every span of a callsite, so a span holds one pointer
-/// and its `code.filepath`, `code.lineno` and `code.namespace` attributes are read out only
+/// and its `code.file.path`, `code.line.number` and `code.namespace` attributes are read out only
 /// when it is exported (they are not counted against the attribute limit).
 pub(crate) trait CodeLocation: Sync {
     fn filepath(&self) -> Option<&'static str>;
@@ -63,15 +64,15 @@ pub(crate) trait CodeLocation: Sync {
 pub(crate) fn code_attr(code: &dyn CodeLocation, i: u8) -> Option<StaticAttr> {
     match i {
         0 => code.filepath().map(|f| StaticAttr {
-            key: "code.filepath",
+            key: semconv::code::FILE_PATH,
             value: Prim::Str(f),
         }),
         1 => code.lineno().map(|l| StaticAttr {
-            key: "code.lineno",
+            key: semconv::code::LINE_NUMBER,
             value: Prim::I64(i64::from(l)),
         }),
         2 => code.namespace().map(|m| StaticAttr {
-            key: "code.namespace",
+            key: semconv::code::NAMESPACE,
             value: Prim::Str(m),
         }),
         _ => None,
@@ -393,7 +394,7 @@ mod tests {
         raw.code = Some(&HERE);
         let want = [
             ("order.id", ValueRef::I64(7)),
-            ("code.filepath", ValueRef::Str("src/orders.rs")),
+            ("code.file.path", ValueRef::Str("src/orders.rs")),
             ("code.namespace", ValueRef::Str("shop::orders")),
         ];
         let spans = [raw];
@@ -404,6 +405,6 @@ mod tests {
         assert_eq!(attrs.collect::<Vec<_>>(), want);
         let record = spans[0].to_record();
         let keys: Vec<_> = record.attributes.iter().map(|kv| kv.key.as_str()).collect();
-        assert_eq!(keys, ["order.id", "code.filepath", "code.namespace"]);
+        assert_eq!(keys, ["order.id", "code.file.path", "code.namespace"]);
     }
 }

@@ -1,6 +1,7 @@
 //! The resource: what produced the spans.
 
 use super::{KeyValue, Value};
+use crate::semconv;
 
 /// What produced the spans: service, instance, host and process facts.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -36,7 +37,7 @@ impl Resource {
 
     /// `service.name`, or `unknown_service`.
     pub fn service_name(&self) -> &str {
-        self.get("service.name")
+        self.get(semconv::attr::SERVICE_NAME)
             .and_then(Value::as_str)
             .unwrap_or("unknown_service")
     }
