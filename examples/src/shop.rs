@@ -1,9 +1,10 @@
-//! The shop demo: the journey of the source articles, each hop one attribute.
+//! The shop demo: the journey of the source articles, each hop one line.
 //!
-//! A client calls the checkout HTTP API (axum, `#[traced_rpc]`), which reserves stock over
-//! gRPC (tonic, `#[traced_rpc]` on the server, a client span that injects), publishes an
-//! `order.created` message to RabbitMQ (a producer span that injects into the AMQP headers),
-//! and a consumer (`#[traced_rpc(consumer)]`) continues the trace. The console exporter
+//! A customer calls the checkout HTTP API through a traced HTTP client (`ClientLayer`); the
+//! API (axum with `ServerLayer`) reserves stock over gRPC (tonic: `GrpcClientLayer` on the
+//! channel, `GrpcServerLayer` on the server), publishes an `order.created` message to
+//! RabbitMQ (`integrations::amqp::publish`), and a consumer (`#[traced_rpc(consumer)]`)
+//! continues the trace. No context is injected or extracted by hand. The console exporter
 //! prints the whole request as one tree.
 //!
 //! `cargo run -p traceweave-examples --features shop --bin shop` (RabbitMQ on 127.0.0.1:5672;
@@ -12,16 +13,20 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use http::{HeaderMap, StatusCode};
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions,
-};
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_stream::StreamExt;
-use tonic::transport::Server;
-use traceweave::{traced, traced_rpc};
+use tonic::transport::{Endpoint, Server};
+use tower::{Layer, ServiceExt};
+use traceweave::integrations::http::{ClientLayer, ServerLayer};
+use traceweave::integrations::tonic::{GrpcClientLayer, GrpcClientService, GrpcServerLayer};
+use traceweave::{current_span, traced, traced_rpc};
 use traceweave_tests::inventory::inventory_client::InventoryClient;
 use traceweave_tests::inventory::inventory_server::{Inventory, InventoryServer};
 use traceweave_tests::inventory::{ReserveReply, ReserveRequest};
@@ -32,12 +37,13 @@ struct Stock;
 
 #[tonic::async_trait]
 impl Inventory for Stock {
-    #[traced_rpc(attrs(order.quantity = request.get_ref().quantity))]
+    // The server span comes from `GrpcServerLayer`; the handler only adds what it knows.
     async fn reserve(
         &self,
         request: tonic::Request<ReserveRequest>,
     ) -> Result<tonic::Response<ReserveReply>, tonic::Status> {
         let r = request.into_inner();
+        current_span().set_attribute("order.quantity", i64::from(r.quantity));
         check_stock(&r.sku, r.quantity)?;
         Ok(tonic::Response::new(ReserveReply {
             reserved: true,
@@ -59,51 +65,33 @@ fn check_stock(sku: &str, quantity: u32) -> Result<(), tonic::Status> {
 
 #[derive(Clone)]
 struct Shop {
-    grpc: String,
+    inventory: InventoryClient<GrpcClientService<tonic::transport::Channel>>,
     channel: Option<Channel>,
 }
 
-#[traced(kind = client, name = "shop.inventory.v1.Inventory/Reserve")]
-async fn reserve(grpc: &str, quantity: u32) -> Result<String, tonic::Status> {
-    let mut client = InventoryClient::connect(grpc.to_owned())
-        .await
-        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-    let mut request = tonic::Request::new(ReserveRequest {
+// The server span ("POST /checkout") comes from `ServerLayer`.
+async fn checkout(State(mut shop): State<Shop>) -> (StatusCode, String) {
+    let request = ReserveRequest {
         sku: "book".into(),
-        quantity,
-    });
-    traceweave::inject(request.metadata_mut());
-    Ok(client.reserve(request).await?.into_inner().reservation_id)
-}
-
-#[traced(kind = producer, attrs(messaging.system = "rabbitmq", messaging.destination.name = QUEUE))]
-async fn publish_order(channel: &Channel, reservation: &str) -> Result<(), lapin::Error> {
-    let mut headers = FieldTable::default();
-    traceweave::inject(&mut headers);
-    channel
-        .basic_publish(
-            "".into(),
-            QUEUE.into(),
-            BasicPublishOptions::default(),
-            reservation.as_bytes(),
-            BasicProperties::default().with_headers(headers),
-        )
-        .await?
-        .await?;
-    Ok(())
-}
-
-#[traced_rpc(name = "POST /checkout", attrs(http.route = "/checkout"))]
-async fn checkout(State(shop): State<Shop>, headers: HeaderMap) -> (StatusCode, String) {
-    let _ = &headers;
-    let reservation = match reserve(&shop.grpc, 2).await {
-        Ok(r) => r,
+        quantity: 2,
+    };
+    let reservation = match shop.inventory.reserve(request).await {
+        Ok(reply) => reply.into_inner().reservation_id,
         Err(status) => return (StatusCode::BAD_GATEWAY, status.message().to_owned()),
     };
-    if let Some(channel) = &shop.channel
-        && let Err(e) = publish_order(channel, &reservation).await
-    {
-        return (StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    if let Some(channel) = &shop.channel {
+        let published = traceweave::integrations::amqp::publish(
+            channel,
+            "",
+            QUEUE,
+            Default::default(),
+            reservation.as_bytes(),
+            BasicProperties::default(),
+        )
+        .await;
+        if let Err(e) = published {
+            return (StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+        }
     }
     (StatusCode::OK, reservation)
 }
@@ -119,23 +107,16 @@ async fn send_confirmation_email(reservation: &str) {
     tokio::time::sleep(Duration::from_millis(3)).await;
 }
 
-/// A client with its own span: what a browser's or another service's instrumentation does.
-#[traced(kind = client, name = "browser: POST /checkout")]
-async fn customer(addr: std::net::SocketAddr) -> std::io::Result<String> {
-    let mut headers = std::collections::HashMap::new();
-    traceweave::inject(&mut headers);
-    let mut request = format!(
-        "POST /checkout HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 0\r\nconnection: close\r\n"
-    );
-    for (k, v) in &headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    Ok(response.lines().next().unwrap_or_default().to_owned())
+/// The customer: a traced HTTP client, as another service calling the shop would be.
+#[traced(root, name = "customer checkout")]
+async fn customer(addr: std::net::SocketAddr) -> Result<String, Box<dyn std::error::Error>> {
+    let client = ClientLayer::new().layer(Client::builder(TokioExecutor::new()).build_http());
+    let request =
+        http::Request::post(format!("http://{addr}/checkout")).body(Full::new(Bytes::new()))?;
+    let response = client.oneshot(request).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(format!("{status} {}", String::from_utf8_lossy(&body)))
 }
 
 #[tokio::main]
@@ -146,7 +127,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let grpc_addr = grpc.local_addr()?;
     tokio::spawn(
         Server::builder()
-            .layer(traceweave::integrations::tonic::GrpcMethodLayer)
+            .layer(GrpcServerLayer)
             .add_service(InventoryServer::new(Stock))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(grpc)),
     );
@@ -184,12 +165,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let shop = Shop {
-        grpc: format!("http://{grpc_addr}"),
-        channel,
-    };
+    let endpoint = Endpoint::from_shared(format!("http://{grpc_addr}"))?;
+    let inventory =
+        InventoryClient::new(GrpcClientLayer::to(endpoint.uri()).layer(endpoint.connect_lazy()));
+    let shop = Shop { inventory, channel };
     let app = axum::Router::new()
         .route("/checkout", axum::routing::post(checkout))
+        .layer(ServerLayer::new())
         .with_state(shop);
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let http_addr = http.local_addr()?;
