@@ -2,7 +2,7 @@
 //! hyper-util client traced by `ClientLayer`. One trace per request (client span → server span
 //! → the handler's `#[traced]` work), the names and every semantic-convention attribute, 4xx
 //! failing the client only, 5xx both, unknown methods, the server span covering the streamed
-//! body, and a refused connection failing the client span.
+//! body, a refused connection failing the client span; reqwest through `TracingMiddleware`.
 
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -333,4 +333,67 @@ async fn a_refused_connection_fails_the_client_span() {
         attr(client, "error.type")
     );
     assert!(attr(client, "http.response.status_code").is_none());
+}
+
+/// The same request through reqwest with `TracingMiddleware`.
+#[traced(root)]
+async fn send_with_reqwest(url: String) -> (Option<StatusCode>, String, TraceId) {
+    let _ = memory();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(traceweave::integrations::reqwest::TracingMiddleware)
+        .build();
+    let trace_id = traceweave::current_ids().unwrap().0;
+    match client.get(url).send().await {
+        Ok(response) => {
+            let status = response.status();
+            (Some(status), response.text().await.unwrap(), trace_id)
+        }
+        Err(e) => (None, e.to_string(), trace_id),
+    }
+}
+
+#[tokio::test]
+async fn reqwest_through_the_middleware_is_one_trace_with_the_server() {
+    let addr = serve().await;
+    let (status, body, trace_id) = send_with_reqwest(format!("http://{addr}/orders/5")).await;
+    assert_eq!((status, body.as_str()), (Some(StatusCode::OK), "10"));
+    let spans = spans_of(trace_id);
+    let client = one(&spans, SpanKind::Client);
+    let server = one(&spans, SpanKind::Server);
+    assert_eq!(
+        server.parent_span_id, client.span_id,
+        "injected and extracted"
+    );
+    assert_eq!(client.name, "GET");
+    let port = addr.rsplit_once(':').unwrap().1.to_owned();
+    for (key, value) in [
+        ("http.request.method", "GET"),
+        ("url.full", format!("http://{addr}/orders/5").as_str()),
+        ("server.address", "127.0.0.1"),
+        ("server.port", port.as_str()),
+        ("network.protocol.version", "1.1"),
+        ("http.response.status_code", "200"),
+    ] {
+        assert_eq!(attr(client, key).as_deref(), Some(value), "{key}");
+    }
+    assert!(!client.status.is_error());
+
+    let (status, _, trace_id) = send_with_reqwest(format!("http://{addr}/status/404")).await;
+    assert_eq!(status, Some(StatusCode::NOT_FOUND));
+    let spans = spans_of(trace_id);
+    let client = one(&spans, SpanKind::Client);
+    assert!(client.status.is_error(), "a client span fails on 4xx");
+    assert_eq!(attr(client, "error.type").as_deref(), Some("404"));
+    assert!(!one(&spans, SpanKind::Server).status.is_error());
+
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (status, _, trace_id) = send_with_reqwest(format!("http://127.0.0.1:{port}/")).await;
+    assert!(status.is_none());
+    let spans = spans_of(trace_id);
+    let client = one(&spans, SpanKind::Client);
+    assert!(client.status.is_error());
+    assert_eq!(attr(client, "error.type").as_deref(), Some("connect"));
 }

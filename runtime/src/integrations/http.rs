@@ -435,13 +435,13 @@ impl<B: http_body::Body> http_body::Body for TracedBody<B> {
 
 /// A request method as the conventions record it: the nine known ones as they are, anything
 /// else `_OTHER` (with the original kept beside it).
-struct Method {
+pub(crate) struct Method {
     known: Option<&'static str>,
     original: String,
 }
 
 impl Method {
-    fn of(method: &http::Method) -> Method {
+    pub(crate) fn of(method: &http::Method) -> Method {
         let known = [
             http::Method::GET,
             http::Method::HEAD,
@@ -482,11 +482,11 @@ impl Method {
     }
 
     /// The span name's method part (`HTTP` for an unknown one).
-    fn span_name(&self) -> &'static str {
+    pub(crate) fn span_name(&self) -> &'static str {
         self.known.unwrap_or("HTTP")
     }
 
-    fn record(&self, span: &mut Span) {
+    pub(crate) fn record(&self, span: &mut Span) {
         span.set_attribute(attr::HTTP_REQUEST_METHOD, self.value());
         if self.known.is_none() {
             span.set_attribute(attr::HTTP_REQUEST_METHOD_ORIGINAL, self.original.clone());
@@ -504,7 +504,7 @@ fn route_of<B>(req: &http::Request<B>) -> Option<String> {
     None
 }
 
-fn protocol_version(version: http::Version) -> Option<&'static str> {
+pub(crate) fn protocol_version(version: http::Version) -> Option<&'static str> {
     Some(match version {
         http::Version::HTTP_09 => "0.9",
         http::Version::HTTP_10 => "1.0",
@@ -654,7 +654,7 @@ fn redacted(uri: &http::Uri) -> String {
     }
 }
 
-fn record_response(span: &mut Span, status: http::StatusCode, side: Side) {
+pub(crate) fn record_response(span: &mut Span, status: http::StatusCode, side: Side) {
     if !span.is_recording() {
         return;
     }

@@ -4,6 +4,9 @@
 #[cfg(feature = "http")]
 pub mod http;
 
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
+
 #[cfg(feature = "tonic")]
 pub mod tonic;
 
@@ -12,6 +15,9 @@ pub mod amqp;
 
 #[cfg(feature = "nats")]
 pub mod nats;
+
+#[cfg(feature = "kafka")]
+pub mod kafka;
 
 #[cfg(feature = "opentelemetry-api")]
 pub mod opentelemetry;
@@ -23,7 +29,12 @@ pub mod tracing;
 pub mod log;
 
 /// `error.type` for an error of type `E`: its type's path, `_OTHER` behind a trait object.
-#[cfg(any(feature = "http", feature = "amqp", feature = "nats"))]
+#[cfg(any(
+    feature = "http",
+    feature = "amqp",
+    feature = "nats",
+    feature = "kafka"
+))]
 pub(crate) fn error_type<E: ?Sized>() -> &'static str {
     let name = std::any::type_name::<E>();
     if name.contains("dyn ") {
@@ -34,7 +45,12 @@ pub(crate) fn error_type<E: ?Sized>() -> &'static str {
 }
 
 /// Marks a span failed by `error` (`error.type` and the status).
-#[cfg(any(feature = "http", feature = "amqp", feature = "nats"))]
+#[cfg(any(
+    feature = "http",
+    feature = "amqp",
+    feature = "nats",
+    feature = "kafka"
+))]
 pub(crate) fn record_failure<E: std::fmt::Display>(span: &mut crate::span::Span, error: &E) {
     if span.is_recording() {
         span.set_attribute(crate::semconv::attr::ERROR_TYPE, error_type::<E>());
