@@ -36,6 +36,54 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// One in-memory pipeline for the whole test process (service `traceweave-tests`), installed
+/// on first use and never shut down: tests that share it each read only their own traces.
+pub fn shared_pipeline() -> &'static traceweave::InMemoryExporter {
+    static PIPELINE: std::sync::OnceLock<(traceweave::InMemoryExporter, traceweave::TracingGuard)> =
+        std::sync::OnceLock::new();
+    &PIPELINE
+        .get_or_init(|| {
+            let memory = traceweave::InMemoryExporter::new();
+            let guard = traceweave::builder()
+                .ignore_env()
+                .service_name("traceweave-tests")
+                .schedule_delay(std::time::Duration::from_millis(20))
+                .exporter(memory.clone())
+                .install()
+                .expect("the shared pipeline installs");
+            (memory, guard)
+        })
+        .0
+}
+
+/// The spans of one trace in the [`shared_pipeline`], after a flush.
+pub fn spans_of(trace_id: traceweave::TraceId) -> Vec<traceweave::SpanRecord> {
+    assert!(traceweave::force_flush());
+    shared_pipeline()
+        .spans()
+        .into_iter()
+        .filter(|s| s.trace_id == trace_id)
+        .collect()
+}
+
+/// The one span of `kind` among `spans` (fails the test if there are none or several).
+pub fn one(
+    spans: &[traceweave::SpanRecord],
+    kind: traceweave::SpanKind,
+) -> &traceweave::SpanRecord {
+    let mut it = spans.iter().filter(|s| s.kind == kind);
+    let span = it
+        .next()
+        .unwrap_or_else(|| panic!("no {kind:?} span in {spans:#?}"));
+    assert!(it.next().is_none(), "one {kind:?} span in {spans:#?}");
+    span
+}
+
+/// An attribute of a span as text.
+pub fn attr(span: &traceweave::SpanRecord, key: &str) -> Option<String> {
+    span.attribute(key).map(|v| v.to_string())
+}
+
 /// A child process killed when dropped.
 #[derive(Debug)]
 pub struct Running(pub std::process::Child);

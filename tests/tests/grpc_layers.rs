@@ -4,18 +4,15 @@
 //! and the status codes read from the trailers: servers fail only on server-fault codes,
 //! clients on any code but OK, and a dead server fails the client span.
 
-use std::time::Duration;
-
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic::{Code, Request, Response, Status};
 use tower::Layer;
 use traceweave::integrations::tonic::{GrpcClientLayer, GrpcServerLayer};
-use traceweave::{
-    Baggage, Context, InMemoryExporter, SpanKind, SpanRecord, TraceId, TracingGuard, traced,
-};
+use traceweave::{Baggage, Context, SpanKind, TraceId, traced};
 use traceweave_tests::inventory::inventory_client::InventoryClient;
 use traceweave_tests::inventory::inventory_server::{Inventory, InventoryServer};
 use traceweave_tests::inventory::{ReserveReply, ReserveRequest};
+use traceweave_tests::{attr, one, shared_pipeline, spans_of};
 
 #[traced]
 fn check_stock(quantity: u32) -> Result<(), Status> {
@@ -66,50 +63,9 @@ async fn call(
     (reply.map(|r| r.into_inner().reservation_id), trace_id)
 }
 
-/// One pipeline for the process, shared by the tests (each reads only its own traces).
-fn memory() -> &'static InMemoryExporter {
-    static PIPELINE: std::sync::OnceLock<(InMemoryExporter, TracingGuard)> =
-        std::sync::OnceLock::new();
-    &PIPELINE
-        .get_or_init(|| {
-            let memory = InMemoryExporter::new();
-            let guard = traceweave::builder()
-                .ignore_env()
-                .service_name("grpc-layers")
-                .schedule_delay(Duration::from_millis(20))
-                .exporter(memory.clone())
-                .install()
-                .unwrap();
-            (memory, guard)
-        })
-        .0
-}
-
-fn spans_of(memory: &InMemoryExporter, trace_id: TraceId) -> Vec<SpanRecord> {
-    assert!(traceweave::force_flush());
-    memory
-        .spans()
-        .into_iter()
-        .filter(|s| s.trace_id == trace_id)
-        .collect()
-}
-
-fn attr(span: &SpanRecord, key: &str) -> Option<String> {
-    span.attribute(key).map(|v| v.to_string())
-}
-
-fn one(spans: &[SpanRecord], kind: SpanKind) -> &SpanRecord {
-    let mut it = spans.iter().filter(|s| s.kind == kind);
-    let span = it
-        .next()
-        .unwrap_or_else(|| panic!("no {kind:?} span in {spans:#?}"));
-    assert!(it.next().is_none(), "one {kind:?} span");
-    span
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_and_server_layers_trace_every_call() {
-    let memory = memory();
+    let _ = shared_pipeline();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(
@@ -132,7 +88,7 @@ async fn client_and_server_layers_trace_every_call() {
             Ok(id) => assert_eq!(id, "res-book-acme", "baggage crossed"),
             Err(status) => assert_eq!(status.code(), code),
         }
-        let spans = spans_of(memory, trace_id);
+        let spans = spans_of(trace_id);
         let root = spans.iter().find(|s| s.name == "call").unwrap();
         let client_span = one(&spans, SpanKind::Client);
         let server = one(&spans, SpanKind::Server);
@@ -182,11 +138,8 @@ async fn client_and_server_layers_trace_every_call() {
 
 #[tokio::test]
 async fn a_dead_server_fails_the_client_span() {
-    let memory = memory();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let _ = shared_pipeline();
+    let port = traceweave_tests::free_port();
     // Connected lazily: the call itself meets the refused connection.
     let channel = Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
@@ -194,7 +147,7 @@ async fn a_dead_server_fails_the_client_span() {
     let mut client = InventoryClient::new(GrpcClientLayer::new().layer(channel));
     let (reply, trace_id) = call(&mut client, 1).await;
     assert!(reply.is_err());
-    let spans = spans_of(memory, trace_id);
+    let spans = spans_of(trace_id);
     let client_span = one(&spans, SpanKind::Client);
     assert!(client_span.status.is_error());
     assert!(attr(client_span, "error.type").is_some());

@@ -5,7 +5,6 @@
 //! body, a refused connection failing the client span; reqwest through `TracingMiddleware`.
 
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -17,39 +16,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::{Layer, ServiceExt};
 use traceweave::integrations::http::{ClientLayer, ServerLayer};
-use traceweave::{
-    InMemoryExporter, SpanKind, SpanRecord, TraceId, TracingGuard, current_span, traced,
-};
-
-fn memory() -> &'static InMemoryExporter {
-    static PIPELINE: OnceLock<(InMemoryExporter, TracingGuard)> = OnceLock::new();
-    &PIPELINE
-        .get_or_init(|| {
-            let memory = InMemoryExporter::new();
-            let guard = traceweave::builder()
-                .ignore_env()
-                .service_name("http-layers")
-                .schedule_delay(Duration::from_millis(20))
-                .exporter(memory.clone())
-                .install()
-                .unwrap();
-            (memory, guard)
-        })
-        .0
-}
-
-fn spans_of(trace_id: TraceId) -> Vec<SpanRecord> {
-    assert!(traceweave::force_flush());
-    memory()
-        .spans()
-        .into_iter()
-        .filter(|s| s.trace_id == trace_id)
-        .collect()
-}
-
-fn attr(span: &SpanRecord, key: &str) -> Option<String> {
-    span.attribute(key).map(|v| v.to_string())
-}
+use traceweave::{SpanKind, SpanRecord, TraceId, current_span, traced};
+use traceweave_tests::{attr, one, shared_pipeline, spans_of};
 
 #[traced]
 fn load_order(id: u32) -> u32 {
@@ -144,7 +112,7 @@ struct Reply {
 /// Sends one request through the traced client inside a root span, reading the whole body.
 #[traced(root)]
 async fn send(method: &str, url: String) -> Reply {
-    let _ = memory();
+    let _ = shared_pipeline();
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let traced = ClientLayer::new().layer(client);
     let request = http::Request::builder()
@@ -170,15 +138,6 @@ async fn send(method: &str, url: String) -> Reply {
             trace_id,
         },
     }
-}
-
-fn one(spans: &[SpanRecord], kind: SpanKind) -> &SpanRecord {
-    let mut it = spans.iter().filter(|s| s.kind == kind);
-    let span = it
-        .next()
-        .unwrap_or_else(|| panic!("no {kind:?} span in {spans:#?}"));
-    assert!(it.next().is_none(), "one {kind:?} span");
-    span
 }
 
 #[tokio::test]
@@ -318,10 +277,7 @@ async fn the_server_span_covers_the_streamed_body() {
 #[tokio::test]
 async fn a_refused_connection_fails_the_client_span() {
     // A port nothing listens on: bound, then closed.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = traceweave_tests::free_port();
     let reply = send("GET", format!("http://127.0.0.1:{port}/")).await;
     assert!(reply.status.is_none());
     let spans = spans_of(reply.trace_id);
@@ -338,7 +294,7 @@ async fn a_refused_connection_fails_the_client_span() {
 /// The same request through reqwest with `TracingMiddleware`.
 #[traced(root)]
 async fn send_with_reqwest(url: String) -> (Option<StatusCode>, String, TraceId) {
-    let _ = memory();
+    let _ = shared_pipeline();
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(traceweave::integrations::reqwest::TracingMiddleware)
         .build();
@@ -386,10 +342,7 @@ async fn reqwest_through_the_middleware_is_one_trace_with_the_server() {
     assert_eq!(attr(client, "error.type").as_deref(), Some("404"));
     assert!(!one(&spans, SpanKind::Server).status.is_error());
 
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = traceweave_tests::free_port();
     let (status, _, trace_id) = send_with_reqwest(format!("http://127.0.0.1:{port}/")).await;
     assert!(status.is_none());
     let spans = spans_of(trace_id);

@@ -17,6 +17,18 @@ async fn publish(client: &async_nats::Client, subject: String) {
     client.flush().await.unwrap();
 }
 
+/// The machine's NATS server; `None` (the test is skipped) only outside CI.
+async fn connect() -> Option<async_nats::Client> {
+    match async_nats::connect("127.0.0.1:4222").await {
+        Ok(c) => Some(c),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("note: no NATS on 127.0.0.1:4222 ({e}); skipping");
+            None
+        }
+        Err(e) => panic!("CI needs NATS on 127.0.0.1:4222 (.ci/run starts it): {e}"),
+    }
+}
+
 #[traced_rpc(consumer)]
 async fn on_message(message: async_nats::Message) -> usize {
     message.payload.len()
@@ -24,13 +36,8 @@ async fn on_message(message: async_nats::Message) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_subscriber_continues_the_trace() {
-    let client = match async_nats::connect("127.0.0.1:4222").await {
-        Ok(c) => c,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("note: no NATS on 127.0.0.1:4222 ({e}); skipping");
-            return;
-        }
-        Err(e) => panic!("CI needs NATS on 127.0.0.1:4222 (.ci/run starts it): {e}"),
+    let Some(client) = connect().await else {
+        return;
     };
     let subject = format!("traceweave.test.{:x}", TraceId::random().to_u128());
     let mut sub = client.subscribe(subject.clone()).await.unwrap();
@@ -89,13 +96,8 @@ async fn answer(client: &async_nats::Client, message: async_nats::Message) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_is_a_client_span_parent_of_the_responder() {
-    let client = match async_nats::connect("127.0.0.1:4222").await {
-        Ok(c) => c,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("note: no NATS on 127.0.0.1:4222 ({e}); skipping");
-            return;
-        }
-        Err(e) => panic!("CI needs NATS on 127.0.0.1:4222 (.ci/run starts it): {e}"),
+    let Some(client) = connect().await else {
+        return;
     };
     let subject = format!("traceweave.stock.{:x}", TraceId::random().to_u128());
     let mut sub = client.subscribe(subject.clone()).await.unwrap();

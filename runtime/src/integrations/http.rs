@@ -171,54 +171,32 @@ impl ServerLayer {
 }
 
 impl<S> tower_layer::Layer<S> for ServerLayer {
-    type Service = ServerService<S>;
+    type Service = TracedService<S, ServerLayer>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ServerService {
-            inner,
-            layer: *self,
-        }
+        TracedService::new(inner, *self)
     }
 }
 
-/// The service [`ServerLayer`] makes.
-#[derive(Debug, Clone)]
-pub struct ServerService<S> {
-    inner: S,
-    layer: ServerLayer,
-}
-
-impl<S, B, RB> tower_service::Service<http::Request<B>> for ServerService<S>
-where
-    S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Error: Display,
-    RB: http_body::Body,
-{
-    type Response = http::Response<TracedBody<RB>>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+impl OpenSpan for ServerLayer {
+    fn open<B>(&self, req: &mut http::Request<B>) -> (Span, Rules) {
         let parent = crate::propagation::extract(req.headers());
         let method = Method::of(req.method());
-        let route = route_of(&req);
+        let route = route_of(req);
         let name = match &route {
             Some(route) => Cow::Owned(format!("{} {route}", method.span_name())),
             None => Cow::Borrowed(method.span_name()),
         };
         let mut span = crate::span::start(name, SpanKind::Server, Parent::Explicit(&parent));
         if span.is_recording() {
-            describe_server(&mut span, &req, &method, route, self.layer.record_query);
+            describe_server(&mut span, req, &method, route, self.record_query);
         }
-        let ctx = span.attach_context();
-        let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
-        ResponseFuture::new(inner, span, ctx, Rules::Http(Side::Server))
+        (span, Rules::Http(Side::Server))
     }
 }
+
+/// The service [`ServerLayer`] makes.
+pub type ServerService<S> = TracedService<S, ServerLayer>;
 
 /// A tower layer that traces every request a client sends (hyper-util's client, a tonic
 /// `Channel`, any `tower::Service<http::Request<B>>`): a client span child of the current
@@ -239,23 +217,61 @@ impl ClientLayer {
 }
 
 impl<S> tower_layer::Layer<S> for ClientLayer {
-    type Service = ClientService<S>;
+    type Service = TracedService<S, ClientLayer>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ClientService { inner }
+        TracedService::new(inner, *self)
+    }
+}
+
+impl OpenSpan for ClientLayer {
+    fn open<B>(&self, req: &mut http::Request<B>) -> (Span, Rules) {
+        let method = Method::of(req.method());
+        let mut span = crate::span::start(
+            Cow::Borrowed(method.span_name()),
+            SpanKind::Client,
+            Parent::Current,
+        );
+        crate::propagation::inject_context(&span.context(), req.headers_mut());
+        if span.is_recording() {
+            describe_client(&mut span, req, &method);
+        }
+        (span, Rules::Http(Side::Client))
     }
 }
 
 /// The service [`ClientLayer`] makes.
-#[derive(Debug, Clone)]
-pub struct ClientService<S> {
-    inner: S,
+pub type ClientService<S> = TracedService<S, ClientLayer>;
+
+/// How a layer opens the span of a request (and prepares the request: injection, extensions),
+/// and how the response then marks it.
+#[doc(hidden)]
+pub trait OpenSpan {
+    /// Opens the span of `req`.
+    #[doc(hidden)]
+    fn open<B>(&self, req: &mut http::Request<B>) -> (Span, Rules);
 }
 
-impl<S, B, RB> tower_service::Service<http::Request<B>> for ClientService<S>
+/// The service every traceweave layer makes: the span its layer opens is current while the
+/// inner service is called and its future polled, and ends once the response body has been
+/// streamed (or dropped).
+#[derive(Debug, Clone)]
+pub struct TracedService<S, L> {
+    inner: S,
+    how: L,
+}
+
+impl<S, L> TracedService<S, L> {
+    pub(crate) fn new(inner: S, how: L) -> Self {
+        TracedService { inner, how }
+    }
+}
+
+impl<S, L, B, RB> tower_service::Service<http::Request<B>> for TracedService<S, L>
 where
     S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
     S::Error: Display,
+    L: OpenSpan,
     RB: http_body::Body,
 {
     type Response = http::Response<TracedBody<RB>>;
@@ -267,32 +283,25 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let method = Method::of(req.method());
-        let mut span = crate::span::start(
-            Cow::Borrowed(method.span_name()),
-            SpanKind::Client,
-            Parent::Current,
-        );
-        crate::propagation::inject_context(&span.context(), req.headers_mut());
-        if span.is_recording() {
-            describe_client(&mut span, &req, &method);
-        }
+        let (mut span, rules) = self.how.open(&mut req);
         let ctx = span.attach_context();
         let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
-        ResponseFuture::new(inner, span, ctx, Rules::Http(Side::Client))
+        ResponseFuture::new(inner, span, ctx, rules)
     }
 }
 
 /// Whose span: a server fails on 5xx only, a client on 4xx too.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Side {
+pub enum Side {
     Server,
     Client,
 }
 
 /// How a response marks its span.
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Rules {
+pub enum Rules {
     /// By its HTTP status.
     Http(Side),
     /// By a status another protocol sends in the headers or the trailers (gRPC's
@@ -623,22 +632,25 @@ fn describe_client<B>(span: &mut Span, req: &http::Request<B>, method: &Method) 
     method.record(span);
     let uri = req.uri();
     span.set_attribute(attr::URL_FULL, redacted(uri));
-    if let Some(host) = uri.host() {
-        span.set_attribute(
-            attr::SERVER_ADDRESS,
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-        );
-    }
-    if let Some(port) = uri
-        .port_u16()
-        .or_else(|| uri.scheme_str().and_then(default_port))
-    {
-        span.set_attribute(attr::SERVER_PORT, i64::from(port));
-    }
+    record_server(
+        span,
+        uri.host(),
+        uri.port_u16()
+            .or_else(|| uri.scheme_str().and_then(default_port)),
+    );
     if let Some(version) = protocol_version(req.version()) {
         span.set_attribute(attr::NETWORK_PROTOCOL_VERSION, version);
+    }
+}
+
+/// `server.address` (IPv6 brackets removed) and `server.port` of a client span.
+pub(crate) fn record_server(span: &mut Span, host: Option<&str>, port: Option<u16>) {
+    if let Some(host) = host {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        span.set_attribute(attr::SERVER_ADDRESS, host.to_owned());
+    }
+    if let Some(port) = port {
+        span.set_attribute(attr::SERVER_PORT, i64::from(port));
     }
 }
 

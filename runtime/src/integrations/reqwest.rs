@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use reqwest_middleware::{Middleware, Next};
 
-use super::http::{Method, Side, protocol_version, record_response};
+use super::http::{Method, Side, protocol_version, record_response, record_server};
 use crate::context::FutureExt;
 use crate::semconv::attr;
 use crate::span::{Parent, SpanKind};
@@ -44,13 +44,7 @@ impl Middleware for TracingMiddleware {
             method.record(&mut span);
             let url = req.url();
             span.set_attribute(attr::URL_FULL, redacted(url));
-            if let Some(host) = url.host_str() {
-                let host = host.trim_start_matches('[').trim_end_matches(']');
-                span.set_attribute(attr::SERVER_ADDRESS, host.to_owned());
-            }
-            if let Some(port) = url.port_or_known_default() {
-                span.set_attribute(attr::SERVER_PORT, i64::from(port));
-            }
+            record_server(&mut span, url.host_str(), url.port_or_known_default());
         }
         let run = next.run(req, extensions);
         let result = match span.attach_context() {

@@ -30,7 +30,6 @@
 //! ```
 
 use std::borrow::Cow;
-use std::fmt::Display;
 use std::task::{Context as TaskContext, Poll};
 
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
@@ -38,9 +37,8 @@ use tonic::{Code, Status};
 
 use crate::__private::{Outcome, ViaEcosystem};
 use crate::context::Context;
-use crate::integrations::http::{ResponseFuture, Rules, TracedBody};
+use crate::integrations::http::{OpenSpan, Rules, TracedService, record_server};
 use crate::propagation::{Extractor, Injector, RpcCarrier};
-use crate::semconv::attr;
 use crate::semconv::rpc;
 use crate::span::{Key, Parent, Span, SpanKind, Status as SpanStatus};
 
@@ -221,31 +219,12 @@ impl<S> tower_layer::Layer<S> for GrpcServerLayer {
     type Service = GrpcServerService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcServerService { inner }
+        TracedService::new(inner, *self)
     }
 }
 
-/// The service [`GrpcServerLayer`] makes.
-#[derive(Debug, Clone)]
-pub struct GrpcServerService<S> {
-    inner: S,
-}
-
-impl<S, B, RB> tower_service::Service<http::Request<B>> for GrpcServerService<S>
-where
-    S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Error: Display,
-    RB: http_body::Body,
-{
-    type Response = http::Response<TracedBody<RB>>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+impl OpenSpan for GrpcServerLayer {
+    fn open<B>(&self, req: &mut http::Request<B>) -> (Span, Rules) {
         let parent = crate::propagation::extract(req.headers());
         let path = GrpcPath::parse(req.uri().path());
         let name = span_name(path.as_ref(), req.uri());
@@ -256,11 +235,12 @@ where
         if let Some(path) = path {
             req.extensions_mut().insert(path);
         }
-        let ctx = span.attach_context();
-        let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
-        ResponseFuture::new(inner, span, ctx, Rules::Trailers(record_grpc_status))
+        (span, Rules::Trailers(record_grpc_status))
     }
 }
+
+/// The service [`GrpcServerLayer`] makes.
+pub type GrpcServerService<S> = TracedService<S, GrpcServerLayer>;
 
 /// A tower layer for a tonic client (around a `Channel`) that traces every call: a client
 /// span child of the current context, named `package.Service/Method`, injected into the
@@ -292,7 +272,7 @@ impl GrpcClientLayer {
 
 /// `server.address` and `server.port` of a URI (the port defaulted from the scheme).
 fn server_of(uri: &http::Uri) -> Option<(&str, Option<u16>)> {
-    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+    let host = uri.host()?;
     let port = uri.port_u16().or(match uri.scheme_str() {
         Some("https") => Some(443),
         Some("http") => Some(80),
@@ -305,35 +285,12 @@ impl<S> tower_layer::Layer<S> for GrpcClientLayer {
     type Service = GrpcClientService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GrpcClientService {
-            inner,
-            server: self.server.clone(),
-        }
+        TracedService::new(inner, self.clone())
     }
 }
 
-/// The service [`GrpcClientLayer`] makes.
-#[derive(Debug, Clone)]
-pub struct GrpcClientService<S> {
-    inner: S,
-    server: Option<(std::sync::Arc<str>, Option<u16>)>,
-}
-
-impl<S, B, RB> tower_service::Service<http::Request<B>> for GrpcClientService<S>
-where
-    S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
-    S::Error: Display,
-    RB: http_body::Body,
-{
-    type Response = http::Response<TracedBody<RB>>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+impl OpenSpan for GrpcClientLayer {
+    fn open<B>(&self, req: &mut http::Request<B>) -> (Span, Rules) {
         let path = GrpcPath::parse(req.uri().path());
         let name = span_name(path.as_ref(), req.uri());
         let mut span = crate::span::start(name, SpanKind::Client, Parent::Current);
@@ -343,17 +300,15 @@ where
             let server =
                 server_of(req.uri()).or_else(|| self.server.as_ref().map(|(h, p)| (&**h, *p)));
             if let Some((host, port)) = server {
-                span.set_attribute(attr::SERVER_ADDRESS, host.to_owned());
-                if let Some(port) = port {
-                    span.set_attribute(attr::SERVER_PORT, i64::from(port));
-                }
+                record_server(&mut span, Some(host), port);
             }
         }
-        let ctx = span.attach_context();
-        let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
-        ResponseFuture::new(inner, span, ctx, Rules::Trailers(record_grpc_status))
+        (span, Rules::Trailers(record_grpc_status))
     }
 }
+
+/// The service [`GrpcClientLayer`] makes.
+pub type GrpcClientService<S> = TracedService<S, GrpcClientLayer>;
 
 /// Inserts a [`GrpcPath`] extension into every request.
 #[derive(Debug, Clone, Copy, Default)]
