@@ -11,7 +11,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use traceweave::integrations::tracing::{WithTraceIds, layer};
 use traceweave::traced;
@@ -57,13 +56,16 @@ impl log::Log for Stderr {
     fn flush(&self) {}
 }
 
-async fn request(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
-    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    tcp.write_all(head.as_bytes()).await?;
-    let mut response = String::new();
-    tcp.read_to_string(&mut response).await?;
-    Ok(response.lines().next().unwrap_or_default().to_owned())
+/// A plain HTTP client (untraced: the caller is outside this service).
+async fn request(
+    addr: std::net::SocketAddr,
+    path: &str,
+) -> Result<http::StatusCode, Box<dyn std::error::Error>> {
+    use hyper_util::client::legacy::Client;
+    let client = Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let response = client.get(format!("http://{addr}{path}").parse()?).await?;
+    Ok(response.status())
 }
 
 #[tokio::main]
