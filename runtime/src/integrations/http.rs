@@ -1,8 +1,12 @@
 //! HTTP (the `http` crate's types, so axum, hyper, tower, reqwest and tonic-web alike):
-//! header carriers, what `#[traced_rpc]` reads from an `http::Request`, and how a handler's
-//! response marks its span.
+//! header carriers, what `#[traced_rpc]` reads from an `http::Request`, how a handler's
+//! response marks its span, and tower layers that trace every request of a server
+//! ([`ServerLayer`]) or a client ([`ClientLayer`]).
 
+use std::borrow::Cow;
 use std::fmt::Display;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -10,7 +14,7 @@ use crate::__private::{Outcome, ViaEcosystem};
 use crate::context::Context;
 use crate::propagation::{Extractor, Injector, RpcCarrier};
 use crate::semconv::attr;
-use crate::span::{Key, Span, Status};
+use crate::span::{Key, Parent, Span, SpanKind, Status};
 
 impl Extractor for HeaderMap {
     fn get(&self, key: &str) -> Option<&str> {
@@ -129,12 +133,6 @@ impl<B, E: Display> ViaEcosystem for &&&Outcome<'_, Result<http::Response<B>, E>
 
 // ---------------------------------------------------------------------------------------------
 // Layers: a server span per request, a client span per outgoing request.
-
-use std::borrow::Cow;
-use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
-
-use crate::span::{Parent, SpanKind};
 
 /// A tower layer that traces every request a server handles (axum, hyper, tonic-web, any
 /// `tower::Service<http::Request<B>>`): a server span child of the caller's context from the
