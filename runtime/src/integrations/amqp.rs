@@ -19,7 +19,7 @@ use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel};
 
-use crate::context::{Context, FutureExt};
+use crate::context::Context;
 use crate::propagation::{Extractor, Injector, RpcCarrier};
 use crate::semconv::attr;
 use crate::span::{Parent, Span, SpanKind};
@@ -72,14 +72,7 @@ pub async fn publish(
         payload,
         properties,
     );
-    let result = match span.attach_context() {
-        Some(ctx) => publish.with_context(ctx).await,
-        None => publish.await,
-    };
-    if let Err(e) = &result {
-        super::record_failure(&mut span, e);
-    }
-    result
+    super::sent_in(&mut span, publish).await
 }
 
 fn as_str(v: &AMQPValue) -> Option<&str> {

@@ -225,14 +225,9 @@ impl<S> tower_layer::Layer<S> for ClientLayer {
 impl OpenSpan for ClientLayer {
     fn open<B>(&self, req: &mut http::Request<B>) -> (Span, Rules) {
         let method = Method::of(req.method());
-        let mut span = crate::span::start(
-            Cow::Borrowed(method.span_name()),
-            SpanKind::Client,
-            Parent::Current,
-        );
-        crate::propagation::inject_context(&span.context(), req.headers_mut());
+        let mut span = client_span(&method, req.headers_mut());
         if span.is_recording() {
-            describe_client(&mut span, req, &method);
+            describe_client(&mut span, req);
         }
         (span, Rules::Http(Side::Client))
     }
@@ -286,6 +281,21 @@ where
         let inner = span.run_in(ctx.as_ref(), || self.inner.call(req));
         ResponseFuture::new(inner, span, ctx, rules)
     }
+}
+
+/// Starts an HTTP client span (`{method}`, child of the current context) and injects its
+/// context into the outgoing `headers`; records the method.
+pub(crate) fn client_span(method: &Method, headers: &mut HeaderMap) -> Span {
+    let mut span = crate::span::start(
+        Cow::Borrowed(method.span_name()),
+        SpanKind::Client,
+        Parent::Current,
+    );
+    crate::propagation::inject_context(&span.context(), headers);
+    if span.is_recording() {
+        method.record(&mut span);
+    }
+    span
 }
 
 /// Whose span: a server fails on 5xx only, a client on 4xx too.
@@ -626,8 +636,7 @@ fn client_address<B>(req: &http::Request<B>) -> Option<String> {
     None
 }
 
-fn describe_client<B>(span: &mut Span, req: &http::Request<B>, method: &Method) {
-    method.record(span);
+fn describe_client<B>(span: &mut Span, req: &http::Request<B>) {
     let uri = req.uri();
     span.set_attribute(attr::URL_FULL, redacted(uri));
     record_server(

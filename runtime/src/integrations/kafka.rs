@@ -22,7 +22,7 @@ use rdkafka::message::{
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 
-use crate::context::{Context, FutureExt};
+use crate::context::Context;
 use crate::propagation::{Extractor, Injector, RpcCarrier};
 use crate::semconv::attr;
 use crate::span::{Parent, Span, SpanKind};
@@ -195,21 +195,28 @@ where
 {
     let mut span = producer_span(&mut record);
     let send = producer.send(record, queue_timeout);
-    let result = match span.attach_context() {
-        Some(ctx) => send.with_context(ctx).await,
-        None => send.await,
-    };
-    match &result {
-        Ok((partition, offset)) => {
-            if span.is_recording() {
-                span.set_attribute(
-                    attr::MESSAGING_DESTINATION_PARTITION_ID,
-                    partition.to_string(),
-                );
-                span.set_attribute(attr::MESSAGING_KAFKA_OFFSET, *offset);
-            }
-        }
-        Err((e, _)) => super::record_failure(&mut span, e),
+    // A refused delivery hands the message back beside its cause; the cause marks the span.
+    let mut handed_back = None;
+    let result = super::sent_in(&mut span, async {
+        send.await.map_err(|(e, message)| {
+            handed_back = Some(message);
+            e
+        })
+    })
+    .await;
+    if let Ok((partition, offset)) = &result
+        && span.is_recording()
+    {
+        span.set_attribute(
+            attr::MESSAGING_DESTINATION_PARTITION_ID,
+            partition.to_string(),
+        );
+        span.set_attribute(attr::MESSAGING_KAFKA_OFFSET, *offset);
     }
-    result
+    result.map_err(|e| {
+        (
+            e,
+            handed_back.expect("a refused delivery hands its message back"),
+        )
+    })
 }

@@ -57,3 +57,21 @@ pub(crate) fn record_failure<E: std::fmt::Display>(span: &mut crate::span::Span,
         span.set_status(crate::span::Status::error(error.to_string()));
     }
 }
+
+/// Awaits `send` with `span` current, marking the span failed if it fails (the producer
+/// helpers: the span ends when the caller drops it).
+#[cfg(any(feature = "amqp", feature = "nats", feature = "kafka"))]
+pub(crate) async fn sent_in<T, E: std::fmt::Display>(
+    span: &mut crate::span::Span,
+    send: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    use crate::context::FutureExt;
+    let result = match span.attach_context() {
+        Some(ctx) => send.with_context(ctx).await,
+        None => send.await,
+    };
+    if let Err(e) = &result {
+        record_failure(span, e);
+    }
+    result
+}

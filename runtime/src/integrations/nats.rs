@@ -13,7 +13,7 @@ use async_nats::HeaderMap;
 use async_nats::subject::ToSubject;
 use bytes::Bytes;
 
-use crate::context::{Context, FutureExt};
+use crate::context::Context;
 use crate::propagation::{Extractor, Injector, RpcCarrier};
 use crate::semconv::attr;
 use crate::span::{Parent, Span, SpanKind};
@@ -42,21 +42,6 @@ fn send_span(
     span
 }
 
-/// Runs `send` with the span current, marking the span failed if it fails.
-async fn sent<T, E: std::fmt::Display>(
-    mut span: Span,
-    send: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, E> {
-    let result = match span.attach_context() {
-        Some(ctx) => send.with_context(ctx).await,
-        None => send.await,
-    };
-    if let Err(e) = &result {
-        super::record_failure(&mut span, e);
-    }
-    result
-}
-
 /// `Client::publish` inside a producer span `{subject} publish`, child of the current context,
 /// its context in the message headers; `messaging.system = "nats"`, `messaging.operation.type`,
 /// `messaging.destination.name`, `messaging.message.body.size`.
@@ -76,14 +61,18 @@ pub async fn publish_with_headers(
     payload: Bytes,
 ) -> Result<(), async_nats::PublishError> {
     let subject = subject.to_subject();
-    let span = send_span(
+    let mut span = send_span(
         &subject,
         "publish",
         SpanKind::Producer,
         &mut headers,
         payload.len(),
     );
-    sent(span, client.publish_with_headers(subject, headers, payload)).await
+    super::sent_in(
+        &mut span,
+        client.publish_with_headers(subject, headers, payload),
+    )
+    .await
 }
 
 /// `Client::request` inside a client span `{subject} request` that lasts until the reply
@@ -96,14 +85,18 @@ pub async fn request(
 ) -> Result<async_nats::Message, async_nats::RequestError> {
     let subject = subject.to_subject();
     let mut headers = HeaderMap::new();
-    let span = send_span(
+    let mut span = send_span(
         &subject,
         "request",
         SpanKind::Client,
         &mut headers,
         payload.len(),
     );
-    sent(span, client.request_with_headers(subject, headers, payload)).await
+    super::sent_in(
+        &mut span,
+        client.request_with_headers(subject, headers, payload),
+    )
+    .await
 }
 
 impl Extractor for HeaderMap {

@@ -7,14 +7,11 @@
 //! let body = client.get(url).send().await?.text().await?;
 //! ```
 
-use std::borrow::Cow;
-
 use reqwest_middleware::{Middleware, Next};
 
-use super::http::{Method, Side, protocol_version, record_response, record_server};
+use super::http::{Method, Side, client_span, protocol_version, record_response, record_server};
 use crate::context::FutureExt;
 use crate::semconv::attr;
-use crate::span::{Parent, SpanKind};
 
 /// Opens a client span per request, child of the current context, named `{method}`, and
 /// injects its context into the request headers; records `http.request.method`, `url.full`
@@ -34,14 +31,8 @@ impl Middleware for TracingMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let method = Method::of(req.method());
-        let mut span = crate::span::start(
-            Cow::Borrowed(method.span_name()),
-            SpanKind::Client,
-            Parent::Current,
-        );
-        crate::propagation::inject_context(&span.context(), req.headers_mut());
+        let mut span = client_span(&method, req.headers_mut());
         if span.is_recording() {
-            method.record(&mut span);
             let url = req.url();
             span.set_attribute(attr::URL_FULL, redacted(url));
             record_server(&mut span, url.host_str(), url.port_or_known_default());
