@@ -1,0 +1,197 @@
+//! `traceweave-view serve | report | tree`: see `traceweave-view --help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use traceweave_view::{Retention, Store, report, server, tree};
+
+const HELP: &str = "\
+traceweave-view: a local trace viewer
+
+USAGE:
+  traceweave-view serve [--otlp ADDR] [--ui ADDR] [--db FILE] [--retain-spans N] [--retain-hours H]
+      Receive OTLP/HTTP (POST /v1/traces: protobuf or JSON, gzip) on --otlp (default
+      127.0.0.1:4318) from any OpenTelemetry exporter, and serve the UI on --ui (default
+      127.0.0.1:16686). Spans live in memory unless --db names a SQLite file (kept across
+      restarts). The oldest traces go beyond --retain-spans (default 2000000) spans or
+      --retain-hours hours.
+  traceweave-view report FILE... [-o OUT] [--title TITLE]
+      Write the UI with the traces of FILEs (OTLP-JSON lines, as traceweave's FileExporter and
+      the OpenTelemetry Collector's file exporter write, or Zipkin v2 JSON) as one
+      self-contained HTML file (default trace.html).
+  traceweave-view tree FILE...
+      Print each trace of FILEs as a text tree.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve(&args[1..]),
+        Some("report") => report_cmd(&args[1..]),
+        Some("tree") => tree_cmd(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            print!("{HELP}");
+            Ok(())
+        }
+        _ => Err(format!("expected a command\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("traceweave-view: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `(flag, value)` pairs, and the positional arguments.
+type Parsed<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
+/// Splits `--flag value` options (named in `flags`) from positional arguments.
+fn options<'a>(args: &'a [String], flags: &[&str]) -> Result<Parsed<'a>, String> {
+    let mut opts = Vec::new();
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if flags.contains(&a.as_str()) {
+            let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
+            opts.push((a.as_str(), v.as_str()));
+        } else if a.starts_with('-') {
+            return Err(format!("unknown option {a}\n\n{HELP}"));
+        } else {
+            rest.push(a.as_str());
+        }
+    }
+    Ok((opts, rest))
+}
+
+fn parse<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse().map_err(|e| format!("{flag} {v}: {e}"))
+}
+
+fn serve(args: &[String]) -> Result<(), String> {
+    let (opts, rest) = options(
+        args,
+        &["--otlp", "--ui", "--db", "--retain-spans", "--retain-hours"],
+    )?;
+    if let Some(extra) = rest.first() {
+        return Err(format!("serve takes no argument {extra}"));
+    }
+    let mut otlp: SocketAddr = "127.0.0.1:4318".parse().expect("literal");
+    let mut ui: SocketAddr = "127.0.0.1:16686".parse().expect("literal");
+    let mut db: Option<PathBuf> = None;
+    let mut retention = Retention::default();
+    for (flag, v) in opts {
+        match flag {
+            "--otlp" => otlp = parse(flag, v)?,
+            "--ui" => ui = parse(flag, v)?,
+            "--db" => db = Some(v.into()),
+            "--retain-spans" => retention.max_spans = parse(flag, v)?,
+            _ => {
+                let hours: f64 = parse(flag, v)?;
+                retention.max_age_ns = Some((hours * 3600e9) as i64);
+            }
+        }
+    }
+    let store = match &db {
+        Some(path) => Store::file(path, retention),
+        None => Store::memory(retention),
+    }
+    .map_err(|e| format!("cannot open the span store: {e}"))?;
+    let store = Arc::new(store);
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let otlp_listener = tokio::net::TcpListener::bind(otlp)
+            .await
+            .map_err(|e| format!("cannot listen for OTLP on {otlp}: {e}"))?;
+        let ui_listener = tokio::net::TcpListener::bind(ui)
+            .await
+            .map_err(|e| format!("cannot serve the UI on {ui}: {e}"))?;
+        let otlp = otlp_listener.local_addr().map_err(|e| e.to_string())?;
+        let ui = ui_listener.local_addr().map_err(|e| e.to_string())?;
+        println!("traceweave-view: OTLP/HTTP on http://{otlp}/v1/traces");
+        println!("traceweave-view: UI on http://{ui}/");
+        match &db {
+            Some(path) => println!(
+                "traceweave-view: spans kept in {} ({} stored)",
+                path.display(),
+                store.span_count()
+            ),
+            None => println!("traceweave-view: spans kept in memory (--db FILE to keep them)"),
+        }
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let a = tokio::spawn(server::serve(
+            otlp_listener,
+            server::otlp_router(store.clone()),
+            stopped(stop_rx.clone()),
+        ));
+        let b = tokio::spawn(server::serve(
+            ui_listener,
+            server::ui_router(store.clone()),
+            stopped(stop_rx),
+        ));
+        let _ = tokio::signal::ctrl_c().await;
+        println!(
+            "traceweave-view: stopping ({} spans stored)",
+            store.span_count()
+        );
+        let _ = stop_tx.send(true);
+        let _ = a.await;
+        let _ = b.await;
+        Ok::<(), String>(())
+    })
+}
+
+fn report_cmd(args: &[String]) -> Result<(), String> {
+    let (opts, files) = options(args, &["-o", "--output", "--title"])?;
+    if files.is_empty() {
+        return Err(format!("report needs at least one file\n\n{HELP}"));
+    }
+    let mut out = PathBuf::from("trace.html");
+    let mut title = String::from("traceweave report");
+    for (flag, v) in opts {
+        match flag {
+            "--title" => title = v.to_owned(),
+            _ => out = v.into(),
+        }
+    }
+    let store = report::load_files(&files).map_err(|e| e.to_string())?;
+    let html = report::html(&store, &title).map_err(|e| e.to_string())?;
+    std::fs::write(&out, html).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!(
+        "traceweave-view: {} spans in {} traces -> {}",
+        store.span_count(),
+        store
+            .search(&traceweave_view::Query {
+                limit: Some(u32::MAX),
+                ..Default::default()
+            })
+            .map_or(0, |t| t.len()),
+        out.display()
+    );
+    Ok(())
+}
+
+fn tree_cmd(args: &[String]) -> Result<(), String> {
+    let (_, files) = options(args, &[])?;
+    let store = report::load_files(&files).map_err(|e| e.to_string())?;
+    let traces = store
+        .search(&traceweave_view::Query {
+            limit: Some(u32::MAX),
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
+    for t in traces.iter().rev() {
+        let spans = store.trace(&t.trace_id).map_err(|e| e.to_string())?;
+        println!("{}", tree::render(&spans));
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! Self-contained HTML reports: the viewer's UI with the traces inlined, openable from disk
+//! with no server and no network.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::store::{Query, Retention, Store, StoreError};
+use crate::ui;
+
+/// Why a report could not be made.
+#[derive(Debug)]
+pub enum ReportError {
+    /// A file could not be read, or holds no format the viewer knows.
+    Input(String),
+    Store(StoreError),
+}
+
+impl std::fmt::Display for ReportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportError::Input(m) => f.write_str(m),
+            ReportError::Store(e) => write!(f, "span store: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReportError {}
+
+impl From<StoreError> for ReportError {
+    fn from(e: StoreError) -> Self {
+        ReportError::Store(e)
+    }
+}
+
+/// Reads OTLP-JSON (one request per line, or one document) and Zipkin v2 JSON files into a
+/// new in-memory store.
+pub fn load_files<P: AsRef<Path>>(paths: &[P]) -> Result<Store, ReportError> {
+    let store = Store::memory(Retention {
+        max_spans: u64::MAX,
+        max_age_ns: None,
+    })?;
+    for path in paths {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ReportError::Input(format!("{}: {e}", path.display())))?;
+        let spans = crate::decode::file_contents(&text)
+            .map_err(|e| ReportError::Input(format!("{}: {e}", path.display())))?;
+        store.insert(&spans)?;
+    }
+    Ok(store)
+}
+
+/// The HTML report of everything in `store` (every trace, its spans and the service map of
+/// the whole time range).
+pub fn html(store: &Store, title: &str) -> Result<String, ReportError> {
+    let traces = store.search(&Query {
+        limit: Some(u32::MAX),
+        ..Query::default()
+    })?;
+    let mut spans = serde_json::Map::new();
+    for t in &traces {
+        spans.insert(
+            t.trace_id.clone(),
+            serde_json::to_value(store.trace(&t.trace_id)?).unwrap_or_default(),
+        );
+    }
+    let map = match store.time_range()? {
+        Some((from, to)) => store.service_map(from, to + 1)?,
+        None => Default::default(),
+    };
+    let data = json!({
+        "title": title,
+        "generated_ns": crate::store::now_ns(),
+        "traces": traces,
+        "spans": spans,
+        "services": store.services()?,
+        "map": map,
+    });
+    Ok(ui::page(Some(&data.to_string())))
+}
