@@ -1,18 +1,32 @@
-//! The shop demo: the journey of the source articles, each hop one line.
+//! The shop demo: the journey of the source articles as separate services, each hop one line.
 //!
-//! A customer calls the checkout HTTP API through a traced HTTP client (`ClientLayer`); the
-//! API (axum with `ServerLayer`) reserves stock over gRPC (tonic: `GrpcClientLayer` on the
-//! channel, `GrpcServerLayer` on the server), publishes an `order.created` message to
-//! RabbitMQ (`integrations::amqp::publish`), and a consumer (`#[traced_rpc(consumer)]`)
-//! continues the trace. No context is injected or extracted by hand. The console exporter
-//! prints the whole request as one tree.
+//! `cargo run -p traceweave-examples --bin shop` starts, as processes of their own with their
+//! own service names:
+//! - `inventory`: a tonic gRPC service (`GrpcServerLayer`) with a local "database" span;
+//! - `gateway`: an HTTP API (axum with `ServerLayer`) that reserves stock over gRPC
+//!   (`GrpcClientLayer`) and publishes an order message;
+//! - `order-worker`: consumes the orders (`#[traced_rpc(consumer)]`) from RabbitMQ, or from NATS
+//!   when RabbitMQ is not reachable; when neither is, the gateway hands orders to an in-process
+//!   queue and consumes them itself, and the spans say `messaging.system = in-process`.
 //!
-//! `cargo run -p traceweave-examples --features shop --bin shop` (RabbitMQ on 127.0.0.1:5672;
-//! without it the message hop is skipped and says so).
+//! This process is the `customer` (a traced HTTP client) and the collector: the services export
+//! OTLP/HTTP to a `traceweave-view` receiver embedded here. It sends four checkouts (one fails
+//! in the stock database, one is slow), prints each trace as a tree across the services, writes
+//! `trace.html` (the viewer's waterfall and service map, no server needed) and exits; with
+//! `--serve` it keeps the viewer running and prints its URL.
+//!
+//! Options: `--serve`, `--ui ADDR` (default 127.0.0.1:16686), `-o FILE` (default trace.html).
+//! Environment: `AMQP_ADDR` (default amqp://guest:guest@127.0.0.1:5672/%2f), `NATS_ADDR`
+//! (default 127.0.0.1:4222).
 
+use std::collections::HashMap;
+use std::error::Error;
+use std::net::SocketAddr;
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::{BodyExt, Full};
@@ -20,18 +34,162 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tonic::transport::{Endpoint, Server};
 use tower::{Layer, ServiceExt};
 use traceweave::integrations::http::{ClientLayer, ServerLayer};
 use traceweave::integrations::tonic::{GrpcClientLayer, GrpcClientService, GrpcServerLayer};
+use traceweave::propagation::RpcCarrier;
 use traceweave::{current_span, traced, traced_rpc};
 use traceweave_tests::inventory::inventory_client::InventoryClient;
 use traceweave_tests::inventory::inventory_server::{Inventory, InventoryServer};
 use traceweave_tests::inventory::{ReserveReply, ReserveRequest};
+use traceweave_view::{Retention, Store, report, server, tree};
 
-const QUEUE: &str = "traceweave-shop-orders";
+type BoxError = Box<dyn Error + Send + Sync>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("shop: no tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match args.first().map(String::as_str) {
+            Some("--role") => service(&args[1..]).await,
+            _ => demo(&args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shop: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// ---- the queue between the gateway and the order worker -------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Transport {
+    Amqp,
+    Nats,
+    InProcess,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Transport::Amqp => "amqp",
+            Transport::Nats => "nats",
+            Transport::InProcess => "in-process",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, BoxError> {
+        match s {
+            "amqp" => Ok(Transport::Amqp),
+            "nats" => Ok(Transport::Nats),
+            "in-process" => Ok(Transport::InProcess),
+            other => Err(format!("unknown transport {other}").into()),
+        }
+    }
+}
+
+fn amqp_addr() -> String {
+    std::env::var("AMQP_ADDR").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+fn nats_addr() -> String {
+    std::env::var("NATS_ADDR").unwrap_or_else(|_| "127.0.0.1:4222".into())
+}
+
+/// RabbitMQ if it answers, else NATS, else the in-process queue; one line says which and why.
+async fn pick_transport() -> Transport {
+    let amqp = amqp_addr();
+    let amqp_error = match tokio::time::timeout(
+        Duration::from_secs(2),
+        Connection::connect(&amqp, ConnectionProperties::default()),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => {
+            let _ = conn.close(0, "probe".into()).await;
+            println!("orders go over RabbitMQ at {}", redact(&amqp));
+            return Transport::Amqp;
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer in 2 s".to_owned(),
+    };
+    let nats = nats_addr();
+    match tokio::time::timeout(Duration::from_secs(2), async_nats::connect(&nats)).await {
+        Ok(Ok(_)) => {
+            println!(
+                "RabbitMQ not reachable at {} ({amqp_error}): orders go over NATS at {nats}",
+                redact(&amqp)
+            );
+            Transport::Nats
+        }
+        _ => {
+            println!(
+                "RabbitMQ not reachable at {} ({amqp_error}), nor NATS at {nats}: orders go over \
+                 an in-process queue in the gateway (messaging.system = in-process)",
+                redact(&amqp)
+            );
+            Transport::InProcess
+        }
+    }
+}
+
+/// An address without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A message of the in-process queue: a transport of the application's own. Implementing
+/// `RpcCarrier` is all `#[traced_rpc(consumer)]` needs to continue the producer's trace.
+#[derive(Debug)]
+struct InProcessMessage {
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+impl RpcCarrier for InProcessMessage {
+    fn parent_context(&self) -> traceweave::Context {
+        traceweave::extract(&self.headers)
+    }
+
+    fn describe(&self, span: &mut traceweave::Span) {
+        span.set_attribute("messaging.system", "in-process");
+        span.set_attribute("messaging.operation.type", "process");
+        span.set_attribute("messaging.destination.name", "orders");
+    }
+}
+
+#[traced(kind = producer, name = "orders publish",
+    attrs(messaging.system = "in-process", messaging.operation.type = "send",
+          messaging.destination.name = "orders"))]
+fn publish_in_process(queue: &mpsc::UnboundedSender<InProcessMessage>, body: String) -> bool {
+    let mut headers = HashMap::new();
+    traceweave::inject(&mut headers);
+    queue.send(InProcessMessage { headers, body }).is_ok()
+}
+
+// ---- inventory: gRPC with a local database span ---------------------------------------------
 
 struct Stock;
 
@@ -44,7 +202,13 @@ impl Inventory for Stock {
     ) -> Result<tonic::Response<ReserveReply>, tonic::Status> {
         let r = request.into_inner();
         current_span().set_attribute("order.quantity", i64::from(r.quantity));
-        check_stock(&r.sku, r.quantity)?;
+        let left = select_stock(&r.sku).await?;
+        if r.quantity > left {
+            return Err(tonic::Status::resource_exhausted(format!(
+                "only {left} {} left",
+                r.sku
+            )));
+        }
         Ok(tonic::Response::new(ReserveReply {
             reserved: true,
             reservation_id: format!("res-{}-{}", r.sku, r.quantity),
@@ -52,101 +216,200 @@ impl Inventory for Stock {
     }
 }
 
-#[traced(kind = client, attrs(db.system = "postgresql", db.operation = "SELECT"))]
-fn check_stock(sku: &str, quantity: u32) -> Result<(), tonic::Status> {
-    std::thread::sleep(Duration::from_millis(2));
-    if quantity > 100 {
-        return Err(tonic::Status::resource_exhausted(format!(
-            "only 100 {sku} left"
-        )));
-    }
-    Ok(())
-}
-
-#[derive(Clone)]
-struct Shop {
-    inventory: InventoryClient<GrpcClientService<tonic::transport::Channel>>,
-    channel: Option<Channel>,
-}
-
-// The server span ("POST /checkout") comes from `ServerLayer`.
-async fn checkout(State(mut shop): State<Shop>) -> (StatusCode, String) {
-    let request = ReserveRequest {
-        sku: "book".into(),
-        quantity: 2,
-    };
-    let reservation = match shop.inventory.reserve(request).await {
-        Ok(reply) => reply.into_inner().reservation_id,
-        Err(status) => return (StatusCode::BAD_GATEWAY, status.message().to_owned()),
-    };
-    if let Some(channel) = &shop.channel {
-        let published = traceweave::integrations::amqp::publish(
-            channel,
-            "",
-            QUEUE,
-            Default::default(),
-            reservation.as_bytes(),
-            BasicProperties::default(),
-        )
-        .await;
-        if let Err(e) = published {
-            return (StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+/// The "database": a client span as a SQL driver would make (the service map shows
+/// `postgresql` as a node of its own).
+#[traced(kind = client, name = "SELECT stock", args(sku),
+    attrs(db.system.name = "postgresql", db.operation.name = "SELECT", db.collection.name = "stock"))]
+async fn select_stock(sku: &str) -> Result<u32, tonic::Status> {
+    match sku {
+        "poster" => {
+            // A full table scan: the slow request of the demo.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            Ok(40)
+        }
+        "ghost" => {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            Err(tonic::Status::internal(format!(
+                "stock table has no row for {sku}"
+            )))
+        }
+        _ => {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            Ok(100)
         }
     }
-    (StatusCode::OK, reservation)
 }
 
-#[traced_rpc(consumer)]
-async fn on_order_created(delivery: lapin::message::Delivery) -> Result<(), lapin::Error> {
-    send_confirmation_email(&String::from_utf8_lossy(&delivery.data)).await;
-    delivery.ack(BasicAckOptions::default()).await.map(drop)
-}
-
-#[traced(args(%reservation))]
-async fn send_confirmation_email(reservation: &str) {
-    tokio::time::sleep(Duration::from_millis(3)).await;
-}
-
-/// The customer: a traced HTTP client, as another service calling the shop would be.
-#[traced(root, name = "customer checkout")]
-async fn customer(addr: std::net::SocketAddr) -> Result<String, Box<dyn std::error::Error>> {
-    let client = ClientLayer::new().layer(Client::builder(TokioExecutor::new()).build_http());
-    let request =
-        http::Request::post(format!("http://{addr}/checkout")).body(Full::new(Bytes::new()))?;
-    let response = client.oneshot(request).await?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok(format!("{status} {}", String::from_utf8_lossy(&body)))
-}
-
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _tracing = traceweave::builder().service_name("shop").install()?;
-
-    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let grpc_addr = grpc.local_addr()?;
+async fn inventory() -> Result<(), BoxError> {
+    let _tracing = traceweave::builder().service_name("inventory").install()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
     tokio::spawn(
         Server::builder()
             .layer(GrpcServerLayer)
             .add_service(InventoryServer::new(Stock))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(grpc)),
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
+    println!("ready {addr}");
+    until_stdin_closes().await;
+    Ok(())
+}
 
-    let amqp = "amqp://guest:guest@127.0.0.1:5672/%2f";
-    let channel = match Connection::connect(amqp, ConnectionProperties::default()).await {
-        Ok(conn) => {
+// ---- gateway: the HTTP API ------------------------------------------------------------------
+
+#[derive(Clone)]
+enum Orders {
+    Amqp(lapin::Channel, String),
+    Nats(async_nats::Client, String),
+    InProcess(mpsc::UnboundedSender<InProcessMessage>),
+}
+
+impl Orders {
+    async fn publish(&self, body: String) -> Result<(), String> {
+        match self {
+            Orders::Amqp(channel, queue) => traceweave::integrations::amqp::publish(
+                channel,
+                "",
+                queue,
+                Default::default(),
+                body.as_bytes(),
+                BasicProperties::default(),
+            )
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+            Orders::Nats(client, subject) => {
+                traceweave::integrations::nats::publish(client, subject.clone(), body.into())
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Orders::InProcess(queue) => publish_in_process(queue, body)
+                .then_some(())
+                .ok_or_else(|| "the in-process order queue is closed".to_owned()),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Gateway {
+    inventory: InventoryClient<GrpcClientService<tonic::transport::Channel>>,
+    orders: Orders,
+}
+
+#[derive(serde::Deserialize)]
+struct CheckoutParams {
+    sku: String,
+    qty: u32,
+}
+
+// The server span ("POST /checkout") comes from `ServerLayer`.
+async fn checkout(
+    State(mut shop): State<Gateway>,
+    Query(p): Query<CheckoutParams>,
+) -> (StatusCode, String) {
+    let request = ReserveRequest {
+        sku: p.sku,
+        quantity: p.qty,
+    };
+    let reservation = match shop.inventory.reserve(request).await {
+        Ok(reply) => reply.into_inner().reservation_id,
+        Err(s) if s.code() == tonic::Code::ResourceExhausted => {
+            return (StatusCode::CONFLICT, s.message().to_owned());
+        }
+        Err(s) => return (StatusCode::BAD_GATEWAY, s.message().to_owned()),
+    };
+    match shop.orders.publish(reservation.clone()).await {
+        Ok(()) => (StatusCode::OK, reservation),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+async fn gateway(inventory_addr: &str, transport: Transport, queue: &str) -> Result<(), BoxError> {
+    let _tracing = traceweave::builder().service_name("gateway").install()?;
+    let orders = match transport {
+        Transport::Amqp => {
+            let conn = Connection::connect(&amqp_addr(), ConnectionProperties::default()).await?;
             let channel = conn.create_channel().await?;
+            // The connection lives as long as the channel's users.
+            std::mem::forget(conn);
+            Orders::Amqp(channel, queue.to_owned())
+        }
+        Transport::Nats => Orders::Nats(async_nats::connect(nats_addr()).await?, queue.to_owned()),
+        Transport::InProcess => {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                while let Some(message) = rx.recv().await {
+                    let _ = on_in_process_order(message).await;
+                }
+            });
+            Orders::InProcess(tx)
+        }
+    };
+    let endpoint = Endpoint::from_shared(format!("http://{inventory_addr}"))?;
+    let inventory =
+        InventoryClient::new(GrpcClientLayer::to(endpoint.uri()).layer(endpoint.connect_lazy()));
+    let app = axum::Router::new()
+        .route("/checkout", axum::routing::post(checkout))
+        .layer(ServerLayer::new())
+        .with_state(Gateway { inventory, orders });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    println!("ready {addr}");
+    until_stdin_closes().await;
+    Ok(())
+}
+
+// ---- order worker: the consumer -------------------------------------------------------------
+
+#[traced_rpc(consumer)]
+async fn on_order_created(delivery: lapin::message::Delivery) -> Result<(), lapin::Error> {
+    fulfil(&String::from_utf8_lossy(&delivery.data)).await;
+    delivery.ack(BasicAckOptions::default()).await.map(drop)
+}
+
+#[traced_rpc(consumer)]
+async fn on_order_message(message: async_nats::Message) {
+    fulfil(&String::from_utf8_lossy(&message.payload)).await;
+}
+
+#[traced_rpc(consumer, name = "orders process")]
+async fn on_in_process_order(message: InProcessMessage) {
+    fulfil(&message.body).await;
+}
+
+#[traced(args(%reservation))]
+async fn fulfil(reservation: &str) {
+    send_confirmation_email(reservation).await;
+    // The orchestrator counts these lines to know every order was handled.
+    println!("fulfilled {reservation}");
+}
+
+#[traced(kind = client, attrs(peer.service = "mailer"))]
+async fn send_confirmation_email(reservation: &str) {
+    let _ = reservation;
+    tokio::time::sleep(Duration::from_millis(4)).await;
+}
+
+async fn order_worker(transport: Transport, queue: &str) -> Result<(), BoxError> {
+    let _tracing = traceweave::builder()
+        .service_name("order-worker")
+        .install()?;
+    match transport {
+        Transport::Amqp => {
+            let conn = Connection::connect(&amqp_addr(), ConnectionProperties::default()).await?;
+            let channel = conn.create_channel().await?;
+            let options = QueueDeclareOptions {
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            };
             channel
-                .queue_declare(
-                    QUEUE.into(),
-                    QueueDeclareOptions::default(),
-                    FieldTable::default(),
-                )
+                .queue_declare(queue.into(), options, FieldTable::default())
                 .await?;
             let mut consumer = channel
                 .basic_consume(
-                    QUEUE.into(),
-                    "shop".into(),
+                    queue.into(),
+                    "order-worker".into(),
                     BasicConsumeOptions::default(),
                     FieldTable::default(),
                 )
@@ -157,28 +420,243 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 drop(conn);
             });
-            Some(channel)
         }
-        Err(e) => {
-            eprintln!("no RabbitMQ on 127.0.0.1:5672 ({e}): skipping the message hop");
-            None
+        Transport::Nats => {
+            let client = async_nats::connect(nats_addr()).await?;
+            let mut subscriber = client.subscribe(queue.to_owned()).await?;
+            client.flush().await?;
+            tokio::spawn(async move {
+                while let Some(message) = subscriber.next().await {
+                    on_order_message(message).await;
+                }
+                drop(client);
+            });
+        }
+        Transport::InProcess => return Err("the in-process queue has no worker process".into()),
+    }
+    println!("ready");
+    until_stdin_closes().await;
+    Ok(())
+}
+
+// ---- child processes ------------------------------------------------------------------------
+
+/// A service process: `shop --role NAME ...`. It exits (flushing its spans) when its stdin
+/// closes, so the services never outlive the demo.
+async fn service(args: &[String]) -> Result<(), BoxError> {
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
+    match arg(0) {
+        "inventory" => inventory().await,
+        "gateway" => gateway(arg(1), Transport::parse(arg(2))?, arg(3)).await,
+        "order-worker" => order_worker(Transport::parse(arg(1))?, arg(2)).await,
+        other => Err(format!("unknown role {other:?}").into()),
+    }
+}
+
+async fn until_stdin_closes() {
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0u8; 64];
+    while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+}
+
+struct ServiceProcess {
+    name: &'static str,
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl ServiceProcess {
+    fn start(name: &'static str, args: &[&str], otlp: &str) -> Result<Self, BoxError> {
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .arg("--role")
+            .arg(name)
+            .args(args)
+            // Every service exports to the receiver of this process, and promptly.
+            .env("OTEL_TRACES_EXPORTER", "otlp")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env("OTEL_BSP_SCHEDULE_DELAY", "200")
+            .env_remove("OTEL_SERVICE_NAME")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        Ok(ServiceProcess {
+            name,
+            child,
+            lines: BufReader::new(stdout).lines(),
+        })
+    }
+
+    /// The next line the service prints, within `timeout`.
+    async fn line(&mut self, timeout: Duration) -> Result<String, BoxError> {
+        match tokio::time::timeout(timeout, self.lines.next_line()).await {
+            Ok(Ok(Some(line))) => Ok(line),
+            Ok(Ok(None)) => Err(format!("{} exited early", self.name).into()),
+            Ok(Err(e)) => Err(format!("{}: {e}", self.name).into()),
+            Err(_) => Err(format!("{} said nothing for {timeout:?}", self.name).into()),
+        }
+    }
+
+    /// Waits for `ready [ADDR]` and returns ADDR.
+    async fn ready(&mut self) -> Result<String, BoxError> {
+        let line = self.line(Duration::from_secs(20)).await?;
+        line.strip_prefix("ready")
+            .map(|a| a.trim().to_owned())
+            .ok_or_else(|| format!("{}: unexpected {line:?}", self.name).into())
+    }
+
+    /// Closes its stdin and waits for it to flush its spans and exit.
+    async fn stop(mut self) -> Result<(), BoxError> {
+        drop(self.child.stdin.take());
+        match tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await {
+            Ok(Ok(status)) if status.success() => Ok(()),
+            Ok(Ok(status)) => Err(format!("{} exited with {status}", self.name).into()),
+            Ok(Err(e)) => Err(format!("{}: {e}", self.name).into()),
+            Err(_) => Err(format!("{} did not stop in 15 s", self.name).into()),
+        }
+    }
+}
+
+// ---- the demo -------------------------------------------------------------------------------
+
+/// The customer: a traced HTTP client, as another service calling the shop would be.
+#[traced(root, name = "customer checkout", args(sku, qty))]
+async fn customer(gateway: SocketAddr, sku: &str, qty: u32) -> Result<String, BoxError> {
+    let client = ClientLayer::new().layer(Client::builder(TokioExecutor::new()).build_http());
+    let request = http::Request::post(format!("http://{gateway}/checkout?sku={sku}&qty={qty}"))
+        .body(Full::new(Bytes::new()))?;
+    let response = client.oneshot(request).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(format!("{status} {}", String::from_utf8_lossy(&body)))
+}
+
+async fn demo(args: &[String]) -> Result<(), BoxError> {
+    let mut serve = false;
+    let mut ui: SocketAddr = "127.0.0.1:16686".parse()?;
+    let mut out = std::path::PathBuf::from("trace.html");
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--serve" => serve = true,
+            "--ui" => ui = it.next().ok_or("--ui needs an address")?.parse()?,
+            "-o" | "--output" => out = it.next().ok_or("-o needs a file")?.into(),
+            other => return Err(format!("unknown argument {other}; see the top of shop.rs").into()),
+        }
+    }
+
+    // The collector: a traceweave-view receiver on a free port, spans kept in memory.
+    let store = Arc::new(Store::memory(Retention::default())?);
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let otlp = format!("http://{}", receiver.local_addr()?);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    tokio::spawn(server::serve(
+        receiver,
+        server::otlp_router(store.clone()),
+        until_stopped(stopped.clone()),
+    ));
+
+    let transport = pick_transport().await;
+    let queue = "shop.orders".to_owned();
+    let mut inventory = ServiceProcess::start("inventory", &[], &otlp)?;
+    let inventory_addr = inventory.ready().await?;
+    let mut worker = match transport {
+        Transport::InProcess => None,
+        t => {
+            let mut w = ServiceProcess::start("order-worker", &[t.name(), &queue], &otlp)?;
+            w.ready().await?;
+            Some(w)
         }
     };
+    let mut gateway = ServiceProcess::start(
+        "gateway",
+        &[&inventory_addr, transport.name(), &queue],
+        &otlp,
+    )?;
+    let gateway_addr: SocketAddr = gateway.ready().await?.parse()?;
+    println!("services up: gateway http://{gateway_addr}, inventory grpc://{inventory_addr}");
 
-    let endpoint = Endpoint::from_shared(format!("http://{grpc_addr}"))?;
-    let inventory =
-        InventoryClient::new(GrpcClientLayer::to(endpoint.uri()).layer(endpoint.connect_lazy()));
-    let shop = Shop { inventory, channel };
-    let app = axum::Router::new()
-        .route("/checkout", axum::routing::post(checkout))
-        .layer(ServerLayer::new())
-        .with_state(shop);
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let http_addr = http.local_addr()?;
-    tokio::spawn(async move { axum::serve(http, app).await });
+    let tracing = traceweave::builder()
+        .ignore_env()
+        .service_name("customer")
+        .exporter(traceweave::export::OtlpExporter::new(&otlp))
+        .install()?;
+    let mut fulfilled = 0;
+    for (sku, qty, what) in [
+        ("book", 2, "an order"),
+        ("pen", 10, "another order"),
+        ("ghost", 1, "fails: the stock table has no such row"),
+        ("poster", 1, "slow: a full table scan"),
+    ] {
+        let outcome = customer(gateway_addr, sku, qty)
+            .await
+            .unwrap_or_else(|e| format!("failed: {e}"));
+        if outcome.starts_with("200") {
+            fulfilled += 1;
+        }
+        println!("customer: POST /checkout?sku={sku}&qty={qty} -> {outcome} ({what})");
+    }
 
-    println!("checkout: {}", customer(http_addr).await?);
-    // Let the consumer finish before the guard flushes the trace to the console.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every order consumed before the services stop (the worker prints a line per order).
+    let consumer = worker.as_mut().unwrap_or(&mut gateway);
+    for _ in 0..fulfilled {
+        let line = consumer.line(Duration::from_secs(20)).await?;
+        println!("{}: {line}", consumer.name);
+    }
+    let mut stops = vec![gateway.stop()];
+    if let Some(w) = worker {
+        stops.push(w.stop());
+    }
+    for s in stops {
+        s.await?;
+    }
+    inventory.stop().await?;
+    // Flushing the customer's spans blocks: off the runtime's threads.
+    tokio::task::spawn_blocking(move || drop(tracing)).await?;
+
+    let all = store.search(&traceweave_view::Query {
+        limit: Some(u32::MAX),
+        ..Default::default()
+    })?;
+    println!();
+    for t in all.iter().rev() {
+        println!("{}", tree::render(&store.trace(&t.trace_id)?));
+    }
+    let html = report::html(&store, "traceweave shop demo")?;
+    std::fs::write(&out, html).map_err(|e| format!("{}: {e}", out.display()))?;
+    let shown = std::fs::canonicalize(&out).unwrap_or(out);
+    println!(
+        "{} spans from {} services in {} traces: open {}",
+        store.span_count(),
+        store.services()?.len(),
+        all.len(),
+        shown.display()
+    );
+
+    if serve {
+        let listener = tokio::net::TcpListener::bind(ui)
+            .await
+            .map_err(|e| format!("cannot serve the viewer on {ui}: {e} (try --ui 127.0.0.1:0)"))?;
+        println!(
+            "viewer: http://{}/ (OTLP/HTTP receiver: {otlp}/v1/traces); Ctrl-C to stop",
+            listener.local_addr()?
+        );
+        let viewer = tokio::spawn(server::serve(
+            listener,
+            server::ui_router(store.clone()),
+            until_stopped(stopped),
+        ));
+        tokio::signal::ctrl_c().await?;
+        let _ = stop.send(true);
+        let _ = viewer.await;
+    } else {
+        let _ = stop.send(true);
+    }
     Ok(())
 }

@@ -26,6 +26,7 @@ const svg = (tag, attrs = {}, text) => {
 
 // ---- formatting ----------------------------------------------------------------------------
 function fmtDur(ns) {
+  if (ns === 0) return "0";
   const ms = ns / 1e6;
   if (ms >= 1000) return (ms / 1000).toFixed(2) + " s";
   if (ms >= 10) return ms.toFixed(1) + " ms";
@@ -218,10 +219,14 @@ function layoutTrace(spans) {
     let end = (s.end_ns - t0) + inherited;
     let shift = inherited;
     let skew = 0;
-    if (parent && parent.service !== s.service && (start < parent.start || end > parent.end)) {
+    // Across services, a child that starts before its parent can only be clock skew; one that
+    // ends after it is skew only for a synchronous call (a server span under its client span):
+    // consumers and fire-and-forget children may outlive their parents.
+    const sync = parent && s.kind === 2 && parent.span.kind === 3;
+    if (parent && parent.span.service !== s.service && (start < parent.start || (sync && end > parent.end))) {
       const dur = end - start;
       const pdur = parent.end - parent.start;
-      const delta = dur <= pdur ? parent.start + (pdur - dur) / 2 - start : parent.start - start;
+      const delta = sync && dur <= pdur ? parent.start + (pdur - dur) / 2 - start : parent.start - start;
       start += delta; end += delta; shift += delta; skew = delta;
     }
     const row = { span: s, depth, start, end, skew, parent, children: 0, collapsed: false };
@@ -245,6 +250,7 @@ async function openTrace(id) {
     $("#detail").hidden = true;
     return;
   }
+  window.TW_LAST_FETCH_MS = performance.now() - t;
   const layout = layoutTrace(spans);
   current = { id, ...layout, selected: null };
   const svcCount = {};
@@ -323,7 +329,7 @@ function spanRow(r) {
     el("span", { class: "span-svc", text: s.service }),
     el("span", { class: "span-name", text: s.name }),
     error ? el("span", { class: "err-mark", title: s.status_message || "error", text: "!" }) : null,
-    r.skew ? el("span", { class: "skew-mark", title: `clock skew: shifted ${fmtDur(Math.abs(r.skew))} to sit in its parent`, text: "⧗" }) : null),
+    r.skew ? el("span", { class: "skew-mark", title: `clock skew: drawn ${fmtDur(Math.abs(r.skew))} ${r.skew > 0 ? "later" : "earlier"} to sit in its parent`, text: "skew" }) : null),
   el("div", { class: "span-track" },
     el("div", { class: "span-bar", style: `left:${left}%;width:${width}%;background:${colorOf(s.service)}` }),
     el("span", { class: "span-dur", style: `left:${Math.min(left + width, 100)}%`, text: fmtDur(s.end_ns - s.start_ns) })));
@@ -428,7 +434,7 @@ async function drawMap() {
     g.append(svg("text", { x: lx, y: ly, "text-anchor": "middle" }, label));
     g.append(svg("text", { x: lx, y: ly + 13, "text-anchor": "middle" }, `p50 ${e.p50_ms.toFixed(1)} ms · p99 ${e.p99_ms.toFixed(1)} ms`));
     box.append(g);
-    tbody.append(el("tr", { "data-from": e.from, "data-to": e.to },
+    tbody.append(el("tr", { "data-from": e.from, "data-to": e.to, "data-kind": e.kind },
       el("td", {}, chip(e.from)), el("td", {}, chip(e.to)), el("td", { text: e.kind }),
       el("td", { class: "num", text: e.calls }), el("td", { class: "num", text: fmtRate(e.rate_per_s) }),
       el("td", { class: "num", text: `${e.errors} (${(100 * e.error_rate).toFixed(1)}%)` }),
@@ -522,8 +528,13 @@ if (DATA) {
   $("#mode").textContent = "live";
   setInterval(async () => {
     if (!$("#live").checked || $("#view-search").hidden) return;
-    await loadServices();
-    runSearch();
+    try {
+      await loadServices();
+      await runSearch();
+      $("#mode").textContent = "live";
+    } catch (e) {
+      $("#mode").textContent = "live · the server does not answer";
+    }
   }, 3000);
 }
 loadServices().then(route);

@@ -18,7 +18,7 @@ from opentelemetry import context, trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.propagate import inject, extract
 
@@ -40,9 +40,9 @@ def provider(service, args):
     p = TracerProvider(resource=Resource.create({"service.name": service, "service.version": "1.2.3"}))
     if args.otlp:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        p.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=args.otlp.rstrip("/") + "/v1/traces")))
+        p.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=args.otlp.rstrip("/") + "/v1/traces"), max_queue_size=100000))
     if args.jsonl:
-        p.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(args.jsonl)))
+        p.add_span_processor(BatchSpanProcessor(JsonLinesExporter(args.jsonl)))
     return p
 
 
