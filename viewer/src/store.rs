@@ -232,6 +232,10 @@ impl Store {
                 "INSERT OR REPLACE INTO spans VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
             )?;
             let mut insert_link = tx.prepare_cached("INSERT INTO links VALUES (?1, ?2, ?3, ?4)")?;
+            let mut exists =
+                tx.prepare_cached("SELECT 1 FROM spans WHERE trace_id = ?1 AND span_id = ?2")?;
+            let mut drop_links =
+                tx.prepare_cached("DELETE FROM links WHERE trace_id = ?1 AND span_id = ?2")?;
             let mut seen: HashSet<&str> = HashSet::new();
             for s in spans {
                 let resource = Value::Object(s.resource.clone()).to_string();
@@ -251,7 +255,13 @@ impl Store {
                         id
                     }
                 };
-                let changed = insert_span.execute(params![
+                // A span sent twice (a retried export) replaces its first copy.
+                if exists.exists(params![s.trace_id, s.span_id])? {
+                    drop_links.execute(params![s.trace_id, s.span_id])?;
+                } else {
+                    added += 1;
+                }
+                insert_span.execute(params![
                     s.trace_id,
                     s.span_id,
                     s.parent_id,
@@ -268,10 +278,6 @@ impl Store {
                     resource_id,
                     s.scope,
                 ])?;
-                // INSERT OR REPLACE reports 1 for a new row, 2 for a replaced one.
-                if changed == 1 {
-                    added += 1;
-                }
                 for l in &s.links {
                     insert_link.execute(params![s.trace_id, s.span_id, l.trace_id, l.span_id])?;
                 }

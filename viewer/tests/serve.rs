@@ -1,0 +1,333 @@
+//! `traceweave-view`'s receiver and API over real loopback HTTP, fed by traceweave's own OTLP
+//! exporter (protobuf + gzip, and JSON); the store's retention and persistence; reports.
+//! (The OpenTelemetry Python SDK as a third-party sender, and the UI in Chromium, are in
+//! `tests/browser/test_viewer.py`, run by `.ci/run`.)
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use traceweave::export::{OtlpExporter, OtlpProtocol};
+use traceweave::traced;
+use traceweave_view::{Retention, SpanRow, Store, report, server};
+
+struct Viewer {
+    otlp: String,
+    ui: String,
+    store: Arc<Store>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start(store: Store) -> Viewer {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = Arc::new(store);
+    let (otlp, ui) = runtime.block_on(async {
+        let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addrs = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        let never = std::future::pending::<()>;
+        tokio::spawn(server::serve(
+            a,
+            server::otlp_router(store.clone()),
+            never(),
+        ));
+        tokio::spawn(server::serve(b, server::ui_router(store.clone()), never()));
+        addrs
+    });
+    Viewer {
+        otlp: format!("http://{otlp}"),
+        ui: format!("http://{ui}"),
+        store,
+        _runtime: runtime,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn get(url: &str) -> (u16, Value) {
+    let mut r = agent().get(url).call().unwrap();
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+fn post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    let mut req = agent().post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut r = req.send(body).unwrap();
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_string().unwrap())
+}
+
+#[traced(kind = server, attrs(http.route = "/checkout"))]
+fn checkout(fail: bool) -> Result<(), std::io::Error> {
+    charge(fail)
+}
+
+#[traced(kind = client, attrs(peer.service = "bank"))]
+fn charge(fail: bool) -> Result<(), std::io::Error> {
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    if fail {
+        return Err(std::io::Error::other("card declined"));
+    }
+    Ok(())
+}
+
+fn send_two_checkouts(exporter: OtlpExporter, service: &str) {
+    let tracer = traceweave::builder()
+        .ignore_env()
+        .service_name(service)
+        .exporter(exporter)
+        .build();
+    tracer.in_scope(|| {
+        let _ = checkout(false);
+        let _ = checkout(true);
+    });
+    assert!(tracer.force_flush());
+    let stats = tracer.stats();
+    assert_eq!(
+        (stats.exported, stats.dropped_export_failed),
+        (4, 0),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn spans_from_traceweave_over_otlp_protobuf_gzip_are_searchable_traces_and_a_map() {
+    let v = start(Store::memory(Retention::default()).unwrap());
+    send_two_checkouts(OtlpExporter::new(&v.otlp).gzip(true), "shop-test");
+
+    let (_, all) = get(&format!("{}/api/traces", v.ui));
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(
+        all.iter()
+            .all(|t| t["root_name"] == "checkout" && t["span_count"] == 2)
+    );
+    assert!(
+        all[0]["start_ns"].as_i64() >= all[1]["start_ns"].as_i64(),
+        "newest first"
+    );
+
+    let count = |q: &str| {
+        get(&format!("{}/api/traces?{q}", v.ui))
+            .1
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count("error=true"), 1);
+    assert_eq!(count("service=shop-test"), 2);
+    assert_eq!(count("service=nobody"), 0);
+    assert_eq!(count("service=shop-test&operation=charge&error=true"), 1);
+    assert_eq!(count("attr=http.route%3D%2Fcheckout"), 2);
+    assert_eq!(count("attr=peer.service%3Dbank+http.route%3D%2Fnope"), 0);
+    assert_eq!(count("min_ms=1"), 2);
+    assert_eq!(count("max_ms=0.5"), 0);
+    assert_eq!(count("limit=1"), 1);
+    let failed = get(&format!("{}/api/traces?error=true", v.ui)).1[0]["trace_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(count(&format!("trace_id={}", &failed[..8])), 1);
+
+    let (status, spans) = get(&format!("{}/api/traces/{failed}", v.ui));
+    assert_eq!(status, 200);
+    let spans = spans.as_array().unwrap();
+    let (root, child) = (&spans[0], &spans[1]);
+    assert_eq!(
+        (root["name"].as_str(), child["name"].as_str()),
+        (Some("checkout"), Some("charge"))
+    );
+    assert_eq!(child["parent_id"], root["span_id"]);
+    assert_eq!(
+        (root["kind"].as_u64(), child["kind"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert_eq!(child["status"], 2);
+    assert_eq!(child["status_message"], "card declined");
+    assert_eq!(root["resource"]["service.name"], "shop-test");
+    assert_eq!(root["scope"], "traceweave");
+    assert!(child["end_ns"].as_i64().unwrap() - child["start_ns"].as_i64().unwrap() >= 2_000_000);
+
+    let (_, map) = get(&format!("{}/api/map?window_s=0", v.ui));
+    let edge = &map["edges"][0];
+    assert_eq!(
+        (edge["from"].as_str(), edge["to"].as_str()),
+        (Some("shop-test"), Some("bank"))
+    );
+    assert_eq!(
+        (edge["calls"].as_u64(), edge["errors"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(edge["p50_ms"].as_f64().unwrap() >= 2.0);
+    let bank = map["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["service"] == "bank")
+        .unwrap();
+    assert_eq!(bank["inferred"], true);
+
+    let (_, services) = get(&format!("{}/api/services", v.ui));
+    assert_eq!(services[0]["service"], "shop-test");
+    assert_eq!(
+        services[0]["operations"],
+        serde_json::json!(["charge", "checkout"])
+    );
+}
+
+#[test]
+fn otlp_json_is_received_too_and_bad_bodies_are_refused_with_the_reason() {
+    let v = start(Store::memory(Retention::default()).unwrap());
+    send_two_checkouts(
+        OtlpExporter::new(&v.otlp).protocol(OtlpProtocol::HttpJson),
+        "json-test",
+    );
+    assert_eq!(v.store.span_count(), 4);
+
+    let url = format!("{}/v1/traces", v.otlp);
+    let (status, body) = post(
+        &url,
+        &[("content-type", "application/x-protobuf")],
+        b"\xff\xff\xff",
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("not an OTLP ExportTraceServiceRequest"),
+        "{body}"
+    );
+    let (status, body) = post(
+        &url,
+        &[("content-type", "application/json")],
+        b"{\"spans\": 1}",
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("resourceSpans"), "{body}");
+    let (status, body) = post(&url, &[("content-encoding", "gzip")], b"not gzip");
+    assert_eq!(status, 400);
+    assert!(body.contains("gzip"), "{body}");
+    assert_eq!(
+        v.store.span_count(),
+        4,
+        "nothing stored from a refused body"
+    );
+
+    let (status, _) = get(&format!("{}/api/traces/{}", v.ui, "ab".repeat(16)));
+    assert_eq!(status, 404);
+}
+
+fn span(trace: u32, n: u32, start_ns: i64) -> SpanRow {
+    SpanRow {
+        trace_id: format!("{trace:032x}"),
+        span_id: format!("{:016x}", (u64::from(trace) << 16) | (u64::from(n) + 1)),
+        parent_id: (n > 0).then(|| format!("{:016x}", (u64::from(trace) << 16) | 1)),
+        service: "svc".into(),
+        name: format!("op{n}"),
+        kind: 1,
+        start_ns,
+        end_ns: start_ns + 1_000,
+        status: 0,
+        status_message: String::new(),
+        attributes: Default::default(),
+        events: Vec::new(),
+        links: Vec::new(),
+        resource: serde_json::from_str(r#"{"service.name": "svc"}"#).unwrap(),
+        scope: String::new(),
+    }
+}
+
+#[test]
+fn retention_drops_the_oldest_traces_and_a_file_store_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("tw-view-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("spans.db");
+    let _ = std::fs::remove_file(&path);
+    let retention = Retention {
+        max_spans: 50,
+        max_age_ns: None,
+    };
+    {
+        let store = Store::file(&path, retention).unwrap();
+        for t in 1..=12u32 {
+            let spans: Vec<SpanRow> = (0..10)
+                .map(|n| span(t, n, i64::from(t) * 1_000_000))
+                .collect();
+            store.insert(&spans).unwrap();
+            assert!(
+                store.span_count() <= 50,
+                "{} spans kept",
+                store.span_count()
+            );
+        }
+        // The same span again replaces itself: no double count.
+        store.insert(&[span(12, 3, 12_000_000)]).unwrap();
+        let kept = store.search(&Default::default()).unwrap();
+        let ids: Vec<u32> = kept
+            .iter()
+            .map(|t| u32::from_str_radix(&t.trace_id, 16).unwrap())
+            .collect();
+        assert_eq!(ids.first(), Some(&12), "newest kept and first: {ids:?}");
+        assert!(!ids.contains(&1), "oldest dropped: {ids:?}");
+        assert_eq!(store.span_count() as usize, ids.len() * 10);
+    }
+    let reopened = Store::file(&path, retention).unwrap();
+    let kept = reopened.search(&Default::default()).unwrap();
+    assert_eq!(reopened.span_count() as usize, kept.len() * 10);
+    assert_eq!(reopened.trace(&format!("{:032x}", 12)).unwrap().len(), 10);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_report_inlines_traces_from_otlp_json_lines_and_zipkin_files() {
+    let dir = std::env::temp_dir().join(format!("tw-view-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // What traceweave's FileExporter writes: OTLP-JSON lines.
+    let otlp = dir.join("spans.jsonl");
+    let _ = std::fs::remove_file(&otlp);
+    let tracer = traceweave::builder()
+        .ignore_env()
+        .service_name("file-test")
+        .exporter(traceweave::export::FileExporter::create(&otlp).unwrap())
+        .build();
+    tracer.in_scope(|| {
+        let _ = checkout(true);
+    });
+    assert!(tracer.force_flush());
+    let zipkin = dir.join("zipkin.json");
+    std::fs::write(
+        &zipkin,
+        r#"[{"traceId":"463ac35c9f6413ad","id":"a2fb4a1d1a96d312","name":"</script><b>x</b>",
+            "kind":"SERVER","timestamp":1700000000000000,"duration":1500,
+            "localEndpoint":{"serviceName":"zipkin-svc"}}]"#,
+    )
+    .unwrap();
+    let store = report::load_files(&[&otlp, &zipkin]).unwrap();
+    assert_eq!(store.span_count(), 3);
+    let html = report::html(&store, "test").unwrap();
+    let data = html.split("window.TW_DATA = ").nth(1).unwrap();
+    assert!(data.starts_with('{'), "the data is inlined");
+    assert_eq!(
+        html.matches("</script>").count(),
+        1,
+        "a span name cannot end the script early"
+    );
+    assert!(data.contains("zipkin-svc") && data.contains("file-test"));
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "nothing to fetch"
+    );
+
+    let err = report::load_files(&[dir.join("missing.json")]).unwrap_err();
+    assert!(err.to_string().contains("missing.json"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
