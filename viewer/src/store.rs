@@ -155,6 +155,7 @@ CREATE TABLE IF NOT EXISTS spans(
   name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
   status INTEGER NOT NULL, status_message TEXT NOT NULL, attributes TEXT NOT NULL,
   events TEXT NOT NULL, links TEXT NOT NULL, resource_id INTEGER NOT NULL, scope TEXT NOT NULL,
+  peer TEXT, peer_is_db INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (trace_id, span_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS spans_start ON spans(start_ns);
 CREATE TABLE IF NOT EXISTS links(trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
@@ -229,7 +230,7 @@ impl Store {
         let mut touched: Vec<&str> = Vec::new();
         {
             let mut insert_span = tx.prepare_cached(
-                "INSERT OR REPLACE INTO spans VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+                "INSERT OR REPLACE INTO spans VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
             )?;
             let mut insert_link = tx.prepare_cached("INSERT INTO links VALUES (?1, ?2, ?3, ?4)")?;
             let mut exists =
@@ -237,24 +238,18 @@ impl Store {
             let mut drop_links =
                 tx.prepare_cached("DELETE FROM links WHERE trace_id = ?1 AND span_id = ?2")?;
             let mut seen: HashSet<&str> = HashSet::new();
+            let mut last_resource: Option<(&Map<String, Value>, i64)> = None;
             for s in spans {
-                let resource = Value::Object(s.resource.clone()).to_string();
-                let resource_id = match inner.resources.get(&resource) {
-                    Some(&id) => id,
-                    None => {
-                        tx.execute(
-                            "INSERT OR IGNORE INTO resources(json) VALUES (?1)",
-                            [&resource],
-                        )?;
-                        let id: i64 = tx.query_row(
-                            "SELECT id FROM resources WHERE json = ?1",
-                            [&resource],
-                            |r| r.get(0),
-                        )?;
-                        inner.resources.insert(resource, id);
+                // Spans of one request mostly share a resource: compare before serialising.
+                let resource_id = match last_resource {
+                    Some((map, id)) if *map == s.resource => id,
+                    _ => {
+                        let id = resource_id(&tx, &mut inner.resources, &s.resource)?;
+                        last_resource = Some((&s.resource, id));
                         id
                     }
                 };
+                let peer = peer_of(s);
                 // A span sent twice (a retried export) replaces its first copy.
                 if exists.exists(params![s.trace_id, s.span_id])? {
                     drop_links.execute(params![s.trace_id, s.span_id])?;
@@ -272,11 +267,13 @@ impl Store {
                     s.end_ns,
                     s.status,
                     s.status_message,
-                    Value::Object(s.attributes.clone()).to_string(),
+                    serde_json::to_string(&s.attributes).unwrap_or_default(),
                     serde_json::to_string(&s.events).unwrap_or_default(),
                     serde_json::to_string(&s.links).unwrap_or_default(),
                     resource_id,
                     s.scope,
+                    peer.map(|p| p.0),
+                    peer.is_some_and(|p| p.1),
                 ])?;
                 for l in &s.links {
                     insert_link.execute(params![s.trace_id, s.span_id, l.trace_id, l.span_id])?;
@@ -398,8 +395,10 @@ impl Store {
                 let i = bind(V::Text(id));
                 sql += &format!(" AND t.trace_id = ?{i}");
             } else {
-                let i = bind(V::Text(format!("{}%", like_escape(&id))));
-                sql += &format!(" AND t.trace_id LIKE ?{i} ESCAPE '\\'");
+                // Ids are lowercase hex: every id starting with `id` sorts in [id, id + "g").
+                let lo = bind(V::Text(id.clone()));
+                let hi = bind(V::Text(format!("{id}g")));
+                sql += &format!(" AND t.trace_id >= ?{lo} AND t.trace_id < ?{hi}");
             }
         }
         let service = q.service.as_deref().filter(|s| !s.is_empty());
@@ -521,12 +520,31 @@ impl Store {
     pub fn service_map(&self, from_ns: i64, to_ns: i64) -> Result<ServiceMap, StoreError> {
         let inner = self.lock();
         let conn = &inner.conn;
+        // A window over most of what is stored reads the table straight through: cheaper than
+        // a lookup per span through the start-time index.
+        let range: Option<(i64, i64)> = conn
+            .query_row(
+                "SELECT min(start_ns), max(end_ns) FROM traces HAVING count(*) > 0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let scan = range.is_some_and(|(lo, hi)| {
+            let covered = to_ns.min(hi).saturating_sub(from_ns.max(lo));
+            covered.saturating_mul(4) > hi.saturating_sub(lo)
+        });
+        // `+` keeps SQLite off the index for that term.
+        let window = if scan {
+            "+c.start_ns >= ?1 AND +c.start_ns < ?2"
+        } else {
+            "c.start_ns >= ?1 AND c.start_ns < ?2"
+        };
         let mut nodes: Vec<MapNode> = Vec::new();
         {
-            let mut stmt = conn.prepare_cached(
-                "SELECT service, count(*), sum(status = 2) FROM spans \
-                 WHERE start_ns >= ?1 AND start_ns < ?2 GROUP BY service ORDER BY service",
-            )?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT c.service, count(*), sum(c.status = 2) FROM spans c \
+                 WHERE {window} GROUP BY c.service ORDER BY c.service"
+            ))?;
             let rows = stmt.query_map([from_ns, to_ns], |r| {
                 Ok(MapNode {
                     service: r.get(0)?,
@@ -547,17 +565,21 @@ impl Store {
             e.1 += u64::from(failed);
         };
         // Parent -> child pairs that cross services, and span links across services.
-        let pairs = "SELECT p.service, c.service, p.kind, c.kind, c.end_ns - c.start_ns, p.status, c.status, 0
-               FROM spans c JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_id
-               WHERE c.start_ns >= ?1 AND c.start_ns < ?2 AND p.service <> c.service
-             UNION ALL
-             SELECT p.service, c.service, p.kind, c.kind, c.end_ns - c.start_ns, p.status, c.status, 1
-               FROM links l
-               JOIN spans c ON c.trace_id = l.trace_id AND c.span_id = l.span_id
-               JOIN spans p ON p.trace_id = l.linked_trace AND p.span_id = l.linked_span
-               WHERE c.start_ns >= ?1 AND c.start_ns < ?2 AND p.service <> c.service";
+        let mut called: HashSet<(String, String)> = HashSet::new();
         {
-            let mut stmt = conn.prepare_cached(pairs)?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT p.service, c.service, p.kind, c.kind, c.end_ns - c.start_ns, p.status,
+                        c.status, 0, c.trace_id, p.span_id
+                   FROM spans c JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_id
+                   WHERE {window} AND p.service <> c.service
+                 UNION ALL
+                 SELECT p.service, c.service, p.kind, c.kind, c.end_ns - c.start_ns, p.status,
+                        c.status, 1, '', ''
+                   FROM links l
+                   CROSS JOIN spans c ON c.trace_id = l.trace_id AND c.span_id = l.span_id
+                   CROSS JOIN spans p ON p.trace_id = l.linked_trace AND p.span_id = l.linked_span
+                   WHERE {window} AND p.service <> c.service"
+            ))?;
             let mut rows = stmt.query([from_ns, to_ns])?;
             while let Some(r) = rows.next()? {
                 let (pk, ck): (u8, u8) = (r.get(2)?, r.get(3)?);
@@ -572,31 +594,31 @@ impl Store {
                 } else {
                     "call"
                 };
+                if link == 0 {
+                    called.insert((r.get(8)?, r.get(9)?));
+                }
                 let failed = cs == STATUS_ERROR || (pk == KIND_CLIENT && ps == STATUS_ERROR);
                 add(r.get(0)?, r.get(1)?, kind, r.get(4)?, failed);
             }
         }
         // Client spans to peers that send no spans of their own: databases, `peer.service`.
         {
-            let mut stmt = conn.prepare_cached(
-                "SELECT s.service, coalesce(json_extract(s.attributes, '$.\"peer.service\"'),
-                          json_extract(s.attributes, '$.\"db.system.name\"'),
-                          json_extract(s.attributes, '$.\"db.system\"')),
-                        json_extract(s.attributes, '$.\"peer.service\"') IS NULL,
-                        s.end_ns - s.start_ns, s.status
-                 FROM spans s
-                 WHERE s.start_ns >= ?1 AND s.start_ns < ?2 AND s.kind = 3
-                   AND NOT EXISTS (SELECT 1 FROM spans c WHERE c.trace_id = s.trace_id
-                                   AND c.parent_id = s.span_id AND c.service <> s.service)",
-            )?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT c.trace_id, c.span_id, c.service, c.peer, c.peer_is_db,
+                        c.end_ns - c.start_ns, c.status
+                 FROM spans c WHERE {window} AND c.peer IS NOT NULL"
+            ))?;
             let mut rows = stmt.query([from_ns, to_ns])?;
             while let Some(r) = rows.next()? {
-                let Some(peer) = r.get::<_, Option<String>>(1)? else {
+                let Some(peer) = r.get::<_, Option<String>>(3)? else {
                     continue;
                 };
-                let db: bool = r.get(2)?;
-                let status: u8 = r.get(4)?;
-                let from: String = r.get(0)?;
+                if called.contains(&(r.get(0)?, r.get(1)?)) {
+                    continue; // the peer sent its own span: a real edge above
+                }
+                let db: bool = r.get(4)?;
+                let status: u8 = r.get(6)?;
+                let from: String = r.get(2)?;
                 if !nodes.iter().any(|n| n.service == peer) {
                     nodes.push(MapNode {
                         service: peer.clone(),
@@ -606,7 +628,7 @@ impl Store {
                     });
                 }
                 let kind = if db { "database" } else { "rpc" };
-                add(from, peer, kind, r.get(3)?, status == STATUS_ERROR);
+                add(from, peer, kind, r.get(5)?, status == STATUS_ERROR);
             }
         }
         let seconds = ((to_ns - from_ns).max(1) as f64) / 1e9;
@@ -636,6 +658,38 @@ impl Store {
             edges,
         })
     }
+}
+
+/// What a client span calls when that peer may send no spans of its own: `peer.service`, or a
+/// database system (then `true`).
+fn peer_of(s: &SpanRow) -> Option<(&str, bool)> {
+    if s.kind != KIND_CLIENT {
+        return None;
+    }
+    let text = |k: &str| s.attributes.get(k).and_then(Value::as_str);
+    text("peer.service").map(|p| (p, false)).or_else(|| {
+        text("db.system.name")
+            .or_else(|| text("db.system"))
+            .map(|d| (d, true))
+    })
+}
+
+/// The id of a resource in the `resources` table, added if new.
+fn resource_id(
+    tx: &rusqlite::Transaction<'_>,
+    known: &mut HashMap<String, i64>,
+    resource: &Map<String, Value>,
+) -> Result<i64, StoreError> {
+    let json = serde_json::to_string(resource).unwrap_or_default();
+    if let Some(&id) = known.get(&json) {
+        return Ok(id);
+    }
+    tx.execute("INSERT OR IGNORE INTO resources(json) VALUES (?1)", [&json])?;
+    let id: i64 = tx.query_row("SELECT id FROM resources WHERE json = ?1", [&json], |r| {
+        r.get(0)
+    })?;
+    known.insert(json, id);
+    Ok(id)
 }
 
 /// Nearest-rank percentile of sorted values.
