@@ -148,6 +148,9 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Stored in the file's `user_version`: a file of another layout is refused, not misread.
+const SCHEMA_VERSION: i64 = 1;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS resources(id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS spans(
@@ -187,7 +190,19 @@ impl Store {
     }
 
     fn with(conn: Connection, retention: Retention) -> Result<Self, StoreError> {
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        if tables > 0 && version != SCHEMA_VERSION {
+            return Err(StoreError::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+                Some(format!(
+                    "this file holds no spans of traceweave-view schema {SCHEMA_VERSION} \
+                 (user_version {version}): give another --db file"
+                )),
+            ));
+        }
         conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         let spans: i64 = conn.query_row("SELECT count(*) FROM spans", [], |r| r.get(0))?;
         let mut operations = HashSet::new();
         {

@@ -284,6 +284,16 @@ fn retention_drops_the_oldest_traces_and_a_file_store_survives_a_restart() {
     let kept = reopened.search(&Default::default()).unwrap();
     assert_eq!(reopened.span_count() as usize, kept.len() * 10);
     assert_eq!(reopened.trace(&format!("{:032x}", 12)).unwrap().len(), 10);
+
+    // A SQLite file of something else is refused with a reason, not misread.
+    let other = dir.join("other.db");
+    let _ = std::fs::remove_file(&other);
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE spans(x)")
+        .unwrap();
+    let err = Store::file(&other, retention).unwrap_err();
+    assert!(err.to_string().contains("give another --db file"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
