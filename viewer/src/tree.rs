@@ -29,9 +29,10 @@ pub fn render(spans: &[SpanRow]) -> String {
         spans.len(),
         services.len()
     );
-    fn walk(
+    fn walk<'a>(
         out: &mut String,
-        children: &HashMap<Option<&str>, Vec<&SpanRow>>,
+        children: &HashMap<Option<&str>, Vec<&'a SpanRow>>,
+        seen: &mut HashSet<&'a str>,
         parent: Option<&str>,
         prefix: &str,
         t0: i64,
@@ -40,6 +41,9 @@ pub fn render(spans: &[SpanRow]) -> String {
             return;
         };
         for (i, s) in list.iter().enumerate() {
+            if !seen.insert(&s.span_id) {
+                continue;
+            }
             let last = i + 1 == list.len();
             let status = if s.is_error() {
                 format!(" ERROR {}", s.status_message)
@@ -58,9 +62,65 @@ pub fn render(spans: &[SpanRow]) -> String {
                 status.trim_end()
             );
             let deeper = format!("{prefix}{}", if last { "   " } else { "│  " });
-            walk(out, children, Some(&s.span_id), &deeper, t0);
+            walk(out, children, seen, Some(&s.span_id), &deeper, t0);
         }
     }
-    walk(&mut out, &children, None, "", t0);
+    let mut seen = HashSet::new();
+    walk(&mut out, &children, &mut seen, None, "", t0);
+    // Spans in a parent cycle (bad data) hang under no root: each starts its own branch.
+    let mut rest: Vec<&SpanRow> = spans
+        .iter()
+        .filter(|s| !seen.contains(s.span_id.as_str()))
+        .collect();
+    rest.sort_by_key(|s| s.start_ns);
+    for s in rest {
+        if seen.contains(s.span_id.as_str()) {
+            continue;
+        }
+        let mut lone: HashMap<Option<&str>, Vec<&SpanRow>> = children.clone();
+        lone.insert(None, vec![s]);
+        walk(&mut out, &lone, &mut seen, None, "", t0);
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(id: &str, parent: Option<&str>, start_ns: i64) -> SpanRow {
+        SpanRow {
+            trace_id: "ab".repeat(16),
+            span_id: id.into(),
+            parent_id: parent.map(Into::into),
+            service: "svc".into(),
+            name: format!("op-{id}"),
+            kind: 1,
+            start_ns,
+            end_ns: start_ns + 1_000_000,
+            status: 0,
+            status_message: String::new(),
+            attributes: Default::default(),
+            events: Vec::new(),
+            links: Vec::new(),
+            resource: Default::default(),
+            scope: String::new(),
+        }
+    }
+
+    #[test]
+    fn nests_and_keeps_spans_of_a_parent_cycle() {
+        let spans = [
+            span("a", None, 0),
+            span("b", Some("a"), 1),
+            span("c", Some("d"), 2),
+            span("d", Some("c"), 3),
+            span("e", Some("missing"), 4),
+        ];
+        let text = render(&spans);
+        for id in ["a", "b", "c", "d", "e"] {
+            assert_eq!(text.matches(&format!("op-{id} ")).count(), 1, "{text}");
+        }
+        assert!(text.contains("└─ op-b"), "{text}");
+    }
 }

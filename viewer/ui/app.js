@@ -211,7 +211,15 @@ function layoutTrace(spans) {
   const rows = [];
   const seen = new Set();
   const stack = roots.slice().reverse().map((s) => [s, 0, 0, null]);
-  while (stack.length) {
+  // Spans caught in a parent cycle (bad data) are reached from none of the roots: each left
+  // over starts a branch of its own once the roots are done.
+  const leftOver = spans.slice().sort(byStart).reverse();
+  while (stack.length || leftOver.length) {
+    if (!stack.length) {
+      const s = leftOver.pop();
+      if (!seen.has(s.span_id)) stack.push([s, 0, 0, null]);
+      continue;
+    }
     const [s, depth, inherited, parent] = stack.pop();
     if (seen.has(s.span_id)) continue;
     seen.add(s.span_id);
@@ -462,11 +470,22 @@ function pathTotals(spans) {
   const { rows } = layoutTrace(spans);
   const path = new Map();
   const totals = new Map();
+  // Self time: a span's duration less its children's, so the row that got slower stands out
+  // from the ancestors that only waited for it.
+  const childNs = new Map();
+  for (const r of rows) {
+    if (r.parent) {
+      const id = r.parent.span.span_id;
+      childNs.set(id, (childNs.get(id) || 0) + (r.span.end_ns - r.span.start_ns));
+    }
+  }
   for (const r of rows) {
     const p = (r.parent ? path.get(r.parent.span.span_id) + " › " : "") + `${r.span.service}: ${r.span.name}`;
     path.set(r.span.span_id, p);
-    const t = totals.get(p) || { count: 0, ns: 0, depth: r.depth, errors: 0 };
-    t.count++; t.ns += r.span.end_ns - r.span.start_ns; t.errors += r.span.status === 2 ? 1 : 0;
+    const t = totals.get(p) || { count: 0, ns: 0, self: 0, depth: r.depth, errors: 0 };
+    const ns = r.span.end_ns - r.span.start_ns;
+    t.count++; t.ns += ns; t.errors += r.span.status === 2 ? 1 : 0;
+    t.self += Math.max(0, ns - (childNs.get(r.span.span_id) || 0));
     totals.set(p, t);
   }
   return { totals, total: Math.max(...rows.map((r) => r.end)) };
@@ -489,8 +508,8 @@ async function openCompare(a, b) {
   const keys = [...new Set([...A.totals.keys(), ...B.totals.keys()])];
   const rows = keys.map((k) => {
     const x = A.totals.get(k), y = B.totals.get(k);
-    return { k, x, y, delta: (y ? y.ns : 0) - (x ? x.ns : 0) };
-  }).sort((p, q) => Math.abs(q.delta) - Math.abs(p.delta));
+    return { k, x, y, delta: (y ? y.ns : 0) - (x ? x.ns : 0), selfDelta: (y ? y.self : 0) - (x ? x.self : 0) };
+  }).sort((p, q) => Math.abs(q.selfDelta) - Math.abs(p.selfDelta) || Math.abs(q.delta) - Math.abs(p.delta));
   const cls = (r) => {
     if (!r.x || !r.y) return "";
     if (r.delta > 1e6 && r.delta > 0.1 * r.x.ns) return "slower";
@@ -504,10 +523,12 @@ async function openCompare(a, b) {
     if (!r.y) return "only in A";
     return (r.delta >= 0 ? "+" : "−") + fmtDur(Math.abs(r.delta));
   };
-  const body = rows.map((r) => el("tr", { class: cls(r), "data-path": r.k },
+  const signed = (ns) => (ns >= 0 ? "+" : "−") + fmtDur(Math.abs(ns));
+  const body = rows.map((r, i) => el("tr", { class: cls(r) + (i === 0 && r.x && r.y && r.selfDelta > 1e6 ? " culprit" : ""), "data-path": r.k },
     el("td", { text: r.k }), el("td", { class: "num", text: cell(r.x) }),
-    el("td", { class: "num", text: cell(r.y) }), el("td", { class: "num", text: deltaText(r) })));
-  const head = el("tr", {}, ...["Operation path", "A", "B", "B − A"].map((h) => el("th", { text: h })));
+    el("td", { class: "num", text: cell(r.y) }), el("td", { class: "num", text: deltaText(r) }),
+    el("td", { class: "num", text: r.x && r.y ? signed(r.selfDelta) : "" })));
+  const head = el("tr", {}, ...["Operation path", "A", "B", "B − A", "self time B − A"].map((h) => el("th", { text: h })));
   out.replaceChildren(
     el("p", {}, `A: ${fmtDur(A.total)} · B: ${fmtDur(B.total)} · `,
       el("b", { id: "compare-total", text: `B is ${fmtDur(Math.abs(totalDelta))} ${totalDelta >= 0 ? "slower" : "faster"}` })),

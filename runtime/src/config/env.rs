@@ -183,6 +183,14 @@ impl EnvConfig {
             c.propagators = Some(names);
         }
         c.read_otlp(&get);
+        // An OTLP endpoint and no exporter named: the user wants OTLP, not the console tree
+        // (the spec's default exporter is `otlp`; ours is the console so that a first run with
+        // nothing set shows its spans).
+        let endpoint_set = get("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+            || get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
+        if get("OTEL_TRACES_EXPORTER").is_none() && endpoint_set && cfg!(feature = "otlp") {
+            c.exporters = vec![ExporterChoice::Otlp];
+        }
         if let Some(v) = get("OTEL_EXPORTER_ZIPKIN_ENDPOINT") {
             c.zipkin_url = v;
         }
@@ -608,6 +616,26 @@ mod tests {
         let bad = read(&[("OTEL_PROPAGATORS", "tracecontext,xray")]);
         assert_eq!(bad.propagators.as_deref().unwrap(), ["tracecontext"]);
         assert!(bad.warnings[0].contains("\"xray\""), "{:?}", bad.warnings);
+    }
+
+    #[test]
+    #[cfg(feature = "otlp")]
+    fn an_endpoint_alone_means_otlp_and_a_named_exporter_still_wins() {
+        let c = read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")]);
+        assert_eq!(c.exporters, vec![ExporterChoice::Otlp]);
+        let c = read(&[(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://c:4318/v1/traces",
+        )]);
+        assert_eq!(c.exporters, vec![ExporterChoice::Otlp]);
+        let c = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_TRACES_EXPORTER", "console,otlp"),
+        ]);
+        assert_eq!(
+            c.exporters,
+            vec![ExporterChoice::Console, ExporterChoice::Otlp]
+        );
     }
 
     #[test]

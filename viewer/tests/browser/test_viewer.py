@@ -166,7 +166,9 @@ def main():
             py = [os.environ.get("TRACEWEAVE_PYTHON", sys.executable), os.path.join(HERE, "otel_peer.py")]
             jsonl = os.path.join(work, "python.jsonl")
             subprocess.run(py + ["--otlp", otlp, "--jsonl", jsonl], check=True, timeout=120)
-            env = dict(os.environ, OTEL_TRACES_EXPORTER="otlp,console", OTEL_EXPORTER_OTLP_ENDPOINT=otlp, OTEL_EXPORTER_OTLP_PROTOCOL="http/json",
+            # The endpoint alone selects the OTLP exporter (no OTEL_TRACES_EXPORTER).
+            env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+            env.update(OTEL_EXPORTER_OTLP_ENDPOINT=otlp, OTEL_EXPORTER_OTLP_PROTOCOL="http/json",
                        OTEL_EXPORTER_OTLP_COMPRESSION="gzip", OTEL_SERVICE_NAME="quickstart")
             subprocess.run([quickstart], env=env, check=True, timeout=120, capture_output=True)
             tid, doc = skewed_trace()
@@ -258,6 +260,9 @@ def main():
             paths = slower.evaluate_all("rs => rs.map(r => r.dataset.path)")
             check(any(p.endswith("py-backend: GET /items/{id}") for p in paths),
                   f"the comparison names the backend span as slower ({paths})")
+            culprit = page.locator("#compare-table tr.culprit").get_attribute("data-path")
+            check(culprit.endswith("py-backend: GET /items/{id}"),
+                  f"by self time the comparison puts the backend span first, not its waiting ancestors ({culprit})")
             expect(page.locator("#compare-total")).to_contain_text("slower")
             shot(page, "serve-compare.png")
 
