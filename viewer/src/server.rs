@@ -14,12 +14,39 @@ use crate::decode;
 use crate::store::{Query, Store, now_ns};
 use crate::ui;
 
-/// OTLP/HTTP: `POST /v1/traces` with protobuf or JSON, plain or gzip (bodies up to 64 MiB).
+/// The receiver: OTLP/HTTP `POST /v1/traces` (protobuf or JSON) and Zipkin's
+/// `POST /api/v2/spans` (JSON), plain or gzip, bodies up to 64 MiB. CORS is open, so the
+/// OpenTelemetry JS SDK in a browser page can export here too.
 pub fn otlp_router(store: Arc<Store>) -> Router {
     Router::new()
-        .route("/v1/traces", post(ingest))
+        .route("/v1/traces", post(ingest_otlp).options(preflight))
+        .route("/api/v2/spans", post(ingest_zipkin).options(preflight))
         .layer(DefaultBodyLimit::max(64 << 20))
+        .layer(axum::middleware::map_response(allow_any_origin))
         .with_state(store)
+}
+
+async fn allow_any_origin(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    response
+}
+
+async fn preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, OPTIONS"),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "content-type, content-encoding, authorization",
+            ),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+        ],
+    )
+        .into_response()
 }
 
 /// The UI (`/`) and its JSON API (`/api/...`).
@@ -45,7 +72,42 @@ pub async fn serve(
         .await
 }
 
-async fn ingest(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn ingest_otlp(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
+    receive(store, headers, body, |body, json| {
+        if json {
+            serde_json::from_slice(body)
+                .map_err(|e| e.to_string())
+                .and_then(|v| decode::otlp_json(&v).map_err(|e| e.to_string()))
+        } else {
+            decode::otlp_protobuf(body).map_err(|e| e.to_string())
+        }
+    })
+    .await
+}
+
+async fn ingest_zipkin(
+    State(store): State<Arc<Store>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    receive(store, headers, body, |body, json| {
+        if !json {
+            return Err("only Zipkin v2 JSON is read here (Content-Type: application/json)".into());
+        }
+        serde_json::from_slice(body)
+            .map_err(|e| e.to_string())
+            .and_then(|v| decode::zipkin(&v).map_err(|e| e.to_string()))
+    })
+    .await
+}
+
+/// Undoes gzip, decodes with `decode(body, is_json)`, stores; the reply says what was wrong.
+async fn receive(
+    store: Arc<Store>,
+    headers: HeaderMap,
+    body: Bytes,
+    decode: fn(&[u8], bool) -> Result<Vec<crate::SpanRow>, String>,
+) -> Response {
     let header_is = |name: header::HeaderName, value: &str| {
         headers
             .get(name)
@@ -60,14 +122,7 @@ async fn ingest(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes
         } else {
             body.to_vec()
         };
-        let spans = if json {
-            serde_json::from_slice(&body)
-                .map_err(|e| e.to_string())
-                .and_then(|v| decode::otlp_json(&v).map_err(|e| e.to_string()))
-        } else {
-            decode::otlp_protobuf(&body).map_err(|e| e.to_string())
-        }
-        .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        let spans = decode(&body, json).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
         store.insert(&spans).map_err(|e| {
             (
                 StatusCode::INTERNAL_SERVER_ERROR,

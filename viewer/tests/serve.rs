@@ -82,7 +82,7 @@ fn charge(fail: bool) -> Result<(), std::io::Error> {
     Ok(())
 }
 
-fn send_two_checkouts(exporter: OtlpExporter, service: &str) {
+fn send_two_checkouts(exporter: impl traceweave::Exporter, service: &str) {
     let tracer = traceweave::builder()
         .ignore_env()
         .service_name(service)
@@ -224,6 +224,49 @@ fn otlp_json_is_received_too_and_bad_bodies_are_refused_with_the_reason() {
 
     let (status, _) = get(&format!("{}/api/traces/{}", v.ui, "ab".repeat(16)));
     assert_eq!(status, 404);
+}
+
+#[test]
+fn zipkin_senders_and_pages_in_a_browser_can_send_too() {
+    let v = start(Store::memory(Retention::default()).unwrap());
+    let zipkin = traceweave::export::ZipkinExporter::new(&format!("{}/api/v2/spans", v.otlp));
+    send_two_checkouts(zipkin, "zipkin-test");
+    let (_, failed) = get(&format!(
+        "{}/api/traces?error=true&service=zipkin-test",
+        v.ui
+    ));
+    let id = failed[0]["trace_id"].as_str().unwrap();
+    let (_, spans) = get(&format!("{}/api/traces/{id}", v.ui));
+    assert_eq!(spans.as_array().unwrap().len(), 2);
+    assert_eq!(spans[1]["parent_id"], spans[0]["span_id"]);
+    assert_eq!(spans[1]["kind"], 3);
+
+    // A CORS preflight, as a browser sends before an OTLP export from a page.
+    let r = agent()
+        .options(&format!("{}/v1/traces", v.otlp))
+        .header("origin", "http://localhost:3000")
+        .header("access-control-request-method", "POST")
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let allowed = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(allowed("access-control-allow-origin").as_deref(), Some("*"));
+    assert!(
+        allowed("access-control-allow-headers")
+            .unwrap()
+            .contains("content-type")
+    );
+    let (status, _) = post(
+        &format!("{}/api/v2/spans", v.otlp),
+        &[("content-type", "application/x-protobuf")],
+        b"\x0a",
+    );
+    assert_eq!(status, 400, "Zipkin protobuf is refused, not misread");
 }
 
 fn span(trace: u32, n: u32, start_ns: i64) -> SpanRow {
