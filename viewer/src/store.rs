@@ -329,9 +329,9 @@ impl Store {
         let mut doomed: Vec<(String, i64)> = Vec::new();
         if let Some(age) = self.retention.max_age_ns {
             let now = now_ns();
-            let mut stmt = inner
-                .conn
-                .prepare_cached("SELECT trace_id, span_count FROM traces WHERE end_ns < ?1")?;
+            let mut stmt = inner.conn.prepare_cached(
+                "SELECT trace_id, span_count FROM traces WHERE start_ns < ?1 AND end_ns < ?1",
+            )?;
             let rows = stmt.query_map([now.saturating_sub(age)], |r| Ok((r.get(0)?, r.get(1)?)))?;
             for row in rows {
                 doomed.push(row?);

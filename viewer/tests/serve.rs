@@ -341,6 +341,30 @@ fn retention_drops_the_oldest_traces_and_a_file_store_survives_a_restart() {
 }
 
 #[test]
+fn traces_older_than_the_age_bound_go() {
+    let hour = 3_600_000_000_000i64;
+    let store = Store::memory(Retention {
+        max_spans: u64::MAX,
+        max_age_ns: Some(hour),
+    })
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
+    store.insert(&[span(1, 0, now - 2 * hour)]).unwrap();
+    store.insert(&[span(2, 0, now)]).unwrap();
+    let kept: Vec<String> = store
+        .search(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|t| t.trace_id)
+        .collect();
+    assert_eq!(kept, [format!("{:032x}", 2)]);
+    assert_eq!(store.span_count(), 1);
+}
+
+#[test]
 fn a_report_inlines_traces_from_otlp_json_lines_and_zipkin_files() {
     let dir = std::env::temp_dir().join(format!("tw-view-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
