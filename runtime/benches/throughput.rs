@@ -77,7 +77,7 @@ fn child(framework: &str, threads: usize, seconds: f64) {
                 created,
                 exported,
                 stats.dropped(),
-                "queue 8192 per thread, counters exact",
+                "default queue per thread, counters exact",
             )
         }
         "fastrace" => {
@@ -111,7 +111,7 @@ fn child(framework: &str, threads: usize, seconds: f64) {
                 created,
                 exported,
                 stats.dropped(),
-                "tracing + traceweave layer, queue 8192",
+                "tracing + traceweave layer, default queue",
             )
         }
         // The floor under any `tracing` layer: the registry keeps every span (ids, the

@@ -78,7 +78,7 @@ fn init_reads_the_environment_and_prints_a_tree_on_stderr() {
     );
     assert!(
         stderr.contains(
-            "traceweave: OTEL_BSP_MAX_QUEUE_SIZE=\"lots\" is not a positive integer; using 8192"
+            "traceweave: OTEL_BSP_MAX_QUEUE_SIZE=\"lots\" is not a positive integer; using 16384"
         ),
         "{stderr}"
     );

@@ -106,7 +106,7 @@ impl Builder {
         self
     }
 
-    /// Queue bound per producing thread (`OTEL_BSP_MAX_QUEUE_SIZE`, default 8192; at most 1,048,576).
+    /// Queue bound per producing thread (`OTEL_BSP_MAX_QUEUE_SIZE`, default 16,384; at most 1,048,576).
     pub fn max_queue_size(mut self, n: usize) -> Self {
         self.max_queue_size = Some(n);
         self

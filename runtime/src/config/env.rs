@@ -819,8 +819,11 @@ mod tests {
                 .iter()
                 .any(|w| w.contains("OTEL_TRACES_SAMPLER_ARG=\"1.5\"") && w.contains("using 1.0"))
         );
-        assert!(c.warnings.iter().any(|w| w.contains("OTEL_BSP_MAX_QUEUE_SIZE=\"lots\"")
-            && w.contains("using 8192")));
+        assert!(
+            c.warnings.iter().any(
+                |w| w.contains("OTEL_BSP_MAX_QUEUE_SIZE=\"lots\"") && w.contains("using 16384")
+            )
+        );
         assert!(
             c.warnings
                 .iter()

@@ -69,10 +69,13 @@ pub struct BatchConfig {
 }
 
 impl BatchConfig {
-    /// The default queue per producing thread: 8192 spans (1.25 MiB). At 2 M spans/s a
-    /// thread fills a quarter of it (when a sleeping collector is woken) in 1 ms, and the rest
-    /// in 3 ms more: far longer than the collector takes to get a core.
-    pub const DEFAULT_MAX_QUEUE_SIZE: usize = 8192;
+    /// The default queue per producing thread: 16,384 spans (2.5 MiB of slots, touched only
+    /// as they are used). A burst of up to 8,192 spans (a thread flat out for ~500 µs) then
+    /// fits under the half-full mark that would wake a napping collector, so bursty traffic
+    /// at the paced loads pays no wake-up syscall, and the other half absorbs the time the
+    /// collector takes to get a core when one is due (measured in `runtime/benches/README.md`:
+    /// 8,192 woke it on most bursts and lost spans now and then).
+    pub const DEFAULT_MAX_QUEUE_SIZE: usize = 16_384;
     /// The largest queue per thread (160 MiB of slots): larger settings are clamped to it.
     pub const MAX_QUEUE_SIZE: usize = 1 << 20;
     /// The largest export batch: larger settings are clamped to it.
