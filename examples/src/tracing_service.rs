@@ -4,7 +4,7 @@
 //! log line carries its trace id.
 //!
 //! `cargo run -p traceweave-examples --features tracing-service --bin tracing_service`
-//! (set `OTEL_TRACES_EXPORTER=otlp` and `OTEL_EXPORTER_OTLP_ENDPOINT` to send it to a collector).
+//! (set `OTEL_EXPORTER_OTLP_ENDPOINT` to send it to a collector).
 
 use std::time::Duration;
 
