@@ -410,6 +410,8 @@ async function drawMap() {
   }));
   const width = 60 + columns.length * (W + GAPX);
   box.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  // As tall as the drawing at the page's width (no empty band above and below it).
+  box.style.height = `${Math.round(Math.max(220, Math.min(720, height * box.clientWidth / width)))}px`;
   const defs = svg("defs");
   defs.append(Object.assign(svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5,
     markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" })));
