@@ -552,14 +552,11 @@ async fn demo(args: &[String]) -> Result<(), BoxError> {
     let store = Arc::new(Store::memory(Retention::default())?);
     let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let otlp = format!("http://{}", receiver.local_addr()?);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
+    let stop = server::Stop::default();
     tokio::spawn(server::serve(
         receiver,
         server::otlp_router(store.clone()),
-        until_stopped(stopped.clone()),
+        stop.signal(),
     ));
 
     let transport = pick_transport().await;
@@ -620,14 +617,9 @@ async fn demo(args: &[String]) -> Result<(), BoxError> {
     // Flushing the customer's spans blocks: off the runtime's threads.
     tokio::task::spawn_blocking(move || drop(tracing)).await?;
 
-    let all = store.search(&traceweave_view::Query {
-        limit: Some(u32::MAX),
-        ..Default::default()
-    })?;
+    let all = store.all_traces()?;
     println!();
-    for t in all.iter().rev() {
-        println!("{}", tree::render(&store.trace(&t.trace_id)?));
-    }
+    print!("{}", tree::render_all(&store)?);
     let html = report::html(&store, "traceweave shop demo")?;
     std::fs::write(&out, html).map_err(|e| format!("{}: {e}", out.display()))?;
     let shown = std::fs::canonicalize(&out).unwrap_or(out);
@@ -650,13 +642,13 @@ async fn demo(args: &[String]) -> Result<(), BoxError> {
         let viewer = tokio::spawn(server::serve(
             listener,
             server::ui_router(store.clone()),
-            until_stopped(stopped),
+            stop.signal(),
         ));
         tokio::signal::ctrl_c().await?;
-        let _ = stop.send(true);
+        stop.stop();
         let _ = viewer.await;
     } else {
-        let _ = stop.send(true);
+        stop.stop();
     }
     Ok(())
 }

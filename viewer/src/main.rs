@@ -124,26 +124,23 @@ fn serve(args: &[String]) -> Result<(), String> {
             ),
             None => println!("traceweave-view: spans kept in memory (--db FILE to keep them)"),
         }
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
+        let stop = server::Stop::default();
         let a = tokio::spawn(server::serve(
             otlp_listener,
             server::otlp_router(store.clone()),
-            stopped(stop_rx.clone()),
+            stop.signal(),
         ));
         let b = tokio::spawn(server::serve(
             ui_listener,
             server::ui_router(store.clone()),
-            stopped(stop_rx),
+            stop.signal(),
         ));
         let _ = tokio::signal::ctrl_c().await;
         println!(
             "traceweave-view: stopping ({} spans stored)",
             store.span_count()
         );
-        let _ = stop_tx.send(true);
+        stop.stop();
         let _ = a.await;
         let _ = b.await;
         Ok::<(), String>(())
@@ -169,12 +166,7 @@ fn report_cmd(args: &[String]) -> Result<(), String> {
     println!(
         "traceweave-view: {} spans in {} traces -> {}",
         store.span_count(),
-        store
-            .search(&traceweave_view::Query {
-                limit: Some(u32::MAX),
-                ..Default::default()
-            })
-            .map_or(0, |t| t.len()),
+        store.all_traces().map_or(0, |t| t.len()),
         out.display()
     );
     Ok(())
@@ -183,15 +175,6 @@ fn report_cmd(args: &[String]) -> Result<(), String> {
 fn tree_cmd(args: &[String]) -> Result<(), String> {
     let (_, files) = options(args, &[])?;
     let store = report::load_files(&files).map_err(|e| e.to_string())?;
-    let traces = store
-        .search(&traceweave_view::Query {
-            limit: Some(u32::MAX),
-            ..Default::default()
-        })
-        .map_err(|e| e.to_string())?;
-    for t in traces.iter().rev() {
-        let spans = store.trace(&t.trace_id).map_err(|e| e.to_string())?;
-        println!("{}", tree::render(&spans));
-    }
+    print!("{}", tree::render_all(&store).map_err(|e| e.to_string())?);
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::store::{Query, Retention, Store, StoreError};
+use crate::store::{Retention, Store, StoreError};
 use crate::ui;
 
 /// Why a report could not be made.
@@ -54,10 +54,7 @@ pub fn load_files<P: AsRef<Path>>(paths: &[P]) -> Result<Store, ReportError> {
 /// The HTML report of everything in `store` (every trace, its spans and the service map of
 /// the whole time range).
 pub fn html(store: &Store, title: &str) -> Result<String, ReportError> {
-    let traces = store.search(&Query {
-        limit: Some(u32::MAX),
-        ..Query::default()
-    })?;
+    let traces = store.all_traces()?;
     let mut spans = serde_json::Map::new();
     for t in &traces {
         spans.insert(

@@ -61,6 +61,31 @@ pub fn ui_router(store: Arc<Store>) -> Router {
         .with_state(store)
 }
 
+/// Stops every server handed one of its [`Stop::signal`]s, gracefully (requests under way
+/// finish).
+#[derive(Debug)]
+pub struct Stop(tokio::sync::watch::Sender<bool>);
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop(tokio::sync::watch::channel(false).0)
+    }
+}
+
+impl Stop {
+    /// A future that completes once [`Stop::stop`] is called: the `shutdown` of [`serve`].
+    pub fn signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.0.subscribe();
+        async move {
+            let _ = rx.wait_for(|stopped| *stopped).await;
+        }
+    }
+
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,

@@ -489,6 +489,14 @@ impl Store {
         rows.collect()
     }
 
+    /// Every trace stored, newest first.
+    pub fn all_traces(&self) -> Result<Vec<TraceSummary>, StoreError> {
+        self.search(&Query {
+            limit: Some(u32::MAX),
+            ..Query::default()
+        })
+    }
+
     /// Every span of a trace, earliest first (empty when the trace is unknown).
     pub fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
         let inner = self.lock();

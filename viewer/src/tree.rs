@@ -5,6 +5,16 @@ use std::fmt::Write;
 
 use crate::model::SpanRow;
 
+/// Every trace of `store` as a tree, oldest first, separated by blank lines.
+pub fn render_all(store: &crate::Store) -> Result<String, crate::store::StoreError> {
+    let mut out = String::new();
+    for t in store.all_traces()?.iter().rev() {
+        out.push_str(&render(&store.trace(&t.trace_id)?));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// Renders one trace. Spans whose parent is missing start their own branch at the top.
 pub fn render(spans: &[SpanRow]) -> String {
     let mut out = String::new();
