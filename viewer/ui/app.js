@@ -133,18 +133,22 @@ function searchQuery() {
   if (form.error.checked) q.error = "true";
   return q;
 }
-let searching = false;
+// The latest search wins: a submit while a live refresh is in flight is not dropped, and an
+// older answer arriving late never replaces a newer one. The list carries the query it shows.
+let searchSeq = 0;
 async function runSearch() {
-  if (searching) return;
-  searching = true;
+  const seq = ++searchSeq;
+  const q = searchQuery();
+  const list = $("#trace-list");
   try {
-    const traces = await api.traces(searchQuery());
+    const traces = await api.traces(q);
+    if (seq !== searchSeq) return;
     renderList(traces || []);
   } catch (e) {
-    $("#trace-list").replaceChildren(el("li", { class: "empty", text: String(e) }));
-  } finally {
-    searching = false;
+    if (seq !== searchSeq) return;
+    list.replaceChildren(el("li", { class: "empty", text: String(e) }));
   }
+  list.dataset.query = new URLSearchParams(q).toString();
 }
 function renderList(traces) {
   $("#result-count").textContent = `${traces.length} trace${traces.length === 1 ? "" : "s"}`;

@@ -38,6 +38,14 @@ def check(cond, what):
     print("ok:", what)
 
 
+def search(page):
+    """Submits the search form and waits until the list shows that query's answer (a live
+    refresh in flight must neither swallow the submit nor leave the old rows in place)."""
+    q = page.evaluate("new URLSearchParams(searchQuery()).toString()")
+    page.click("#search-form button[type=submit]")
+    page.wait_for_function("q => document.getElementById('trace-list').dataset.query === q", arg=q)
+
+
 def start_serve(view, db):
     p = subprocess.Popen([view, "serve", "--otlp", "127.0.0.1:0", "--ui", "127.0.0.1:0", "--db", db],
                          stdout=subprocess.PIPE, text=True)
@@ -127,7 +135,7 @@ def main():
         check(page.locator(".trace-row.error").count() == 1, "the report lists 4 shop traces, 1 failed")
         # The slow checkout (poster): its waterfall has every service.
         page.fill("#search-form [name=attr]", "sku=poster")
-        page.click("#search-form button[type=submit]")
+        search(page)
         expect(rows).to_have_count(1)
         rows.first.click()
         expect(page.locator(".span-row")).to_have_count(10)
@@ -185,14 +193,14 @@ def main():
 
             page.select_option("#search-form [name=service]", "py-backend")
             page.check("#search-form [name=error]")
-            page.click("#search-form button[type=submit]")
+            search(page)
             expect(page.locator(".trace-row")).to_have_count(1)
             check(page.locator(".trace-row.error").count() == 1, "service + errors-only finds the failed request")
             page.uncheck("#search-form [name=error]")
             page.select_option("#search-form [name=service]", "")
             page.fill("#search-form [name=min_ms]", "100")
             page.fill("#search-form [name=attr]", "http.route=/shop")
-            page.click("#search-form button[type=submit]")
+            search(page)
             expect(page.locator(".trace-row")).to_have_count(1)
             expect(page.locator(".trace-row")).to_contain_text("GET /shop")
             print("ok:", "min duration + attribute finds the slow request only")  # asserted by the expect() calls above
@@ -201,7 +209,7 @@ def main():
             # The failed request's waterfall.
             page.fill("#search-form [name=min_ms]", "")
             page.fill("#search-form [name=attr]", "shop.item=broken")
-            page.click("#search-form button[type=submit]")
+            search(page)
             expect(page.locator(".trace-row")).to_have_count(1)
             broken = page.locator(".trace-row").first.get_attribute("data-trace-id")
             page.locator(".trace-row").first.click()
@@ -222,7 +230,7 @@ def main():
             page.fill("#search-form [name=attr]", "")
             page.select_option("#search-form [name=service]", "py-backend")
             page.select_option("#search-form [name=operation]", "orders process")
-            page.click("#search-form button[type=submit]")
+            search(page)
             expect(page.locator(".trace-row")).to_have_count(1)
             page.locator(".trace-row").first.click()
             page.locator(".span-row").first.click()
@@ -269,7 +277,7 @@ def main():
             # Live refresh: a new trace appears without reloading.
             page.goto(ui + "/#/search")
             page.evaluate("document.getElementById('search-form').reset()")
-            page.click("#search-form button[type=submit]")
+            search(page)
             expect(page.locator(".trace-row")).to_have_count(get(ui + "/api/traces").__len__())
             before = page.locator(".trace-row").count()
             subprocess.run([quickstart], env=env, check=True, timeout=120, capture_output=True)
@@ -322,7 +330,7 @@ def main():
         expect(page.locator(".trace-row")).to_have_count(6)
         page.select_option("#search-form [name=service]", "py-backend")
         page.check("#search-form [name=error]")
-        page.click("#search-form button[type=submit]")
+        search(page)
         expect(page.locator(".trace-row")).to_have_count(1)
         page.locator(".trace-row").first.click()
         expect(page.locator(".span-row.error")).to_have_count(3)
