@@ -143,6 +143,28 @@ fn run(framework: &str, workload: &str, seconds: f64, busy: f64) -> Outcome {
                 durations,
             }
         }
+        // The floor under any `tracing` layer: the registry with a layer that records nothing.
+        #[cfg(feature = "tracing")]
+        "tracing-registry" => {
+            use tracing_subscriber::layer::SubscriberExt;
+            let nothing = tracing_subscriber::layer::Identity::new();
+            tracing::dispatcher::set_global_default(tracing::Dispatch::new(
+                tracing_subscriber::registry().with(nothing),
+            ))
+            .unwrap();
+            let durations = paced(seconds, busy, || {
+                if asynchronous {
+                    block_on(tr::async_root(CHILDREN));
+                } else {
+                    tr::root(CHILDREN);
+                }
+            });
+            Outcome {
+                roots: durations.len() as u64,
+                exported: 0,
+                durations,
+            }
+        }
         "tracing-otel" => {
             let sink = OtDiscard::default();
             let (dispatch, provider) = ot_dispatch(sink.clone(), true);
@@ -231,7 +253,8 @@ fn main() {
             "Mspans/s"
         );
         let mut totals = Vec::new();
-        for fw in frameworks() {
+        let floor = cfg!(feature = "tracing").then_some("tracing-registry");
+        for fw in frameworks().into_iter().chain(floor) {
             let mut cols: Vec<Vec<f64>> = vec![Vec::new(); 5];
             for _ in 0..passes {
                 let Some(fields) = run_child(&format!("{fw}:{workload}:{busy}"), seconds) else {
@@ -269,6 +292,12 @@ fn main() {
             println!(
                 "same #[instrument] spans: traceweave's layer / tracing-opentelemetry {:.3}",
                 layer / ot
+            );
+        }
+        if let (Some(floor), Some(ot)) = (total("tracing-registry"), total("tracing-otel")) {
+            println!(
+                "the floor of any layer (registry + a no-op layer, records nothing) / tracing-opentelemetry {:.3}",
+                floor / ot
             );
         }
     }

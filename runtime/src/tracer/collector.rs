@@ -165,11 +165,11 @@ impl Collector {
         for i in 0..self.rings.len() {
             loop {
                 let room = max.saturating_sub(self.batch.len()).max(1);
-                let batch = &mut self.batch;
-                let n = self.rings[i].drain(room, |mut raw| {
+                let from = self.batch.len();
+                let n = self.rings[i].drain_into(room, &mut self.batch);
+                for raw in &mut self.batch[from..] {
                     raw.seal();
-                    batch.push(raw);
-                });
+                }
                 if n > 0 && self.batch_since.is_none() {
                     self.batch_since = Some(Instant::now());
                 }

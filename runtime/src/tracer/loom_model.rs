@@ -29,12 +29,13 @@ fn every_item_arrives_once_in_order_or_is_counted_dropped() {
                 }
             })
         };
-        let mut got: Vec<u32> = Vec::new();
+        let mut got: Vec<String> = Vec::new();
         for _ in 0..2 {
-            ring.drain(2, |s| got.push(s.parse().unwrap()));
+            ring.drain_into(2, &mut got);
         }
         producer.join().unwrap();
-        ring.drain(4, |s| got.push(s.parse().unwrap()));
+        ring.drain_into(4, &mut got);
+        let got: Vec<u32> = got.iter().map(|s| s.parse().unwrap()).collect();
         assert!(got.windows(2).all(|w| w[0] < w[1]), "out of order: {got:?}");
         assert_eq!(got.len() as u64 + ring.dropped(), 3);
         assert_eq!(ring.created(), 3);
@@ -66,7 +67,7 @@ fn sleeping_collector(long: bool) {
             thread::spawn(move || {
                 let mut got = 0;
                 loop {
-                    got += ring.drain(2, drop);
+                    got += ring.drain_into(2, &mut Vec::new());
                     if got == 1 {
                         break;
                     }
