@@ -67,6 +67,39 @@ fn a_traced_fn_inside_a_tracing_span_is_its_child() {
     assert!(spans.iter().all(|s| s.trace_id == outer.trace_id));
 }
 
+/// The layer remembers the span a thread made last for its first enter: spans entered in
+/// another order, entered again, or entered first on another thread must still each push
+/// their own context.
+#[test]
+fn spans_entered_out_of_creation_order_or_elsewhere_keep_their_children() {
+    let _s = subscribe();
+    let spans = capture(|| {
+        let a = info_span!("a");
+        let b = info_span!("b");
+        // `b` was made last: entering `a` first must not take `b`'s context.
+        a.in_scope(traced_leaf);
+        b.in_scope(traced_leaf);
+        a.in_scope(traced_leaf);
+        let c = info_span!("c");
+        let d = std::thread::scope(|s| {
+            s.spawn(|| {
+                // Entered first here, while this thread's last-made span is another one.
+                let _s = subscribe();
+                c.in_scope(|| {});
+            });
+            info_span!("d")
+        });
+        c.in_scope(traced_leaf);
+        drop(c);
+        d.in_scope(traced_leaf);
+    });
+    assert_eq!(
+        spans.tree(),
+        "├─ a\n│  ├─ traced_leaf\n│  └─ traced_leaf\n├─ b\n│  └─ traced_leaf\n├─ c\n│  └─ \
+         traced_leaf\n└─ d\n   └─ traced_leaf\n"
+    );
+}
+
 #[traced]
 async fn traced_async_leaf() {
     tokio::task::yield_now().await;

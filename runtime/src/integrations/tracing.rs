@@ -101,7 +101,8 @@ struct Data {
     /// What children and entered scopes see; `None` when the span changes nothing (an
     /// unsampled local parent).
     ctx: Option<Context>,
-    status: Pending,
+    /// Boxed: most spans never set a status, and `Data` is moved into the registry per span.
+    status: Option<Box<Pending>>,
 }
 
 #[derive(Default)]
@@ -125,6 +126,10 @@ impl Pending {
         }
     }
 
+    fn is_unset(&self) -> bool {
+        !self.ok && !self.error && self.description.is_none() && self.error_text.is_none()
+    }
+
     fn apply(self, span: &mut Span) {
         if self.ok {
             span.set_status(Status::Ok);
@@ -136,6 +141,11 @@ impl Pending {
 }
 
 thread_local! {
+    /// The context of the span this thread created last, until it is first entered: a span is
+    /// usually entered right after it is made, and this spares that enter the registry lookup.
+    /// Keyed by the registry's id, which is generational (a reused slot gets a new id) and is
+    /// only handed out on the thread that owns the slot, where `on_new_span` replaces this.
+    static MADE: Cell<Option<(u64, Context)>> = const { Cell::new(None) };
     /// The frames this thread pushed for entered `tracing` spans: (span id, token). Taken out
     /// of the cell while worked on (the allocator may log).
     static ENTERED: Cell<Vec<(u64, u64)>> = const { Cell::new(Vec::new()) };
@@ -232,7 +242,7 @@ visit_values!(SpanFields);
 /// Fields recorded later (`Span::record`) on a started span.
 struct Recorded<'a> {
     span: &'a mut Span,
-    status: &'a mut Pending,
+    status: &'a mut Option<Box<Pending>>,
 }
 
 impl Recorded<'_> {
@@ -241,10 +251,10 @@ impl Recorded<'_> {
             "otel.name" => self.span.update_name(value.to_string()),
             "otel.kind" => {} // a span's kind is fixed when it starts
             name @ ("otel.status_code" | "otel.status_description" | "otel.status_message") => {
-                self.status.field(name, &value)
+                self.status.get_or_insert_default().field(name, &value)
             }
             "error" => {
-                self.status.field("error", &value);
+                self.status.get_or_insert_default().field("error", &value);
                 self.span.set_attribute("error", value);
             }
             name => self.span.set_attribute(name, value),
@@ -357,26 +367,30 @@ where
             None => Cow::Borrowed(meta.name()),
         };
         let kind = fields.kind.unwrap_or(SpanKind::Internal);
-        let mut span = match (&explicit, attrs.is_root()) {
-            (_, true) => span::start(name, kind, Parent::Root),
-            (Some(Some(parent)), false) => span::start(name, kind, Parent::Explicit(parent)),
+        let parent = match (&explicit, attrs.is_root()) {
+            (_, true) => Parent::Root,
+            (Some(Some(parent)), false) => Parent::Explicit(parent),
             // A parent we do not record (filtered out, or unsampled): the current context.
-            _ => span::start(name, kind, Parent::Current),
+            _ => Parent::Current,
         };
-        if span.is_recording() {
+        // Built where it will be moved from once, into the registry's box: a span is a few
+        // hundred bytes, and each move of it showed in profiles.
+        let mut data = Data {
+            span: span::start(name, kind, parent),
+            ctx: None,
+            status: (!fields.status.is_unset()).then(|| Box::new(fields.status)),
+        };
+        if data.span.is_recording() {
             for (key, value) in fields.attributes {
-                span.set_attribute(key, value);
+                data.span.set_attribute(key, value);
             }
             if self.location {
-                span.set_code(meta);
+                data.span.set_code(meta);
             }
         }
-        let ctx_of_span = span.attach_context();
-        this.extensions_mut().insert(Data {
-            span,
-            ctx: ctx_of_span,
-            status: fields.status,
-        });
+        data.ctx = data.span.attach_context();
+        let _ = MADE.try_with(|m| m.set(data.ctx.clone().map(|c| (id.into_u64(), c))));
+        this.extensions_mut().insert(data);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
@@ -428,8 +442,9 @@ where
             let (e, fail) = self.event_of(event);
             data.span.add_event(e.name, e.attributes);
             if let Some(message) = fail {
-                data.status.error = true;
-                data.status.description.get_or_insert(message);
+                let status = data.status.get_or_insert_default();
+                status.error = true;
+                status.description.get_or_insert(message);
             }
             return;
         }
@@ -442,9 +457,15 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
-        let Some(this) = ctx.span(id) else { return };
-        let Some(span_ctx) = this.extensions().get::<Data>().and_then(|d| d.ctx.clone()) else {
-            return;
+        let span_ctx = match MADE.try_with(Cell::take).ok().flatten() {
+            Some((made, c)) if made == id.into_u64() => c,
+            _ => {
+                let Some(this) = ctx.span(id) else { return };
+                let Some(c) = this.extensions().get::<Data>().and_then(|d| d.ctx.clone()) else {
+                    return;
+                };
+                c
+            }
         };
         let token = context::push_span(span_ctx);
         if token == 0 {
@@ -484,7 +505,9 @@ where
         // the emptied box when it reuses the slot.
         let mut ext = this.extensions_mut();
         if let Some(Data { span, status, .. }) = ext.get_mut::<Data>() {
-            std::mem::take(status).apply(span);
+            if let Some(status) = status.take() {
+                status.apply(span);
+            }
             span.end_in_place();
         }
     }
