@@ -143,15 +143,9 @@ fn run(framework: &str, workload: &str, seconds: f64, busy: f64) -> Outcome {
                 durations,
             }
         }
-        // The floor under any `tracing` layer: the registry with a layer that records nothing.
         #[cfg(feature = "tracing")]
         "tracing-registry" => {
-            use tracing_subscriber::layer::SubscriberExt;
-            let nothing = tracing_subscriber::layer::Identity::new();
-            tracing::dispatcher::set_global_default(tracing::Dispatch::new(
-                tracing_subscriber::registry().with(nothing),
-            ))
-            .unwrap();
+            tracing::dispatcher::set_global_default(floor_dispatch()).unwrap();
             let durations = paced(seconds, busy, || {
                 if asynchronous {
                     block_on(tr::async_root(CHILDREN));

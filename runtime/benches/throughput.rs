@@ -114,16 +114,9 @@ fn child(framework: &str, threads: usize, seconds: f64) {
                 "tracing + traceweave layer, default queue",
             )
         }
-        // The floor under any `tracing` layer: the registry keeps every span (ids, the
-        // per-thread stack, extensions) and a layer that does nothing records nothing.
         #[cfg(feature = "tracing")]
         "tracing-registry" => {
-            use tracing_subscriber::layer::SubscriberExt;
-            let nothing = tracing_subscriber::layer::Identity::new();
-            tracing::dispatcher::set_global_default(tracing::Dispatch::new(
-                tracing_subscriber::registry().with(nothing),
-            ))
-            .unwrap();
+            tracing::dispatcher::set_global_default(floor_dispatch()).unwrap();
             let loops = saturate(seconds, threads, || tr::root(CHILDREN));
             let created = loops * spans_per_loop;
             (created, 0, 0, "registry + a no-op layer")

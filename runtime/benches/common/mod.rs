@@ -271,6 +271,16 @@ pub fn tw_layer_dispatch() -> tracing::Dispatch {
     )
 }
 
+/// The floor under any `tracing` layer (feature `tracing`): the registry keeps every span (ids,
+/// the per-thread stack, extensions), and a layer that does nothing records nothing.
+#[cfg(feature = "tracing")]
+pub fn floor_dispatch() -> tracing::Dispatch {
+    use tracing_subscriber::layer::SubscriberExt;
+    tracing::Dispatch::new(
+        tracing_subscriber::registry().with(tracing_subscriber::layer::Identity::new()),
+    )
+}
+
 /// The frameworks compared: traceweave's own API, fastrace, `tracing` with
 /// tracing-opentelemetry and the SDK's batch processor, and (feature `tracing`) `tracing` with
 /// traceweave's layer.
