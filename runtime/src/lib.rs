@@ -42,6 +42,7 @@ pub mod export;
 mod id;
 pub mod integrations;
 pub mod propagation;
+pub mod redact;
 pub mod sampler;
 mod semconv;
 mod span;
@@ -67,9 +68,9 @@ pub use sampler::{
     TraceIdRatio,
 };
 pub use span::{
-    Array, AttributeIter, Attributes, CurrentSpan, EnteredSpan, Event, Key, KeyValue, Link,
-    Resource, Span, SpanBatch, SpanBatchIter, SpanBuilder, SpanKind, SpanLimits, SpanRecord,
-    SpanView, Status, StatusRef, ToValue, Value, ValueRef, current_span, span,
+    Array, AttributeIter, Attributes, CurrentSpan, EnteredSpan, Event, FORMATTED_VALUE_CAP, Key,
+    KeyValue, Link, Resource, Span, SpanBatch, SpanBatchIter, SpanBuilder, SpanKind, SpanLimits,
+    SpanRecord, SpanView, Status, StatusRef, ToValue, Value, ValueRef, current_span, span,
 };
 pub use tracer::{BatchConfig, SpanStats, Tracer};
 

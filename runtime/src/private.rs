@@ -159,12 +159,20 @@ pub fn record_static_str(span: &mut Span, key: &'static str, value: &'static str
 
 #[inline]
 pub fn record_display<T: Display + ?Sized>(span: &mut Span, key: &'static str, value: &T) {
-    span.set_attribute(Key::from_static(key), value.to_string());
+    if !span.is_recording() {
+        return;
+    }
+    let text = span.format_value(format_args!("{value}"));
+    span.set_attribute(Key::from_static(key), text);
 }
 
 #[inline]
 pub fn record_debug<T: Debug + ?Sized>(span: &mut Span, key: &'static str, value: &T) {
-    span.set_attribute(Key::from_static(key), format!("{value:?}"));
+    if !span.is_recording() {
+        return;
+    }
+    let text = span.format_value(format_args!("{value:?}"));
+    span.set_attribute(Key::from_static(key), text);
 }
 
 /// A borrowed return value, classified by autoref specialization: a `Result` whose error is
@@ -188,7 +196,8 @@ impl<T, E: Display> ViaDisplay for &&Outcome<'_, Result<T, E>> {
         if let Err(e) = self.0
             && span.is_recording()
         {
-            span.set_status(Status::error(e.to_string()));
+            let text = span.format_value(format_args!("{e}"));
+            span.set_status(Status::error(text));
         }
     }
 }
@@ -203,7 +212,8 @@ impl<T, E: Debug> ViaDebug for &Outcome<'_, Result<T, E>> {
         if let Err(e) = self.0
             && span.is_recording()
         {
-            span.set_status(Status::error(format!("{e:?}")));
+            let text = span.format_value(format_args!("{e:?}"));
+            span.set_status(Status::error(text));
         }
     }
 }
@@ -221,7 +231,8 @@ impl<T: ?Sized> ViaAny for Outcome<'_, T> {
 #[inline]
 pub fn record_return<T: Debug + ?Sized>(span: &mut Span, value: &T) {
     if span.is_recording() {
-        span.set_attribute(Key::from_static("return"), format!("{value:?}"));
+        let text = span.format_value(format_args!("{value:?}"));
+        span.set_attribute(Key::from_static("return"), text);
     }
 }
 

@@ -10,6 +10,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// A CA, a server certificate it signed for `localhost` and `127.0.0.1`, and a client
@@ -123,8 +124,26 @@ impl TlsFront {
     /// Listens on a free port; `require_client_cert` turns on mutual TLS (client certificates
     /// signed by `pki`'s CA).
     pub fn start(pki: &Pki, upstream_port: u16, require_client_cert: bool) -> TlsFront {
-        let acceptor =
-            tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config(require_client_cert)));
+        Self::serving(pki.server_config(require_client_cert), upstream_port)
+    }
+
+    /// Listens on a free port presenting `cert` (one certificate, no chain) with its key.
+    pub fn with_certificate(cert: &SelfSigned, upstream_port: u16) -> TlsFront {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).expect("a PEM key");
+        let der = CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).expect("a PEM cert");
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![der], key)
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Self::serving(config, upstream_port)
+    }
+
+    fn serving(config: rustls::ServerConfig, upstream_port: u16) -> TlsFront {
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -180,5 +199,79 @@ impl TlsFront {
         (self.handshakes.lock().unwrap().iter())
             .filter_map(|h| h.as_ref().err().cloned())
             .collect()
+    }
+}
+
+/// A self-signed server certificate, as people make one for a private collector.
+#[derive(Debug, Clone)]
+pub struct SelfSigned {
+    /// The certificate, PEM: what a client is told to trust.
+    pub cert_pem: String,
+    key_pem: String,
+}
+
+impl SelfSigned {
+    /// The usual recipe: `openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext
+    /// subjectAltName=SAN` (its defaults mark the certificate `CA:TRUE`). Made in `dir`.
+    pub fn openssl(dir: &Path, san: &str) -> SelfSigned {
+        std::fs::create_dir_all(dir).unwrap();
+        let (cert, key) = (dir.join("openssl-cert.pem"), dir.join("openssl-key.pem"));
+        let out = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+            ])
+            .args(["-subj", "/CN=localhost", "-addext"])
+            .arg(format!("subjectAltName={san}"))
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl runs (Debian's openssl package; .ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-text", "-in"])
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&text.stdout).contains("CA:TRUE"),
+            "openssl's defaults make a CA:TRUE certificate: the case under test"
+        );
+        SelfSigned {
+            cert_pem: std::fs::read_to_string(&cert).unwrap(),
+            key_pem: std::fs::read_to_string(&key).unwrap(),
+        }
+    }
+
+    /// The same shape (self-signed, `CA:TRUE`, names `localhost` and `127.0.0.1`) that expired on
+    /// 2021-01-01.
+    pub fn expired() -> SelfSigned {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        SelfSigned {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    /// Writes the certificate (what `OTEL_EXPORTER_OTLP_CERTIFICATE` names) into `dir`.
+    pub fn write_cert(&self, dir: &Path, name: &str) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, &self.cert_pem).unwrap();
+        path
     }
 }

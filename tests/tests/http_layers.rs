@@ -164,7 +164,7 @@ async fn client_server_and_handler_are_one_trace_with_every_attribute() {
     assert_eq!(attr(client, "http.request.method").as_deref(), Some("GET"));
     assert_eq!(
         attr(client, "url.full"),
-        Some(format!("http://{addr}/orders/21?token=secret"))
+        Some(format!("http://{addr}/orders/21?token=REDACTED"))
     );
     assert_eq!(attr(client, "server.address").as_deref(), Some("127.0.0.1"));
     let port = addr.rsplit_once(':').unwrap().1.to_owned();
@@ -296,7 +296,7 @@ async fn a_refused_connection_fails_the_client_span() {
 async fn send_with_reqwest(url: String) -> (Option<StatusCode>, String, TraceId) {
     let _ = shared_pipeline();
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(traceweave::integrations::reqwest::TracingMiddleware)
+        .with(traceweave::integrations::reqwest::TracingMiddleware::new())
         .build();
     let trace_id = traceweave::current_ids().unwrap().0;
     match client.get(url).send().await {
@@ -349,4 +349,79 @@ async fn reqwest_through_the_middleware_is_one_trace_with_the_server() {
     let client = one(&spans, SpanKind::Client);
     assert!(client.status.is_error());
     assert_eq!(attr(client, "error.type").as_deref(), Some("connect"));
+}
+
+const SECRETS: [&str; 4] = [
+    "SIG-SECRET-1",
+    "KEY-SECRET-2",
+    "TOKEN-SECRET-3",
+    "PW-SECRET-4",
+];
+
+/// Every exported attribute, event and status of a trace, as text.
+fn everything_exported(spans: &[SpanRecord]) -> String {
+    spans
+        .iter()
+        .map(|s| format!("{:?} {:?} {:?}", s.attributes, s.events, s.status))
+        .collect()
+}
+
+fn assert_no_secret(spans: &[SpanRecord], what: &str) {
+    let text = everything_exported(spans);
+    for secret in SECRETS {
+        assert!(!text.contains(secret), "{what}: {secret} leaked: {text}");
+    }
+}
+
+/// A signed URL, an API key, an access token (any case) and credentials: none of their values
+/// reaches any exported attribute or status, through either client, on success or on a refused
+/// connection (whose error text quotes the URL); the server's recorded query is redacted alike.
+#[tokio::test]
+async fn no_secret_of_a_url_reaches_any_span() {
+    let addr = serve().await;
+    let query =
+        "X-Amz-Signature=SIG-SECRET-1&api_key=KEY-SECRET-2&Access_Token=TOKEN-SECRET-3&page=2";
+    let redacted = "X-Amz-Signature=REDACTED&api_key=REDACTED&Access_Token=REDACTED&page=2";
+
+    let reply = send("GET", format!("http://{addr}/search?{query}")).await;
+    assert_eq!(reply.status, Some(StatusCode::OK));
+    let spans = spans_of(reply.trace_id);
+    assert_no_secret(&spans, "ClientLayer");
+    let client = one(&spans, SpanKind::Client);
+    assert_eq!(
+        attr(client, "url.full").unwrap(),
+        format!("http://{addr}/search?{redacted}")
+    );
+    let server = one(&spans, SpanKind::Server);
+    assert_eq!(attr(server, "url.query").unwrap(), redacted);
+
+    let (status, _, trace_id) =
+        send_with_reqwest(format!("http://user:PW-SECRET-4@{addr}/search?{query}")).await;
+    assert_eq!(status, Some(StatusCode::OK));
+    let spans = spans_of(trace_id);
+    assert_no_secret(&spans, "reqwest");
+    // reqwest moves `user:password@` into an Authorization header before any middleware.
+    assert_eq!(
+        attr(one(&spans, SpanKind::Client), "url.full").unwrap(),
+        format!("http://{addr}/search?{redacted}")
+    );
+
+    // Nothing listens there: the error texts quote the URL.
+    let refused = format!("127.0.0.1:{}", traceweave_tests::free_port());
+    let reply = send("GET", format!("http://{refused}/x?{query}")).await;
+    assert_eq!(reply.status, None);
+    let spans = spans_of(reply.trace_id);
+    assert!(one(&spans, SpanKind::Client).status.is_error());
+    assert_no_secret(&spans, "ClientLayer, refused");
+    let (status, error, trace_id) =
+        send_with_reqwest(format!("http://user:PW-SECRET-4@{refused}/x?{query}")).await;
+    assert_eq!(status, None);
+    assert!(
+        error.contains("TOKEN-SECRET-3"),
+        "reqwest's own text quotes it: {error}"
+    );
+    let spans = spans_of(trace_id);
+    let client = one(&spans, SpanKind::Client);
+    assert!(client.status.is_error());
+    assert_no_secret(&spans, "reqwest, refused");
 }

@@ -15,10 +15,21 @@ pub(crate) fn agent(tls: &TlsSettings) -> ureq::Agent {
         .http_status_as_error(false)
         .user_agent(concat!("traceweave/", env!("CARGO_PKG_VERSION")));
     #[cfg(feature = "otlp-tls")]
-    let config = config.tls_config(tls.ureq());
+    {
+        use ureq::unversioned::resolver::DefaultResolver;
+        use ureq::unversioned::transport::{Connector, TcpConnector};
+        // TLS by traceweave's own connector: ureq takes no certificate verifier from outside.
+        let tls = super::tls::connect::UreqTls {
+            config: tls.client_config(&[]),
+        };
+        let connector = ().chain(TcpConnector::default()).chain(tls);
+        ureq::Agent::with_parts(config.build(), connector, DefaultResolver::default())
+    }
     #[cfg(not(feature = "otlp-tls"))]
-    let _ = tls;
-    config.build().into()
+    {
+        let _ = tls;
+        config.build().into()
+    }
 }
 
 pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {

@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::__private::{Outcome, ViaEcosystem};
 use crate::context::Context;
 use crate::propagation::{Extractor, Injector, RpcCarrier};
+use crate::redact::{UrlRedaction, strip_url_secrets};
 use crate::semconv::attr;
 use crate::span::{Key, Parent, Span, SpanKind, Status};
 
@@ -124,7 +125,9 @@ impl<B, E: Display> ViaEcosystem for &&&Outcome<'_, Result<http::Response<B>, E>
             Ok(r) => http_status(span, r.status()),
             Err(e) => {
                 if span.is_recording() {
-                    span.set_status(Status::error(e.to_string()));
+                    span.set_status(Status::error(
+                        strip_url_secrets(&e.to_string()).into_owned(),
+                    ));
                 }
             }
         }
@@ -150,9 +153,10 @@ impl<B, E: Display> ViaEcosystem for &&&Outcome<'_, Result<http::Response<B>, E>
 ///
 /// With axum, add it with `Router::layer` (it then runs per route and sees the route); a layer
 /// outside the router sees no route and names spans `{method}`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ServerLayer {
     record_query: bool,
+    redaction: UrlRedaction,
 }
 
 impl ServerLayer {
@@ -161,9 +165,27 @@ impl ServerLayer {
         Self::default()
     }
 
-    /// Records `url.query` too (off by default: queries often carry tokens and personal data).
+    /// Records `url.query` too (off by default: queries often carry tokens and personal data),
+    /// with the values of sensitive parameters (`token`, `api_key`, signatures...: see
+    /// [`UrlRedaction`]) replaced by `REDACTED`.
+    ///
+    /// ```
+    /// use traceweave::integrations::http::ServerLayer;
+    /// use traceweave::redact::UrlRedaction;
+    ///
+    /// let layer = ServerLayer::new()
+    ///     .record_query(true)
+    ///     .url_redaction(UrlRedaction::new().redact_key("session"));
+    /// # let _ = layer;
+    /// ```
     pub fn record_query(mut self, record: bool) -> Self {
         self.record_query = record;
+        self
+    }
+
+    /// Which query values a recorded `url.query` keeps (default: [`UrlRedaction::new`]).
+    pub fn url_redaction(mut self, redaction: UrlRedaction) -> Self {
+        self.redaction = redaction;
         self
     }
 }
@@ -172,7 +194,7 @@ impl<S> tower_layer::Layer<S> for ServerLayer {
     type Service = TracedService<S, ServerLayer>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TracedService::new(inner, *self)
+        TracedService::new(inner, self.clone())
     }
 }
 
@@ -187,7 +209,8 @@ impl OpenSpan for ServerLayer {
         };
         let mut span = crate::span::start(name, SpanKind::Server, Parent::Explicit(&parent));
         if span.is_recording() {
-            describe_server(&mut span, req, &method, route, self.record_query);
+            let query = self.record_query.then_some(&self.redaction);
+            describe_server(&mut span, req, &method, route, query);
         }
         (span, Rules::Http(Side::Server))
     }
@@ -199,18 +222,34 @@ pub type ServerService<S> = TracedService<S, ServerLayer>;
 /// A tower layer that traces every request a client sends (hyper-util's client, a tonic
 /// `Channel`, any `tower::Service<http::Request<B>>`): a client span child of the current
 /// context, named `{method}`, whose context is injected into the request headers in every
-/// configured format; `url.full` (without credentials), `server.address`, `server.port`,
-/// `http.response.status_code`, `error.type`. 4xx and 5xx mark it failed (client side). The
-/// span ends when the response body has been read.
-#[derive(Debug, Clone, Copy, Default)]
+/// configured format; `url.full` (credentials and the values of sensitive query parameters
+/// replaced by `REDACTED`: see [`UrlRedaction`]), `server.address`, `server.port`,
+/// `http.response.status_code`, `error.type`. 4xx and 5xx mark it failed (client side); an
+/// error's text reaches the span without any URL's query. The span ends when the response body
+/// has been read.
+#[derive(Debug, Clone, Default)]
 pub struct ClientLayer {
-    _private: (),
+    redaction: UrlRedaction,
 }
 
 impl ClientLayer {
-    /// The layer.
+    /// The layer, redacting what [`UrlRedaction::new`] redacts.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Which query values `url.full` keeps: more keys redacted, or the query in full.
+    ///
+    /// ```
+    /// use traceweave::integrations::http::ClientLayer;
+    /// use traceweave::redact::UrlRedaction;
+    ///
+    /// let layer = ClientLayer::new().url_redaction(UrlRedaction::new().redact_key("session"));
+    /// # let _ = layer;
+    /// ```
+    pub fn url_redaction(mut self, redaction: UrlRedaction) -> Self {
+        self.redaction = redaction;
+        self
     }
 }
 
@@ -218,7 +257,7 @@ impl<S> tower_layer::Layer<S> for ClientLayer {
     type Service = TracedService<S, ClientLayer>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TracedService::new(inner, *self)
+        TracedService::new(inner, self.clone())
     }
 }
 
@@ -227,7 +266,7 @@ impl OpenSpan for ClientLayer {
         let method = Method::of(req.method());
         let mut span = client_span(&method, req.headers_mut());
         if span.is_recording() {
-            describe_client(&mut span, req);
+            describe_client(&mut span, req, &self.redaction);
         }
         (span, Rules::Http(Side::Client))
     }
@@ -558,15 +597,17 @@ fn describe_server<B>(
     req: &http::Request<B>,
     method: &Method,
     route: Option<String>,
-    record_query: bool,
+    query_redaction: Option<&UrlRedaction>,
 ) {
     method.record(span);
     let uri = req.uri();
     let scheme = uri.scheme_str().unwrap_or("http");
     span.set_attribute(attr::URL_SCHEME, scheme.to_owned());
     span.set_attribute(attr::URL_PATH, uri.path().to_owned());
-    if record_query && let Some(query) = uri.query() {
-        span.set_attribute(attr::URL_QUERY, query.to_owned());
+    if let Some(redaction) = query_redaction
+        && let Some(query) = uri.query()
+    {
+        span.set_attribute(attr::URL_QUERY, redaction.query(query).into_owned());
     }
     if let Some(route) = route {
         span.set_attribute(attr::HTTP_ROUTE, route);
@@ -636,9 +677,9 @@ fn client_address<B>(req: &http::Request<B>) -> Option<String> {
     None
 }
 
-fn describe_client<B>(span: &mut Span, req: &http::Request<B>) {
+fn describe_client<B>(span: &mut Span, req: &http::Request<B>, redaction: &UrlRedaction) {
     let uri = req.uri();
-    span.set_attribute(attr::URL_FULL, redacted(uri));
+    span.set_attribute(attr::URL_FULL, redaction.url(&uri.to_string()).into_owned());
     record_server(
         span,
         uri.host(),
@@ -658,18 +699,6 @@ pub(crate) fn record_server(span: &mut Span, host: Option<&str>, port: Option<u1
     }
     if let Some(port) = port {
         span.set_attribute(attr::SERVER_PORT, i64::from(port));
-    }
-}
-
-/// The URI with any `user:password@` replaced by `REDACTED:REDACTED@`, as the conventions ask.
-fn redacted(uri: &http::Uri) -> String {
-    let text = uri.to_string();
-    match uri.authority().map(|a| a.as_str()) {
-        Some(authority) if authority.contains('@') => {
-            let (_, host) = authority.rsplit_once('@').unwrap_or(("", authority));
-            text.replacen(authority, &format!("REDACTED:REDACTED@{host}"), 1)
-        }
-        _ => text,
     }
 }
 
@@ -699,19 +728,6 @@ mod tests {
         assert_eq!(host_and_port("[::1]:9000"), ("::1", Some(9000)));
         assert_eq!(host_and_port("[::1]"), ("::1", None));
         assert_eq!(host_and_port("::1"), ("::1", None));
-    }
-
-    #[test]
-    fn credentials_never_reach_url_full() {
-        let uri: http::Uri = "https://bob:s3cret@api.example:8443/pay?x=1"
-            .parse()
-            .unwrap();
-        assert_eq!(
-            redacted(&uri),
-            "https://REDACTED:REDACTED@api.example:8443/pay?x=1"
-        );
-        let uri: http::Uri = "http://api.example/x".parse().unwrap();
-        assert_eq!(redacted(&uri), "http://api.example/x");
     }
 
     #[test]

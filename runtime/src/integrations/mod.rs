@@ -54,7 +54,11 @@ pub(crate) fn error_type<E: ?Sized>() -> &'static str {
 pub(crate) fn record_failure<E: std::fmt::Display>(span: &mut crate::span::Span, error: &E) {
     if span.is_recording() {
         span.set_attribute(crate::semconv::attr::ERROR_TYPE, error_type::<E>());
-        span.set_status(crate::span::Status::error(error.to_string()));
+        // Error texts quote URLs (a client's "error sending request for url (...)"): never
+        // their query or credentials.
+        let text = error.to_string();
+        let text = crate::redact::strip_url_secrets(&text).into_owned();
+        span.set_status(crate::span::Status::error(text));
     }
 }
 

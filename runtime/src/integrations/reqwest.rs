@@ -2,7 +2,7 @@
 //!
 //! ```ignore
 //! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!     .with(traceweave::integrations::reqwest::TracingMiddleware)
+//!     .with(traceweave::integrations::reqwest::TracingMiddleware::new())
 //!     .build();
 //! let body = client.get(url).send().await?.text().await?;
 //! ```
@@ -11,16 +11,34 @@ use reqwest_middleware::{Middleware, Next};
 
 use super::http::{Method, Side, client_span, protocol_version, record_response, record_server};
 use crate::context::FutureExt;
+use crate::redact::UrlRedaction;
 use crate::semconv::attr;
 
 /// Opens a client span per request, child of the current context, named `{method}`, and
 /// injects its context into the request headers; records `http.request.method`, `url.full`
-/// (credentials redacted), `server.address`, `server.port`, `network.protocol.version`,
+/// (credentials and the values of sensitive query parameters replaced by `REDACTED`: see
+/// [`UrlRedaction`]), `server.address`, `server.port`, `network.protocol.version`,
 /// `http.response.status_code` and `error.type`. 4xx and 5xx responses and errors (a refused
-/// connection, a timeout) mark it failed. The span ends when the response headers arrive: the
-/// body is read from the `Response` the application holds, outside the middleware.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TracingMiddleware;
+/// connection, a timeout) mark it failed, the error's text without any URL's query. The span
+/// ends when the response headers arrive: the body is read from the `Response` the application
+/// holds, outside the middleware.
+#[derive(Debug, Clone, Default)]
+pub struct TracingMiddleware {
+    redaction: UrlRedaction,
+}
+
+impl TracingMiddleware {
+    /// The middleware, redacting what [`UrlRedaction::new`] redacts.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Which query values `url.full` keeps: more keys redacted, or the query in full.
+    pub fn url_redaction(mut self, redaction: UrlRedaction) -> Self {
+        self.redaction = redaction;
+        self
+    }
+}
 
 #[async_trait::async_trait]
 impl Middleware for TracingMiddleware {
@@ -34,7 +52,10 @@ impl Middleware for TracingMiddleware {
         let mut span = client_span(&method, req.headers_mut());
         if span.is_recording() {
             let url = req.url();
-            span.set_attribute(attr::URL_FULL, redacted(url));
+            span.set_attribute(
+                attr::URL_FULL,
+                self.redaction.url(url.as_str()).into_owned(),
+            );
             record_server(&mut span, url.host_str(), url.port_or_known_default());
         }
         let run = next.run(req, extensions);
@@ -54,7 +75,9 @@ impl Middleware for TracingMiddleware {
             Err(e) => {
                 if span.is_recording() {
                     span.set_attribute(attr::ERROR_TYPE, error_type(e));
-                    span.set_status(crate::span::Status::error(e.to_string()));
+                    let text = e.to_string();
+                    let text = crate::redact::strip_url_secrets(&text).into_owned();
+                    span.set_status(crate::span::Status::error(text));
                 }
             }
         }
@@ -69,30 +92,5 @@ fn error_type(e: &reqwest_middleware::Error) -> &'static str {
         reqwest_middleware::Error::Reqwest(e) if e.is_connect() => "connect",
         reqwest_middleware::Error::Reqwest(_) => "reqwest::Error",
         reqwest_middleware::Error::Middleware(_) => "_OTHER",
-    }
-}
-
-/// The URL with its credentials replaced by `REDACTED`, as the conventions ask.
-fn redacted(url: &reqwest::Url) -> String {
-    if url.username().is_empty() && url.password().is_none() {
-        return url.to_string();
-    }
-    let mut url = url.clone();
-    let _ = url.set_username("REDACTED");
-    let _ = url.set_password(Some("REDACTED"));
-    url.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn credentials_never_reach_url_full() {
-        let url = reqwest::Url::parse("https://bob:s3cret@api.example/pay?x=1").unwrap();
-        assert_eq!(
-            super::redacted(&url),
-            "https://REDACTED:REDACTED@api.example/pay?x=1"
-        );
-        let url = reqwest::Url::parse("http://api.example:8080/x").unwrap();
-        assert_eq!(super::redacted(&url), "http://api.example:8080/x");
     }
 }

@@ -30,7 +30,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use ::tracing::field::{Field, Visit};
 use ::tracing::span::{Attributes, Id, Record};
@@ -163,10 +163,10 @@ fn entered_token(id: &Id) -> Option<u64> {
     token
 }
 
-fn text_of(value: &dyn fmt::Debug) -> String {
-    let mut s = String::new();
-    let _ = write!(s, "{value:?}");
-    s
+/// A field's `Debug` text, formatting stopped at `limit` characters (or the cap on formatted
+/// values): a hostile `Debug` costs what the span keeps, not its full size.
+fn text_of(value: &dyn fmt::Debug, limit: Option<u32>) -> String {
+    crate::span::format_bounded(format_args!("{value:?}"), limit)
 }
 
 /// Reads a span's fields at creation: the `otel.*` conventions, the rest as attributes.
@@ -179,6 +179,11 @@ struct SpanFields {
 }
 
 impl SpanFields {
+    /// Before the span exists its pipeline's limit is unknown: the cap applies, then the limit.
+    fn limit(&self) -> Option<u32> {
+        None
+    }
+
     fn field(&mut self, field: &Field, value: Value) {
         match field.name() {
             "otel.name" => self.name = Some(value.to_string()),
@@ -228,10 +233,11 @@ macro_rules! visit_values {
                 self.field(field, Value::from(value.to_owned()));
             }
             fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-                self.field(field, Value::from(value.to_string()));
+                let text = crate::span::format_bounded(format_args!("{value}"), self.limit());
+                self.field(field, Value::from(text));
             }
             fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-                self.field(field, Value::from(text_of(value)));
+                self.field(field, Value::from(text_of(value, self.limit())));
             }
         }
     };
@@ -246,6 +252,10 @@ struct Recorded<'a> {
 }
 
 impl Recorded<'_> {
+    fn limit(&self) -> Option<u32> {
+        self.span.value_length_limit()
+    }
+
     fn field(&mut self, field: &Field, value: Value) {
         match field.name() {
             "otel.name" => self.span.update_name(value.to_string()),
@@ -273,6 +283,10 @@ struct EventFields {
 }
 
 impl EventFields {
+    fn limit(&self) -> Option<u32> {
+        None
+    }
+
     fn field(&mut self, field: &Field, value: Value) {
         match field.name() {
             "message" => self.message = Some(value.to_string()),

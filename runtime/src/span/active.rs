@@ -97,6 +97,22 @@ impl Span {
         matches!(self.0, State::Recording(_))
     }
 
+    /// The string length limit of the pipeline this span records into, if any.
+    #[inline]
+    pub(crate) fn value_length_limit(&self) -> Option<u32> {
+        match &self.0 {
+            State::Recording(r) => limits_of(r.sink, &r.shared).attribute_value_length,
+            _ => None,
+        }
+    }
+
+    /// `args` formatted for this span: no longer than its value length limit, or
+    /// [`FORMATTED_VALUE_CAP`](super::limits::FORMATTED_VALUE_CAP) (formatting stops there).
+    #[inline]
+    pub(crate) fn format_value(&self, args: std::fmt::Arguments<'_>) -> String {
+        super::limits::format_bounded(args, self.value_length_limit())
+    }
+
     /// The span's kind, while it records.
     #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
     pub(crate) fn kind(&self) -> Option<SpanKind> {
@@ -473,7 +489,7 @@ impl Drop for EnteredSpan {
 /// The attributes of an `exception` event for `error`, and the status it gives the span. The
 /// type is the error's Rust type; behind `dyn Error` it is unknown, and left out.
 pub(crate) fn exception<E: std::error::Error + ?Sized>(error: &E) -> (Vec<KeyValue>, Status) {
-    let message = error.to_string();
+    let message = super::limits::format_bounded(format_args!("{error}"), None);
     let mut attributes = Vec::with_capacity(2);
     let type_name = std::any::type_name::<E>();
     if !type_name.starts_with("dyn ") {

@@ -53,6 +53,53 @@ impl Default for SpanLimits {
     }
 }
 
+/// The most characters a value formatted for a span (an argument's or return value's `Debug` or
+/// `Display`, a `tracing` field, an error's text) may take when no `attribute_value_length` is
+/// set: formatting stops there, so a value whose `Debug` runs to 100 MB costs 16 Ki characters,
+/// not 100 MB.
+pub const FORMATTED_VALUE_CAP: u32 = 16 * 1024;
+
+/// `args` formatted into a string of at most `limit` characters (or [`FORMATTED_VALUE_CAP`]):
+/// the writer refuses the rest, so the formatting stops instead of producing it.
+pub(crate) fn format_bounded(args: std::fmt::Arguments<'_>, limit: Option<u32>) -> String {
+    struct Bounded {
+        out: String,
+        left: usize,
+    }
+    impl std::fmt::Write for Bounded {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            if s.len() <= self.left {
+                // At most `left` bytes: at most `left` characters.
+                self.out.push_str(s);
+                self.left -= s.chars().count();
+                return Ok(());
+            }
+            match s.char_indices().nth(self.left) {
+                Some((end, _)) => {
+                    self.out.push_str(&s[..end]);
+                    self.left = 0;
+                    Err(std::fmt::Error) // the formatter stops here
+                }
+                None => {
+                    self.out.push_str(s);
+                    self.left -= s.chars().count();
+                    Ok(())
+                }
+            }
+        }
+    }
+    let left = limit.unwrap_or(FORMATTED_VALUE_CAP) as usize;
+    if left == 0 {
+        return String::new();
+    }
+    let mut w = Bounded {
+        out: String::new(),
+        left,
+    };
+    let _ = std::fmt::write(&mut w, args);
+    w.out
+}
+
 /// The byte length of the first `max` characters of `s`, if `s` is longer.
 #[inline]
 fn cut_at(s: &str, max: u32) -> Option<usize> {

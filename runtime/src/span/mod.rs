@@ -19,7 +19,9 @@ use crate::id::{SpanId, TraceFlags, TraceId};
 pub use active::{EnteredSpan, Span, SpanBuilder, span};
 pub(crate) use active::{Parent, start, start_entered};
 pub use current::{CurrentSpan, current_span};
-pub use limits::SpanLimits;
+#[cfg(feature = "tracing")]
+pub(crate) use limits::format_bounded;
+pub use limits::{FORMATTED_VALUE_CAP, SpanLimits};
 pub use resource::Resource;
 pub use value::{Array, Key, KeyValue, ToValue, Value};
 pub use view::{AttributeIter, SpanBatch, SpanBatchIter, SpanView, StatusRef, ValueRef};

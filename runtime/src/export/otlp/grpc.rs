@@ -11,6 +11,7 @@ use tonic::Code;
 
 use super::encode;
 use crate::export::retry::{Attempt, deliver};
+use crate::export::tls::connect::TonicTls;
 use crate::export::tls::{TlsSettings, tls_failure};
 use crate::export::{ExportError, Exporter, Resource};
 use crate::span::{SpanBatch, SpanRecord};
@@ -180,6 +181,42 @@ fn grpc_kind(code: Code) -> &'static str {
     }
 }
 
+/// The endpoint to dial and, for `https`, the connector that does TLS with traceweave's own
+/// verifier (tonic takes none from outside): the channel then dials `http://host:port` through
+/// it, and its origin keeps `https` in the requests.
+fn channel(
+    endpoint: &str,
+    https: bool,
+    tls: &TlsSettings,
+) -> Result<(tonic::transport::Endpoint, Option<TonicTls>), (String, &'static str)> {
+    let invalid =
+        |e: &dyn std::fmt::Display| (format!("invalid endpoint {endpoint:?}: {e}"), "invalid URL");
+    let uri: http::Uri = endpoint.parse().map_err(|e| invalid(&e))?;
+    if !https {
+        return tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+            .map(|e| (e, None))
+            .map_err(|e| invalid(&e));
+    }
+    let config = tls.client_config(&[b"h2"]).map_err(|problem| {
+        (
+            format!("{problem}; the TLS settings cannot work, nothing is sent"),
+            "TLS configuration",
+        )
+    })?;
+    let host = uri.host().ok_or_else(|| invalid(&"no host"))?;
+    let port = uri.port_u16().unwrap_or(443);
+    let path = uri.path_and_query().map_or("", |p| p.as_str());
+    let dial = if host.contains(':') && !host.starts_with('[') {
+        format!("http://[{host}]:{port}{path}")
+    } else {
+        format!("http://{host}:{port}{path}")
+    };
+    let e = tonic::transport::Endpoint::from_shared(dial)
+        .map_err(|e| invalid(&e))?
+        .origin(uri);
+    Ok((e, Some(TonicTls { config })))
+}
+
 fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
     let Connection {
         headers, gzip, tls, ..
@@ -205,23 +242,13 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
     let https = endpoint
         .get(..8)
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
-        .map_err(|e| (format!("invalid endpoint {endpoint:?}: {e}"), "invalid URL"))
-        .and_then(|e| match tls.problem() {
-            Some(problem) if https => Err((
-                format!("{problem}; the TLS settings cannot work, nothing is sent"),
-                "TLS configuration",
-            )),
-            // TLS for https, always: without it tonic refuses to dial rather than fall back.
-            _ if https => e
-                .tls_config(tls.tonic())
-                .map_err(|e| (format!("TLS settings for {endpoint:?}: {e}"), "TLS")),
-            _ => Ok(e),
-        })
-        .map(|e| {
-            let _guard = rt.enter();
-            e.connect_lazy()
-        });
+    let channel = channel(&endpoint, https, tls).map(|(e, tls)| {
+        let _guard = rt.enter();
+        match tls {
+            Some(tls) => e.connect_with_connector_lazy(tls),
+            None => e.connect_lazy(),
+        }
+    });
     for job in jobs {
         let channel = match &channel {
             Ok(c) => c.clone(),

@@ -4,6 +4,11 @@
 
 use std::fmt;
 
+#[cfg(feature = "otlp-tls")]
+pub(crate) mod connect;
+#[cfg(feature = "otlp-tls")]
+mod verify;
+
 /// What a connection to a collector trusts and presents.
 #[derive(Clone, Default)]
 pub(crate) struct TlsSettings {
@@ -114,49 +119,75 @@ impl TlsSettings {
         self.problem.as_deref()
     }
 
-    /// ureq's TLS configuration for these settings.
+    /// The rustls configuration of a connection to a collector: the configured CAs (or the
+    /// webpki roots) through [`verify::CollectorVerifier`], the client certificate if any, and
+    /// `alpn` (`h2` for gRPC). `Err` says why these settings cannot work.
     #[cfg(feature = "otlp-tls")]
-    pub(crate) fn ureq(&self) -> ureq::tls::TlsConfig {
-        use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, parse_pem};
-        let certs = |pem: &[u8]| -> Vec<Certificate<'static>> {
+    pub(crate) fn client_config(
+        &self,
+        alpn: &[&[u8]],
+    ) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use std::sync::Arc;
+        use ureq::tls::{PemItem, parse_pem};
+        if let Some(problem) = &self.problem {
+            return Err(problem.clone());
+        }
+        let certs = |pem: &[u8]| -> Vec<CertificateDer<'static>> {
             parse_pem(pem)
                 .filter_map(|item| match item {
-                    Ok(PemItem::Certificate(c)) => Some(c),
+                    Ok(PemItem::Certificate(c)) => Some(CertificateDer::from(c.der().to_vec())),
                     _ => None,
                 })
                 .collect()
         };
-        let key = |pem: &[u8]| -> Option<PrivateKey<'static>> {
-            parse_pem(pem).find_map(|item| match item {
-                Ok(PemItem::PrivateKey(k)) => Some(k),
-                _ => None,
-            })
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        let pinned = match &self.ca_pem {
+            Some(ca) => {
+                let ca = certs(ca);
+                let (added, _) = roots.add_parsable_certificates(ca.iter().cloned());
+                if added == 0 {
+                    return Err("the CA file holds no certificate rustls can use".to_owned());
+                }
+                ca
+            }
+            None => {
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                Vec::new()
+            }
         };
-        let mut builder = ureq::tls::TlsConfig::builder();
-        if let Some(ca) = &self.ca_pem {
-            builder = builder.root_certs(RootCerts::new_with_certs(&certs(ca)));
-        }
-        if let Some((cert, k)) = &self.client
-            && let Some(k) = key(k)
-        {
-            builder = builder.client_cert(Some(ClientCert::new_with_certs(&certs(cert), k)));
-        }
-        builder.build()
-    }
-
-    /// tonic's TLS configuration for these settings.
-    #[cfg(feature = "otlp-grpc")]
-    pub(crate) fn tonic(&self) -> tonic::transport::ClientTlsConfig {
-        use tonic::transport::{Certificate, ClientTlsConfig, Identity};
-        let config = ClientTlsConfig::new();
-        let config = match &self.ca_pem {
-            Some(ca) => config.ca_certificate(Certificate::from_pem(ca)),
-            None => config.with_webpki_roots(),
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| format!("the trusted certificates cannot be used: {e}"))?;
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verify::CollectorVerifier::new(
+                webpki, pinned,
+            )));
+        let mut config = match &self.client {
+            Some((cert, key)) => {
+                let key = parse_pem(key)
+                    .find_map(|item| match item {
+                        Ok(PemItem::PrivateKey(k)) => Some(k),
+                        _ => None,
+                    })
+                    .ok_or("the client key holds no private key")?;
+                let key = PrivateKeyDer::try_from(key.der().to_vec())
+                    .map_err(|e| format!("the client key: {e}"))?;
+                builder
+                    .with_client_auth_cert(certs(cert), key)
+                    .map_err(|e| format!("the client certificate and key: {e}"))?
+            }
+            None => builder.with_no_client_auth(),
         };
-        match &self.client {
-            Some((cert, key)) => config.identity(Identity::from_pem(cert, key)),
-            None => config,
-        }
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(Arc::new(config))
     }
 }
 
@@ -241,23 +272,65 @@ pub(crate) fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<Str
 const CLIENT_CERT_HINT: &str = "; the collector refused the handshake (if it requires mutual \
      TLS, set OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY)";
 
+/// A rustls error in the words of the export failure line: what is wrong with the certificate
+/// and which setting to change.
 #[cfg(feature = "otlp-tls")]
 pub(crate) fn describe(e: &rustls::Error) -> String {
     use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+    let since = |t: &rustls::pki_types::UnixTime| verify::utc(t.as_secs());
     let hint = match e {
         E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
             "; the collector's certificate is not signed by a trusted authority (for a private \
-             CA, set OTEL_EXPORTER_OTLP_CERTIFICATE to its PEM file)"
+             CA or a self-signed certificate, set OTEL_EXPORTER_OTLP_CERTIFICATE to its PEM file)"
+                .to_owned()
         }
-        E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
-            "; the certificate does not name the host in the endpoint URL"
+        E::InvalidCertificate(C::NotValidForNameContext { expected, .. }) => {
+            let host = expected.to_str();
+            let san = if matches!(expected, rustls::pki_types::ServerName::IpAddress(_)) {
+                "IP"
+            } else {
+                "DNS"
+            };
+            format!(
+                "; the certificate does not name \"{host}\", the host of the endpoint: use a \
+                 name it lists in OTEL_EXPORTER_OTLP_ENDPOINT, or reissue it with \
+                 subjectAltName={san}:{host}"
+            )
         }
-        E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => {
-            "; the collector's certificate has expired"
+        E::InvalidCertificate(C::NotValidForName) => {
+            "; the certificate does not name the host in the endpoint URL".to_owned()
+        }
+        E::InvalidCertificate(C::ExpiredContext { time, not_after }) => format!(
+            "; the collector's certificate expired on {} (now {}): renew it on the collector",
+            since(not_after),
+            since(time)
+        ),
+        E::InvalidCertificate(C::Expired) => "; the collector's certificate has expired".to_owned(),
+        E::InvalidCertificate(C::NotValidYetContext { time, not_before }) => format!(
+            "; the collector's certificate is valid only from {} (now {}): check this host's \
+             clock, or the certificate's dates",
+            since(not_before),
+            since(time)
+        ),
+        E::InvalidCertificate(C::InvalidPurpose | C::InvalidPurposeContext { .. }) => {
+            "; the certificate is not made for a TLS server (its extendedKeyUsage lacks \
+             serverAuth): reissue it"
+                .to_owned()
+        }
+        E::InvalidCertificate(C::Other(other))
+            if other.to_string().contains("CaUsedAsEndEntity") =>
+        {
+            "; the collector presents a certificate authority's certificate as its own (a \
+             self-signed one made with openssl's defaults is one): set \
+             OTEL_EXPORTER_OTLP_CERTIFICATE to that very certificate's PEM file to trust it"
+                .to_owned()
+        }
+        E::InvalidCertificate(C::BadEncoding) => {
+            "; the collector sent a certificate that cannot be parsed".to_owned()
         }
         E::AlertReceived(A::CertificateRequired | A::BadCertificate | A::UnknownCA)
-        | E::AlertReceived(A::HandshakeFailure) => CLIENT_CERT_HINT,
-        _ => "",
+        | E::AlertReceived(A::HandshakeFailure) => CLIENT_CERT_HINT.to_owned(),
+        _ => String::new(),
     };
     format!("TLS: {e}{hint}")
 }
