@@ -626,7 +626,7 @@ async fn demo(args: &[String]) -> Result<(), BoxError> {
     println!(
         "{} spans from {} services in {} traces: open {}",
         store.span_count(),
-        store.services()?.len(),
+        store.services().len(),
         all.len(),
         shown.display()
     );

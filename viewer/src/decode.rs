@@ -1,16 +1,19 @@
 //! Reading spans from the formats tracers write: OTLP protobuf, OTLP JSON (as the OTLP/HTTP
 //! JSON encoding, traceweave's `FileExporter` and the OpenTelemetry Collector's file exporter
-//! write it) and Zipkin v2 JSON.
+//! write it) and Zipkin v2 JSON. Every value is cut to [`IngestLimits`] as it is converted, and
+//! a request's resource is decoded once and shared by its spans: what a request costs in memory
+//! is a small multiple of its size, whatever it holds.
 
 use std::fmt;
 use std::io::Read;
+use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
 use serde_json::{Map, Value};
 
-use crate::model::{EventRow, LinkRow, SpanRow, hex_id};
+use crate::model::{EventRow, IngestLimits, LinkRow, SpanRow, cut, hex_id};
 
 /// Why a body or file could not be read; the message names what was wrong.
 #[derive(Debug)]
@@ -28,72 +31,196 @@ fn err(msg: impl Into<String>) -> DecodeError {
     DecodeError(msg.into())
 }
 
-/// Undoes `Content-Encoding: gzip`.
-pub fn gunzip(body: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    let mut out = Vec::with_capacity(body.len() * 4);
+/// Why a gzip body was refused.
+#[derive(Debug)]
+pub enum GunzipError {
+    /// It inflates past the limit (bytes): reading stopped there.
+    TooLarge(usize),
+    /// It is not gzip.
+    Bad(String),
+}
+
+impl fmt::Display for GunzipError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GunzipError::TooLarge(limit) => write!(
+                f,
+                "the gzip body inflates past {} MiB, the limit: send smaller batches \
+                 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) or raise --max-body-mib",
+                limit >> 20
+            ),
+            GunzipError::Bad(e) => write!(f, "bad gzip body: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for GunzipError {}
+
+/// Undoes `Content-Encoding: gzip`, reading at most `limit` inflated bytes: a body that holds
+/// more is refused as soon as it passes the limit, never inflated whole.
+pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
     flate2::read::GzDecoder::new(body)
+        .take(limit as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| err(format!("bad gzip body: {e}")))?;
+        .map_err(|e| GunzipError::Bad(e.to_string()))?;
+    if out.len() > limit {
+        return Err(GunzipError::TooLarge(limit));
+    }
     Ok(out)
 }
 
+/// Cuts what passes [`IngestLimits`] and counts each cut.
+struct Budget<'a> {
+    limits: &'a IngestLimits,
+    truncated: u32,
+}
+
+impl Budget<'_> {
+    fn count(&mut self, n: usize) {
+        self.truncated = self
+            .truncated
+            .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+
+    fn name(&mut self, mut s: String) -> String {
+        if cut(&mut s, self.limits.name_length) {
+            self.count(1);
+        }
+        s
+    }
+
+    fn value(&mut self, mut s: String) -> String {
+        if cut(&mut s, self.limits.value_length) {
+            self.count(1);
+        }
+        s
+    }
+
+    /// A prefix of `s` within the value limit, copied.
+    fn value_ref(&mut self, s: &str) -> String {
+        if s.len() <= self.limits.value_length {
+            return s.to_owned();
+        }
+        let mut owned = s[..floor_char(s, self.limits.value_length.saturating_mul(4))].to_owned();
+        if cut(&mut owned, self.limits.value_length) || owned.len() < s.len() {
+            self.count(1);
+        }
+        owned
+    }
+
+    /// A JSON string field as a name, copied no further than the limit keeps.
+    fn name_ref(&mut self, v: Option<&Value>) -> String {
+        let s = v.and_then(Value::as_str).unwrap_or_default();
+        let mut owned = s[..floor_char(s, self.limits.name_length.saturating_mul(4))].to_owned();
+        if cut(&mut owned, self.limits.name_length) || owned.len() < s.len() {
+            self.count(1);
+        }
+        owned
+    }
+
+    fn key_ref(&mut self, s: &str) -> String {
+        let mut owned = s[..floor_char(s, self.limits.key_length.saturating_mul(4))].to_owned();
+        if cut(&mut owned, self.limits.key_length) || owned.len() < s.len() {
+            self.count(1);
+        }
+        owned
+    }
+
+    /// At most `max` of `items`, the rest counted.
+    fn take<T>(&mut self, mut items: Vec<T>, max: usize) -> Vec<T> {
+        if items.len() > max {
+            self.count(items.len() - max);
+            items.truncate(max);
+        }
+        items
+    }
+}
+
+/// The largest char boundary of `s` at or below `i`.
+fn floor_char(s: &str, i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    let mut i = i;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// An OTLP `ExportTraceServiceRequest` in protobuf.
-pub fn otlp_protobuf(body: &[u8]) -> Result<Vec<SpanRow>, DecodeError> {
+pub fn otlp_protobuf(body: &[u8], limits: &IngestLimits) -> Result<Vec<SpanRow>, DecodeError> {
     let request = ExportTraceServiceRequest::decode(body)
         .map_err(|e| err(format!("not an OTLP ExportTraceServiceRequest: {e}")))?;
     let mut out = Vec::new();
     for rs in request.resource_spans {
+        let mut shared = Budget {
+            limits,
+            truncated: 0,
+        };
         let resource = rs
             .resource
-            .map(|r| attributes(&r.attributes))
+            .map(|r| attributes(r.attributes, &mut shared, 0))
             .unwrap_or_default();
-        let service = service_of(&resource);
+        let service = shared.name(service_of(&resource));
+        let resource = Arc::new(resource);
         for ss in rs.scope_spans {
-            let scope = ss.scope.map(|s| s.name).unwrap_or_default();
+            let scope = shared.name(ss.scope.map(|s| s.name).unwrap_or_default());
             for s in ss.spans {
                 let (Some(trace_id), Some(span_id)) = (hex_id(&s.trace_id), hex_id(&s.span_id))
                 else {
                     continue; // a span without ids cannot be placed in any trace
                 };
+                let mut b = Budget {
+                    limits,
+                    truncated: shared.truncated,
+                };
                 let status = s.status.unwrap_or_default();
-                out.push(SpanRow {
+                let events = b
+                    .take(s.events, limits.events)
+                    .into_iter()
+                    .map(|e| EventRow {
+                        time_ns: clamp_ns(e.time_unix_nano),
+                        name: b.name(e.name),
+                        attributes: attributes(e.attributes, &mut b, 0),
+                    })
+                    .collect();
+                let links = b
+                    .take(s.links, limits.links)
+                    .into_iter()
+                    .filter_map(|l| {
+                        Some(LinkRow {
+                            trace_id: hex_id(&l.trace_id)?,
+                            span_id: hex_id(&l.span_id)?,
+                            attributes: attributes(l.attributes, &mut b, 0),
+                        })
+                    })
+                    .collect();
+                let mut row = SpanRow {
                     trace_id,
                     span_id,
                     parent_id: hex_id(&s.parent_span_id),
                     service: service.clone(),
-                    name: s.name,
+                    name: b.name(s.name),
                     kind: u8::try_from(s.kind).unwrap_or(0).min(5),
                     start_ns: clamp_ns(s.start_time_unix_nano),
                     end_ns: clamp_ns(s.end_time_unix_nano.max(s.start_time_unix_nano)),
                     status: u8::try_from(status.code).unwrap_or(0).min(2),
-                    status_message: status.message,
-                    attributes: attributes(&s.attributes),
-                    events: s
-                        .events
-                        .into_iter()
-                        .map(|e| EventRow {
-                            time_ns: clamp_ns(e.time_unix_nano),
-                            name: e.name,
-                            attributes: attributes(&e.attributes),
-                        })
-                        .collect(),
-                    links: s
-                        .links
-                        .into_iter()
-                        .filter_map(|l| {
-                            Some(LinkRow {
-                                trace_id: hex_id(&l.trace_id)?,
-                                span_id: hex_id(&l.span_id)?,
-                                attributes: attributes(&l.attributes),
-                            })
-                        })
-                        .collect(),
+                    status_message: b.value(status.message),
+                    attributes: attributes(s.attributes, &mut b, 0),
+                    events,
+                    links,
                     resource: resource.clone(),
                     scope: scope.clone(),
-                });
+                    truncated: 0,
+                };
+                row.truncated = b.truncated;
+                out.push(row);
             }
         }
     }
+    out.iter_mut().for_each(SpanRow::redact_urls);
     Ok(out)
 }
 
@@ -108,22 +235,48 @@ fn service_of(resource: &Map<String, Value>) -> String {
     }
 }
 
-fn attributes(kvs: &[KeyValue]) -> Map<String, Value> {
-    kvs.iter()
-        .map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(Value::Null, any)))
+fn attributes(kvs: Vec<KeyValue>, b: &mut Budget<'_>, depth: usize) -> Map<String, Value> {
+    let max = b.limits.attributes;
+    b.take(kvs, max)
+        .into_iter()
+        .map(|kv| {
+            let key = b.key_ref(&kv.key);
+            let value = kv.value.map_or(Value::Null, |v| any(v, b, depth));
+            (key, value)
+        })
         .collect()
 }
 
-fn any(v: &AnyValue) -> Value {
-    match &v.value {
+fn any(v: AnyValue, b: &mut Budget<'_>, depth: usize) -> Value {
+    match v.value {
         None => Value::Null,
-        Some(any_value::Value::StringValue(s)) => Value::String(s.clone()),
-        Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
-        Some(any_value::Value::IntValue(i)) => Value::from(*i),
-        Some(any_value::Value::DoubleValue(d)) => Value::from(*d),
-        Some(any_value::Value::BytesValue(b)) => Value::String(hex_id(b).unwrap_or_default()),
-        Some(any_value::Value::ArrayValue(a)) => Value::Array(a.values.iter().map(any).collect()),
-        Some(any_value::Value::KvlistValue(l)) => Value::Object(attributes(&l.values)),
+        Some(any_value::Value::StringValue(s)) => Value::String(b.value(s)),
+        Some(any_value::Value::BoolValue(v)) => Value::Bool(v),
+        Some(any_value::Value::IntValue(i)) => Value::from(i),
+        Some(any_value::Value::DoubleValue(d)) => Value::from(d),
+        Some(any_value::Value::BytesValue(bytes)) => {
+            let max = b.limits.value_length / 2;
+            if bytes.len() > max {
+                b.count(1);
+            }
+            Value::String(hex_id(&bytes[..bytes.len().min(max)]).unwrap_or_default())
+        }
+        Some(any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_))
+            if depth >= b.limits.depth =>
+        {
+            b.count(1);
+            Value::Null
+        }
+        Some(any_value::Value::ArrayValue(a)) => {
+            let max = b.limits.attributes;
+            Value::Array(
+                b.take(a.values, max)
+                    .into_iter()
+                    .map(|v| any(v, b, depth + 1))
+                    .collect(),
+            )
+        }
+        Some(any_value::Value::KvlistValue(l)) => Value::Object(attributes(l.values, b, depth + 1)),
         // Later OTLP versions index strings in a dictionary this request does not carry.
         #[allow(unreachable_patterns)]
         Some(_) => Value::Null,
@@ -135,22 +288,23 @@ fn any(v: &AnyValue) -> Value {
 /// Accepts what real writers produce: ids in hex (the OTLP/JSON rule) or base64 (protobuf's
 /// generic JSON mapping), 64-bit numbers as strings or numbers, enums as numbers or names,
 /// camelCase or snake_case field names.
-pub fn otlp_json(request: &Value) -> Result<Vec<SpanRow>, DecodeError> {
+pub fn otlp_json(request: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>, DecodeError> {
     let resource_spans = field(request, "resourceSpans")
         .and_then(Value::as_array)
         .ok_or_else(|| err("not an OTLP JSON export request: no \"resourceSpans\" array"))?;
     let mut out = Vec::new();
     for rs in resource_spans {
+        let mut shared = Budget {
+            limits,
+            truncated: 0,
+        };
         let resource = field(rs, "resource")
-            .map(|r| json_attributes(field(r, "attributes")))
+            .map(|r| json_attributes(field(r, "attributes"), &mut shared, 0))
             .unwrap_or_default();
-        let service = service_of(&resource);
+        let service = shared.name(service_of(&resource));
+        let resource = Arc::new(resource);
         for ss in array(field(rs, "scopeSpans")) {
-            let scope = field(ss, "scope")
-                .and_then(|s| field(s, "name"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
+            let scope = shared.name_ref(field(ss, "scope").and_then(|s| field(s, "name")));
             for s in array(field(ss, "spans")) {
                 let (Some(trace_id), Some(span_id)) = (
                     json_id(field(s, "traceId"), 16),
@@ -158,15 +312,41 @@ pub fn otlp_json(request: &Value) -> Result<Vec<SpanRow>, DecodeError> {
                 ) else {
                     continue;
                 };
+                let mut b = Budget {
+                    limits,
+                    truncated: shared.truncated,
+                };
                 let start_ns = json_u64(field(s, "startTimeUnixNano"));
                 let end_ns = json_u64(field(s, "endTimeUnixNano")).max(start_ns);
                 let status = field(s, "status");
-                out.push(SpanRow {
+                let events: Vec<&Value> = array(field(s, "events")).collect();
+                let events = b
+                    .take(events, limits.events)
+                    .into_iter()
+                    .map(|e| EventRow {
+                        time_ns: clamp_ns(json_u64(field(e, "timeUnixNano"))),
+                        name: b.name_ref(field(e, "name")),
+                        attributes: json_attributes(field(e, "attributes"), &mut b, 0),
+                    })
+                    .collect();
+                let links: Vec<&Value> = array(field(s, "links")).collect();
+                let links = b
+                    .take(links, limits.links)
+                    .into_iter()
+                    .filter_map(|l| {
+                        Some(LinkRow {
+                            trace_id: json_id(field(l, "traceId"), 16)?,
+                            span_id: json_id(field(l, "spanId"), 8)?,
+                            attributes: json_attributes(field(l, "attributes"), &mut b, 0),
+                        })
+                    })
+                    .collect();
+                let mut row = SpanRow {
                     trace_id,
                     span_id,
                     parent_id: json_id(field(s, "parentSpanId"), 8),
                     service: service.clone(),
-                    name: str_of(field(s, "name")),
+                    name: b.name_ref(field(s, "name")),
                     kind: json_enum(field(s, "kind"), "SPAN_KIND_", &KIND_ENUM).min(5),
                     start_ns: clamp_ns(start_ns),
                     end_ns: clamp_ns(end_ns),
@@ -174,30 +354,25 @@ pub fn otlp_json(request: &Value) -> Result<Vec<SpanRow>, DecodeError> {
                         .map(|st| json_enum(field(st, "code"), "STATUS_CODE_", &STATUS_ENUM))
                         .unwrap_or(0)
                         .min(2),
-                    status_message: str_of(status.and_then(|st| field(st, "message"))),
-                    attributes: json_attributes(field(s, "attributes")),
-                    events: array(field(s, "events"))
-                        .map(|e| EventRow {
-                            time_ns: clamp_ns(json_u64(field(e, "timeUnixNano"))),
-                            name: str_of(field(e, "name")),
-                            attributes: json_attributes(field(e, "attributes")),
-                        })
-                        .collect(),
-                    links: array(field(s, "links"))
-                        .filter_map(|l| {
-                            Some(LinkRow {
-                                trace_id: json_id(field(l, "traceId"), 16)?,
-                                span_id: json_id(field(l, "spanId"), 8)?,
-                                attributes: json_attributes(field(l, "attributes")),
-                            })
-                        })
-                        .collect(),
+                    status_message: b.value_ref(
+                        status
+                            .and_then(|st| field(st, "message"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
+                    ),
+                    attributes: json_attributes(field(s, "attributes"), &mut b, 0),
+                    events,
+                    links,
                     resource: resource.clone(),
                     scope: scope.clone(),
-                });
+                    truncated: 0,
+                };
+                row.truncated = b.truncated;
+                out.push(row);
             }
         }
     }
+    out.iter_mut().for_each(SpanRow::redact_urls);
     Ok(out)
 }
 
@@ -232,9 +407,6 @@ fn array(v: Option<&Value>) -> impl Iterator<Item = &Value> {
     v.and_then(Value::as_array).into_iter().flatten()
 }
 
-fn str_of(v: Option<&Value>) -> String {
-    v.and_then(Value::as_str).unwrap_or_default().to_owned()
-}
 
 fn json_u64(v: Option<&Value>) -> u64 {
     match v {
@@ -310,58 +482,106 @@ fn base64(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn json_attributes(v: Option<&Value>) -> Map<String, Value> {
-    array(v)
+fn json_attributes(v: Option<&Value>, b: &mut Budget<'_>, depth: usize) -> Map<String, Value> {
+    let kvs: Vec<&Value> = array(v).collect();
+    let max = b.limits.attributes;
+    b.take(kvs, max)
+        .into_iter()
         .filter_map(|kv| {
-            let key = field(kv, "key")?.as_str()?.to_owned();
-            Some((key, field(kv, "value").map_or(Value::Null, json_any)))
+            let key = b.key_ref(field(kv, "key")?.as_str()?);
+            Some((key, field(kv, "value").map_or(Value::Null, |v| json_any(v, b, depth))))
         })
         .collect()
 }
 
-fn json_any(v: &Value) -> Value {
+/// A plain JSON value within the budget (a writer that put plain values, or Zipkin tags).
+fn plain(v: &Value, b: &mut Budget<'_>, depth: usize) -> Value {
+    match v {
+        Value::String(s) => Value::String(b.value_ref(s)),
+        Value::Array(_) | Value::Object(_) if depth >= b.limits.depth => {
+            b.count(1);
+            Value::Null
+        }
+        Value::Array(items) => {
+            let items: Vec<&Value> = items.iter().collect();
+            let max = b.limits.attributes;
+            Value::Array(b.take(items, max).into_iter().map(|v| plain(v, b, depth + 1)).collect())
+        }
+        Value::Object(map) => {
+            let items: Vec<(&String, &Value)> = map.iter().collect();
+            let max = b.limits.attributes;
+            Value::Object(
+                b.take(items, max)
+                    .into_iter()
+                    .map(|(k, v)| (b.key_ref(k), plain(v, b, depth + 1)))
+                    .collect(),
+            )
+        }
+        other => other.clone(),
+    }
+}
+
+fn json_any(v: &Value, b: &mut Budget<'_>, depth: usize) -> Value {
     let Some(obj) = v.as_object() else {
-        return v.clone(); // a writer that put the plain value
+        return plain(v, b, depth); // a writer that put the plain value
     };
     if let Some(s) = field(v, "stringValue") {
-        return s.clone();
+        return plain(s, b, depth);
     }
-    if let Some(b) = field(v, "boolValue") {
-        return b.clone();
+    if let Some(v) = field(v, "boolValue") {
+        return plain(v, b, depth);
     }
     if let Some(i) = field(v, "intValue") {
         return match i {
-            Value::String(s) => s.parse::<i64>().map_or_else(|_| i.clone(), Value::from),
-            other => other.clone(),
+            Value::String(s) => s
+                .parse::<i64>()
+                .map_or_else(|_| plain(i, b, depth), Value::from),
+            other => plain(other, b, depth),
         };
     }
     if let Some(d) = field(v, "doubleValue") {
         return match d {
-            Value::String(s) => s.parse::<f64>().map_or_else(|_| d.clone(), Value::from),
-            other => other.clone(),
+            Value::String(s) => s
+                .parse::<f64>()
+                .map_or_else(|_| plain(d, b, depth), Value::from),
+            other => plain(other, b, depth),
         };
     }
-    if let Some(b) = field(v, "bytesValue") {
-        return b.clone();
+    if let Some(v) = field(v, "bytesValue") {
+        return plain(v, b, depth);
+    }
+    if depth >= b.limits.depth && (field(v, "arrayValue").is_some() || field(v, "kvlistValue").is_some()) {
+        b.count(1);
+        return Value::Null;
     }
     if let Some(a) = field(v, "arrayValue") {
-        return Value::Array(array(field(a, "values")).map(json_any).collect());
+        let items: Vec<&Value> = array(field(a, "values")).collect();
+        let max = b.limits.attributes;
+        return Value::Array(
+            b.take(items, max)
+                .into_iter()
+                .map(|v| json_any(v, b, depth + 1))
+                .collect(),
+        );
     }
     if let Some(l) = field(v, "kvlistValue") {
-        return Value::Object(json_attributes(field(l, "values")));
+        return Value::Object(json_attributes(field(l, "values"), b, depth + 1));
     }
     if obj.is_empty() {
         return Value::Null;
     }
-    v.clone()
+    plain(v, b, depth)
 }
 
 /// Zipkin v2 JSON: an array of spans.
-pub fn zipkin(spans: &Value) -> Result<Vec<SpanRow>, DecodeError> {
+pub fn zipkin(spans: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>, DecodeError> {
     let spans = spans
         .as_array()
         .ok_or_else(|| err("not a Zipkin v2 JSON array of spans"))?;
     let mut out = Vec::with_capacity(spans.len());
+    // One resource per service, shared by its spans.
+    let mut resources: std::collections::HashMap<String, Arc<Map<String, Value>>> =
+        std::collections::HashMap::new();
     for s in spans {
         let (Some(trace_id), Some(span_id)) = (
             zipkin_id(field(s, "traceId"), 16),
@@ -369,12 +589,16 @@ pub fn zipkin(spans: &Value) -> Result<Vec<SpanRow>, DecodeError> {
         ) else {
             continue;
         };
+        let mut b = Budget {
+            limits,
+            truncated: 0,
+        };
         let start_us = json_u64(field(s, "timestamp"));
         let duration_us = json_u64(field(s, "duration"));
-        let mut attributes: Map<String, Value> = field(s, "tags")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        let mut attributes = match field(s, "tags").map(|t| plain(t, &mut b, 0)) {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
         let error = attributes.remove("error");
         let status_message = match &error {
             Some(Value::String(m)) => m.clone(),
@@ -399,45 +623,59 @@ pub fn zipkin(spans: &Value) -> Result<Vec<SpanRow>, DecodeError> {
             .and_then(|e| field(e, "serviceName"))
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .unwrap_or("unknown_service")
-            .to_owned();
+            .unwrap_or("unknown_service");
+        let service = b.name(service[..floor_char(service, limits.name_length * 4)].to_owned());
         if let Some(remote) = field(s, "remoteEndpoint").and_then(|e| field(e, "serviceName")) {
-            attributes.insert("peer.service".into(), remote.clone());
+            attributes.insert("peer.service".into(), plain(remote, &mut b, 0));
         }
-        let mut resource = Map::new();
-        resource.insert("service.name".into(), Value::String(service.clone()));
-        out.push(SpanRow {
+        let resource = resources
+            .entry(service.clone())
+            .or_insert_with(|| {
+                let mut resource = Map::new();
+                resource.insert("service.name".into(), Value::String(service.clone()));
+                Arc::new(resource)
+            })
+            .clone();
+        let annotations: Vec<&Value> = array(field(s, "annotations")).collect();
+        let events = b
+            .take(annotations, limits.events)
+            .into_iter()
+            .map(|a| EventRow {
+                time_ns: clamp_ns(json_u64(field(a, "timestamp")).saturating_mul(1000)),
+                name: b.name_ref(field(a, "value")),
+                attributes: Map::new(),
+            })
+            .collect();
+        let mut row = SpanRow {
             trace_id,
             span_id,
             parent_id: zipkin_id(field(s, "parentId"), 8),
             service,
-            name: str_of(field(s, "name")),
+            name: b.name_ref(field(s, "name")),
             kind,
             start_ns: clamp_ns(start_us.saturating_mul(1000)),
             end_ns: clamp_ns((start_us.saturating_add(duration_us)).saturating_mul(1000)),
             status,
             status_message,
             attributes,
-            events: array(field(s, "annotations"))
-                .map(|a| EventRow {
-                    time_ns: clamp_ns(json_u64(field(a, "timestamp")).saturating_mul(1000)),
-                    name: str_of(field(a, "value")),
-                    attributes: Map::new(),
-                })
-                .collect(),
+            events,
             links: Vec::new(),
             resource,
             scope: String::new(),
-        });
+            truncated: 0,
+        };
+        row.truncated = b.truncated;
+        out.push(row);
     }
+    out.iter_mut().for_each(SpanRow::redact_urls);
     Ok(out)
 }
 
 /// Any JSON document the viewer reads: an OTLP export request, or a Zipkin v2 array.
-pub fn json_document(v: &Value) -> Result<Vec<SpanRow>, DecodeError> {
+pub fn json_document(v: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>, DecodeError> {
     match v {
-        Value::Array(_) => zipkin(v),
-        Value::Object(_) => otlp_json(v),
+        Value::Array(_) => zipkin(v, limits),
+        Value::Object(_) => otlp_json(v, limits),
         _ => Err(err(
             "neither an OTLP JSON export request nor a Zipkin v2 array",
         )),
@@ -445,9 +683,9 @@ pub fn json_document(v: &Value) -> Result<Vec<SpanRow>, DecodeError> {
 }
 
 /// A file: one JSON document, or JSON lines (one OTLP request or Zipkin array per line).
-pub fn file_contents(text: &str) -> Result<Vec<SpanRow>, DecodeError> {
+pub fn file_contents(text: &str, limits: &IngestLimits) -> Result<Vec<SpanRow>, DecodeError> {
     if let Ok(whole) = serde_json::from_str::<Value>(text) {
-        return json_document(&whole);
+        return json_document(&whole, limits);
     }
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -457,7 +695,7 @@ pub fn file_contents(text: &str) -> Result<Vec<SpanRow>, DecodeError> {
         }
         let v: Value = serde_json::from_str(line)
             .map_err(|e| err(format!("line {}: not JSON: {e}", n + 1)))?;
-        out.extend(json_document(&v).map_err(|e| err(format!("line {}: {e}", n + 1)))?);
+        out.extend(json_document(&v, limits).map_err(|e| err(format!("line {}: {e}", n + 1)))?);
     }
     Ok(out)
 }
@@ -490,7 +728,7 @@ mod tests {
             "localEndpoint": {"serviceName": "api"}, "tags": {"error": "boom", "http.method": "GET"},
             "annotations": [{"timestamp": 1_500_100, "value": "cache miss"}]
         }]);
-        let spans = zipkin(&doc).unwrap();
+        let spans = zipkin(&doc, &IngestLimits::default()).unwrap();
         let s = &spans[0];
         assert_eq!(s.trace_id, "0000000000000000463ac35c9f6413ad");
         assert_eq!(s.parent_id.as_deref(), Some("0020000000000001"));
@@ -517,7 +755,7 @@ mod tests {
                                {"key": "xs", "value": {"arrayValue": {"values": [{"doubleValue": 1.5}]}}}]
             }]}]
         }]});
-        let spans = otlp_json(&doc).unwrap();
+        let spans = otlp_json(&doc, &IngestLimits::default()).unwrap();
         let s = &spans[0];
         assert_eq!((s.service.as_str(), s.scope.as_str()), ("py", "lib"));
         assert_eq!((s.kind, s.status, s.parent_id.clone()), (3, 2, None));
@@ -528,8 +766,92 @@ mod tests {
     }
 
     #[test]
+    fn url_secrets_from_any_sdk_are_redacted_at_ingest() {
+        let doc: Value = serde_json::json!([{
+            "traceId": "463ac35c9f6413ad", "id": "a2fb4a1d1a96d312", "name": "get",
+            "kind": "CLIENT", "timestamp": 1, "duration": 1,
+            "tags": {"http.url": "https://u:p@s3.example/k?X-Amz-Signature=S1&part=2",
+                     "url.query": "api_key=S2&page=1", "http.target": "/a?token=S3",
+                     "error": "GET https://h/x?access_token=S4 failed"}
+        }]);
+        let s = &zipkin(&doc, &IngestLimits::default()).unwrap()[0];
+        assert_eq!(
+            s.attributes["http.url"],
+            "https://REDACTED:REDACTED@s3.example/k?X-Amz-Signature=REDACTED&part=2"
+        );
+        assert_eq!(s.attributes["url.query"], "api_key=REDACTED&page=1");
+        assert_eq!(s.attributes["http.target"], "/a?token=REDACTED");
+        assert_eq!(s.status_message, "GET https://h/x failed");
+    }
+
+    /// One 1 MiB `service.name` and 1,000 tiny spans: the resource is decoded once and shared,
+    /// the service name cut, so the spans cost what they hold, not 1,000 copies of 1 MiB.
+    #[test]
+    fn an_amplifying_request_is_cut_and_shared() {
+        use opentelemetry_proto::tonic::resource::v1::Resource;
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        let big = "s".repeat(1 << 20);
+        let kv = |k: &str, v: String| KeyValue {
+            key: k.into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(v)),
+            }),
+            ..Default::default()
+        };
+        let spans: Vec<Span> = (0..1000u32)
+            .map(|i| Span {
+                trace_id: vec![1; 16],
+                span_id: (u64::from(i) + 1).to_be_bytes().to_vec(),
+                name: "x".repeat(5000),
+                attributes: (0..200).map(|a| kv(&format!("k{a}"), "v".into())).collect(),
+                ..Default::default()
+            })
+            .collect();
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![kv("service.name", big)],
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let limits = IngestLimits::default();
+        let rows = otlp_protobuf(&request.encode_to_vec(), &limits).unwrap();
+        assert_eq!(rows.len(), 1000);
+        for r in &rows {
+            assert_eq!(r.service.chars().count(), limits.name_length);
+            assert_eq!(r.name.chars().count(), limits.name_length);
+            assert_eq!(r.attributes.len(), limits.attributes);
+            assert!(Arc::ptr_eq(&r.resource, &rows[0].resource), "one resource, shared");
+            // The service name, the resource's value, the span name, 72 attributes.
+            assert_eq!(r.truncated, 2 + 1 + 72);
+        }
+        assert_eq!(
+            rows[0].resource["service.name"].as_str().unwrap().len(),
+            limits.value_length
+        );
+    }
+
+    #[test]
+    fn gzip_stops_at_the_limit() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![0u8; 64 << 20]).unwrap();
+        let bomb = enc.finish().unwrap();
+        assert!(bomb.len() < 1 << 20, "{} bytes hold 64 MiB", bomb.len());
+        assert!(matches!(gunzip(&bomb, 1 << 20), Err(GunzipError::TooLarge(_))));
+        assert_eq!(gunzip(&bomb, 64 << 20).unwrap().len(), 64 << 20);
+        assert!(matches!(gunzip(b"not gzip", 1 << 20), Err(GunzipError::Bad(_))));
+    }
+
+    #[test]
     fn a_bad_line_is_named() {
-        let e = file_contents("{\"resourceSpans\": []}\nnot json\n").unwrap_err();
+        let e = file_contents("{\"resourceSpans\": []}\nnot json\n", &IngestLimits::default()).unwrap_err();
         assert!(e.0.starts_with("line 2: not JSON"), "{e}");
     }
 }

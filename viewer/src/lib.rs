@@ -17,5 +17,5 @@ pub mod store;
 pub mod tree;
 mod ui;
 
-pub use model::SpanRow;
-pub use store::{Query, Retention, Store};
+pub use model::{IngestLimits, SpanRow};
+pub use store::{Query, Retention, Store, StoreError};

@@ -11,12 +11,17 @@ const HELP: &str = "\
 traceweave-view: a local trace viewer
 
 USAGE:
-  traceweave-view serve [--otlp ADDR] [--ui ADDR] [--db FILE] [--retain-spans N] [--retain-hours H]
+  traceweave-view serve [--otlp ADDR] [--ui ADDR] [--db FILE] [--retain-spans N]
+                        [--retain-bytes SIZE] [--retain-hours H] [--max-body-mib N]
+                        [--allow-host NAME]...
       Receive OTLP/HTTP (POST /v1/traces: protobuf or JSON, gzip) on --otlp (default
       127.0.0.1:4318) from any OpenTelemetry exporter, and serve the UI on --ui (default
       127.0.0.1:16686). Spans live in memory unless --db names a SQLite file (kept across
-      restarts). The oldest traces go beyond --retain-spans (default 2000000) spans or
-      --retain-hours hours.
+      restarts; one process per file). The oldest traces go beyond --retain-spans (default
+      2000000) spans, --retain-bytes (default 1G; K, M, G suffixes) of span data, or
+      --retain-hours hours. A request body may hold --max-body-mib (default 16) MiB, gzip
+      inflated included. The UI answers only to Host names of loopback, of its --ui address,
+      and of --allow-host (repeat it for more): a web page cannot read your traces.
   traceweave-view report FILE... [-o OUT] [--title TITLE]
       Write the UI with the traces of FILEs (OTLP-JSON lines, as traceweave's FileExporter and
       the OpenTelemetry Collector's file exporter write, or Zipkin v2 JSON) as one
@@ -74,10 +79,38 @@ where
     v.parse().map_err(|e| format!("{flag} {v}: {e}"))
 }
 
+/// A byte count: a number, or one with a K, M or G suffix (powers of 1024).
+fn size(flag: &str, v: &str) -> Result<u64, String> {
+    let t = v.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&t[..i], t[i..].to_ascii_lowercase()),
+        None => (t, String::new()),
+    };
+    let shift = match unit.trim_end_matches("ib").trim_end_matches('b') {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        other => return Err(format!("{flag} {v}: unknown unit {other:?} (K, M or G)")),
+    };
+    let n: u64 = parse(flag, digits.trim())?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{flag} {v}: too large"))
+}
+
 fn serve(args: &[String]) -> Result<(), String> {
     let (opts, rest) = options(
         args,
-        &["--otlp", "--ui", "--db", "--retain-spans", "--retain-hours"],
+        &[
+            "--otlp",
+            "--ui",
+            "--db",
+            "--retain-spans",
+            "--retain-bytes",
+            "--retain-hours",
+            "--max-body-mib",
+            "--allow-host",
+        ],
     )?;
     if let Some(extra) = rest.first() {
         return Err(format!("serve takes no argument {extra}"));
@@ -86,18 +119,28 @@ fn serve(args: &[String]) -> Result<(), String> {
     let mut ui: SocketAddr = "127.0.0.1:16686".parse().expect("literal");
     let mut db: Option<PathBuf> = None;
     let mut retention = Retention::default();
+    let mut receiver = server::ReceiverOptions::default();
+    let mut allow_hosts: Vec<String> = Vec::new();
     for (flag, v) in opts {
         match flag {
             "--otlp" => otlp = parse(flag, v)?,
             "--ui" => ui = parse(flag, v)?,
             "--db" => db = Some(v.into()),
             "--retain-spans" => retention.max_spans = parse(flag, v)?,
+            "--retain-bytes" => retention.max_bytes = size(flag, v)?,
+            "--max-body-mib" => {
+                let mib: usize = parse(flag, v)?;
+                receiver.max_body = mib.clamp(1, 1024) << 20;
+            }
+            "--allow-host" => allow_hosts.push(v.trim().to_owned()),
             _ => {
                 let hours: f64 = parse(flag, v)?;
                 retention.max_age_ns = Some((hours * 3600e9) as i64);
             }
         }
     }
+    // The UI's own address, when it is not loopback, is a name it answers to.
+    allow_hosts.push(ui.ip().to_string());
     let store = match &db {
         Some(path) => Store::file(path, retention),
         None => Store::memory(retention),
@@ -127,12 +170,12 @@ fn serve(args: &[String]) -> Result<(), String> {
         let stop = server::Stop::default();
         let a = tokio::spawn(server::serve(
             otlp_listener,
-            server::otlp_router(store.clone()),
+            server::otlp_router_with(store.clone(), receiver),
             stop.signal(),
         ));
         let b = tokio::spawn(server::serve(
             ui_listener,
-            server::ui_router(store.clone()),
+            server::ui_router_with(store.clone(), allow_hosts),
             stop.signal(),
         ));
         let _ = tokio::signal::ctrl_c().await;

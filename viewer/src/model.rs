@@ -1,5 +1,7 @@
 //! One span as the viewer stores and shows it, whatever format it came in.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -38,9 +40,63 @@ pub struct SpanRow {
     pub attributes: Map<String, Value>,
     pub events: Vec<EventRow>,
     pub links: Vec<LinkRow>,
-    pub resource: Map<String, Value>,
+    /// Shared by the spans of one request's resource: decoded once, never copied per span.
+    pub resource: Arc<Map<String, Value>>,
     /// The instrumentation scope (library) that made the span.
     pub scope: String,
+    /// Values cut and items dropped at ingest to fit [`IngestLimits`].
+    #[serde(default)]
+    pub truncated: u32,
+}
+
+/// What one span may carry into the store; past it, strings are cut (at a character boundary)
+/// and items dropped, and the span counts each in [`SpanRow::truncated`]. The counts are the
+/// OpenTelemetry span-limit defaults (128); lengths are the viewer's own (OpenTelemetry sets
+/// none), so one request costs the store a bounded multiple of its size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// Characters in a span, event, service or scope name.
+    pub name_length: usize,
+    /// Characters in an attribute key.
+    pub key_length: usize,
+    /// Characters in a string value (attributes, status message).
+    pub value_length: usize,
+    /// Attributes per span, per resource, per event and per link; items per array or map.
+    pub attributes: usize,
+    /// Events per span.
+    pub events: usize,
+    /// Links per span.
+    pub links: usize,
+    /// Nesting of arrays and maps inside a value.
+    pub depth: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        IngestLimits {
+            name_length: 1024,
+            key_length: 256,
+            value_length: 4096,
+            attributes: 128,
+            events: 128,
+            links: 128,
+            depth: 4,
+        }
+    }
+}
+
+/// Cuts `s` to at most `max` characters; true when it did.
+pub(crate) fn cut(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    match s.char_indices().nth(max) {
+        Some((end, _)) => {
+            s.truncate(end);
+            true
+        }
+        None => false,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,7 +113,44 @@ pub struct LinkRow {
     pub attributes: Map<String, Value>,
 }
 
+/// Attributes whose values are URLs or their queries, in the current conventions and the older
+/// ones other SDKs still send.
+const URL_KEYS: [&str; 4] = ["url.full", "http.url", "url.query", "http.target"];
+
 impl SpanRow {
+    /// Replaces credentials and the values of sensitive query parameters (signatures, tokens,
+    /// API keys) in URL attributes and the status message by `REDACTED`, by the same rules as
+    /// traceweave's own clients: whatever SDK sent the span, the viewer neither stores nor
+    /// shows them.
+    pub fn redact_urls(&mut self) {
+        let rules = traceweave::redact::UrlRedaction::new();
+        for key in URL_KEYS {
+            if let Some(Value::String(v)) = self.attributes.get_mut(key) {
+                let redacted = if key == "url.query" {
+                    rules.query(v)
+                } else if key == "http.target" {
+                    match v.split_once('?') {
+                        Some((path, query)) => match rules.query(query) {
+                            std::borrow::Cow::Owned(q) => format!("{path}?{q}").into(),
+                            std::borrow::Cow::Borrowed(_) => continue,
+                        },
+                        None => continue,
+                    }
+                } else {
+                    rules.url(v)
+                };
+                if let std::borrow::Cow::Owned(r) = redacted {
+                    *v = r;
+                }
+            }
+        }
+        if let std::borrow::Cow::Owned(m) =
+            traceweave::redact::strip_url_secrets(&self.status_message)
+        {
+            self.status_message = m;
+        }
+    }
+
     pub fn duration_ns(&self) -> i64 {
         self.end_ns.saturating_sub(self.start_ns)
     }

@@ -1,29 +1,67 @@
 //! The HTTP side: OTLP/HTTP ingest and the web UI with its JSON API.
+//!
+//! Every request's cost is bounded by its size: bodies (and what gzip inflates them to) stop at
+//! [`ReceiverOptions::max_body`], values are cut to [`IngestLimits`] as they are decoded, and
+//! store work runs on blocking threads in chunks that hold the store's lock briefly. The UI
+//! answers only to `Host` values naming loopback (or what `--allow-host` adds), so a page that
+//! rebinds its DNS name to 127.0.0.1 reads nothing; its API sends no CORS header.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query as QueryParams, State};
+use axum::extract::{DefaultBodyLimit, Path, Query as QueryParams, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::decode;
-use crate::store::{Query, Store, now_ns};
+use crate::decode::{self, GunzipError};
+use crate::model::IngestLimits;
+use crate::store::{Query, Store, StoreError, now_ns};
 use crate::ui;
 
-/// The receiver: OTLP/HTTP `POST /v1/traces` (protobuf or JSON) and Zipkin's
-/// `POST /api/v2/spans` (JSON), plain or gzip, bodies up to 64 MiB. CORS is open, so the
-/// OpenTelemetry JS SDK in a browser page can export here too.
+/// How the receiver reads requests.
+#[derive(Clone, Copy, Debug)]
+pub struct ReceiverOptions {
+    /// The most bytes a body may hold, before and after gzip (default 16 MiB).
+    pub max_body: usize,
+    /// What one span may carry into the store.
+    pub limits: IngestLimits,
+}
+
+impl Default for ReceiverOptions {
+    fn default() -> Self {
+        ReceiverOptions {
+            max_body: 16 << 20,
+            limits: IngestLimits::default(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Receiver {
+    store: Arc<Store>,
+    options: ReceiverOptions,
+}
+
+/// The receiver with the default options: see [`otlp_router_with`].
 pub fn otlp_router(store: Arc<Store>) -> Router {
+    otlp_router_with(store, ReceiverOptions::default())
+}
+
+/// The receiver: OTLP/HTTP `POST /v1/traces` (protobuf or JSON) and Zipkin's
+/// `POST /api/v2/spans` (JSON), plain or gzip. CORS is open, so the OpenTelemetry JS SDK in a
+/// browser page can export here too (a page can write spans, never read them: the UI's port
+/// checks `Host` and sends no CORS header).
+pub fn otlp_router_with(store: Arc<Store>, options: ReceiverOptions) -> Router {
     Router::new()
         .route("/v1/traces", post(ingest_otlp).options(preflight))
         .route("/api/v2/spans", post(ingest_zipkin).options(preflight))
-        .layer(DefaultBodyLimit::max(64 << 20))
+        .layer(DefaultBodyLimit::max(options.max_body))
         .layer(axum::middleware::map_response(allow_any_origin))
-        .with_state(store)
+        .with_state(Receiver { store, options })
 }
 
 async fn allow_any_origin(mut response: Response) -> Response {
@@ -49,8 +87,15 @@ async fn preflight() -> Response {
         .into_response()
 }
 
-/// The UI (`/`) and its JSON API (`/api/...`).
+/// The UI (`/`) and its JSON API (`/api/...`), answering loopback `Host`s only.
 pub fn ui_router(store: Arc<Store>) -> Router {
+    ui_router_with(store, Vec::new())
+}
+
+/// The UI, answering loopback `Host`s and those of `allow_hosts` (names or addresses, no
+/// port: what `--allow-host` gives, and the address `--ui` binds when it is not loopback).
+pub fn ui_router_with(store: Arc<Store>, allow_hosts: Vec<String>) -> Router {
+    let allowed: Arc<[String]> = allow_hosts.into();
     Router::new()
         .route("/", get(|| async { Html(ui::page(None)) }))
         .route("/api/services", get(services))
@@ -58,7 +103,55 @@ pub fn ui_router(store: Arc<Store>) -> Router {
         .route("/api/traces/{id}", get(trace))
         .route("/api/map", get(map))
         .route("/api/stats", get(stats))
+        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+            let allowed = allowed.clone();
+            async move { check_host(&allowed, req, next).await }
+        }))
         .with_state(store)
+}
+
+/// The host part of a `Host` header value (`[::1]:80` -> `::1`, `a.b:80` -> `a.b`).
+fn host_name(value: &str) -> &str {
+    if let Some(rest) = value.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    match value.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => value,
+    }
+}
+
+/// Whether the UI answers a request for `host` (a `Host` header value).
+pub fn host_allowed(host: &str, allow_hosts: &[String]) -> bool {
+    let name = host_name(host.trim());
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.eq_ignore_ascii_case("localhost")
+        || name.to_ascii_lowercase().ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || allow_hosts.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+async fn check_host(allowed: &[String], req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host());
+    match host {
+        Some(h) if host_allowed(h, allowed) => next.run(req).await,
+        other => (
+            StatusCode::FORBIDDEN,
+            format!(
+                "Host {:?} is not one this viewer answers to: it serves loopback names and \
+                 addresses, and those given with --allow-host (a page on another site must not \
+                 read your traces)",
+                other.unwrap_or("")
+            ),
+        )
+            .into_response(),
+    }
 }
 
 /// Stops every server handed one of its [`Stop::signal`]s, gracefully (requests under way
@@ -97,66 +190,78 @@ pub async fn serve(
         .await
 }
 
-async fn ingest_otlp(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
-    receive(store, headers, body, |body, json| {
+async fn ingest_otlp(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {
+    receive(r, headers, body, |body, json, limits| {
         if json {
             serde_json::from_slice(body)
                 .map_err(|e| e.to_string())
-                .and_then(|v| decode::otlp_json(&v).map_err(|e| e.to_string()))
+                .and_then(|v| decode::otlp_json(&v, limits).map_err(|e| e.to_string()))
         } else {
-            decode::otlp_protobuf(body).map_err(|e| e.to_string())
+            decode::otlp_protobuf(body, limits).map_err(|e| e.to_string())
         }
     })
     .await
 }
 
-async fn ingest_zipkin(
-    State(store): State<Arc<Store>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    receive(store, headers, body, |body, json| {
+async fn ingest_zipkin(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {
+    receive(r, headers, body, |body, json, limits| {
         if !json {
             return Err("only Zipkin v2 JSON is read here (Content-Type: application/json)".into());
         }
         serde_json::from_slice(body)
             .map_err(|e| e.to_string())
-            .and_then(|v| decode::zipkin(&v).map_err(|e| e.to_string()))
+            .and_then(|v| decode::zipkin(&v, limits).map_err(|e| e.to_string()))
     })
     .await
 }
 
-/// Undoes gzip, decodes with `decode(body, is_json)`, stores; the reply says what was wrong.
-async fn receive(
-    store: Arc<Store>,
-    headers: HeaderMap,
-    body: Bytes,
-    decode: fn(&[u8], bool) -> Result<Vec<crate::SpanRow>, String>,
-) -> Response {
-    let header_is = |name: header::HeaderName, value: &str| {
+type Decoder = fn(&[u8], bool, &IngestLimits) -> Result<Vec<crate::SpanRow>, String>;
+
+/// Undoes gzip (no further than the body limit), decodes with `decode(body, is_json)`, stores;
+/// the reply says what was wrong.
+async fn receive(r: Receiver, headers: HeaderMap, body: Bytes, decode: Decoder) -> Response {
+    let header = |name: header::HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with(value))
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default()
     };
-    let gzip = header_is(header::CONTENT_ENCODING, "gzip");
-    let json = header_is(header::CONTENT_TYPE, "application/json");
-    let result = tokio::task::spawn_blocking(move || {
-        let body = if gzip {
-            decode::gunzip(&body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?
-        } else {
-            body.to_vec()
-        };
-        let spans = decode(&body, json).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
-        store.insert(&spans).map_err(|e| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("span store: {e}"),
+    let encoding = header(header::CONTENT_ENCODING);
+    let gzip = match encoding.as_str() {
+        "gzip" | "x-gzip" => true,
+        "" | "identity" => false,
+        other => {
+            return (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Content-Encoding {other:?} is not read here: send gzip or none"),
             )
-        })
+                .into_response();
+        }
+    };
+    let json = header(header::CONTENT_TYPE).starts_with("application/json");
+    let Receiver { store, options } = r;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let body = if gzip {
+            match decode::gunzip(&body, options.max_body) {
+                Ok(inflated) => std::borrow::Cow::Owned(inflated),
+                Err(e @ GunzipError::TooLarge(_)) => {
+                    return Err((StatusCode::PAYLOAD_TOO_LARGE, e.to_string()));
+                }
+                Err(e) => return Err((StatusCode::BAD_REQUEST, e.to_string())),
+            }
+        } else {
+            std::borrow::Cow::Borrowed(&body[..])
+        };
+        let spans =
+            decode(&body, json, &options.limits).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        drop(body);
+        store
+            .insert(&spans)
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("span store: {e}")))
     })
     .await;
-    match result {
+    match outcome {
         // An empty ExportTraceServiceResponse: zero bytes in protobuf, `{}` in JSON.
         Ok(Ok(())) if json => ([(header::CONTENT_TYPE, "application/json")], "{}").into_response(),
         Ok(Ok(())) => (
@@ -169,34 +274,29 @@ async fn receive(
     }
 }
 
-fn store_error(e: impl std::fmt::Display) -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+/// Runs store work on a blocking thread: its value as JSON, `None` as 404, a failure as 500
+/// with its reason.
+async fn blocking<T: Serialize + Send + 'static>(
+    work: impl FnOnce() -> Result<Option<T>, StoreError> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(Some(value))) => axum::Json(value).into_response(),
+        Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such trace").into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("span store: {e}")).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 async fn services(State(store): State<Arc<Store>>) -> Response {
-    match store.services() {
-        Ok(s) => axum::Json(s).into_response(),
-        Err(e) => store_error(e),
-    }
+    axum::Json(store.services()).into_response()
 }
 
 async fn traces(State(store): State<Arc<Store>>, QueryParams(q): QueryParams<Query>) -> Response {
-    match tokio::task::spawn_blocking(move || store.search(&q)).await {
-        Ok(Ok(t)) => axum::Json(t).into_response(),
-        Ok(Err(e)) => store_error(e),
-        Err(e) => store_error(e),
-    }
+    blocking(move || store.search(&q).map(Some)).await
 }
 
 async fn trace(State(store): State<Arc<Store>>, Path(id): Path<String>) -> Response {
-    match tokio::task::spawn_blocking(move || store.trace(&id)).await {
-        Ok(Ok(spans)) if spans.is_empty() => {
-            (StatusCode::NOT_FOUND, "no such trace").into_response()
-        }
-        Ok(Ok(spans)) => axum::Json(spans).into_response(),
-        Ok(Err(e)) => store_error(e),
-        Err(e) => store_error(e),
-    }
+    blocking(move || Ok(Some(store.trace(&id)?).filter(|spans| !spans.is_empty()))).await
 }
 
 #[derive(Deserialize)]
@@ -208,28 +308,61 @@ struct MapParams {
 }
 
 async fn map(State(store): State<Arc<Store>>, QueryParams(p): QueryParams<MapParams>) -> Response {
-    let result = tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let (from, to) = match (p.from_ns, p.to_ns, p.window_s.unwrap_or(900)) {
             (Some(from), Some(to), _) => (from, to),
             (_, _, 0) => match store.time_range()? {
-                Some((from, to)) => (from, to + 1),
+                Some((from, to)) => (from, to.saturating_add(1)),
                 None => (0, 1),
             },
             (_, _, window) => {
                 let now = now_ns();
-                (now - window.saturating_mul(1_000_000_000), now + 1)
+                (
+                    now.saturating_sub(window.saturating_mul(1_000_000_000)),
+                    now.saturating_add(1),
+                )
             }
         };
-        store.service_map(from, to)
+        store.service_map(from, to).map(Some)
     })
-    .await;
-    match result {
-        Ok(Ok(m)) => axum::Json(m).into_response(),
-        Ok(Err(e)) => store_error(e),
-        Err(e) => store_error(e),
-    }
+    .await
 }
 
 async fn stats(State(store): State<Arc<Store>>) -> Response {
-    axum::Json(serde_json::json!({ "spans": store.span_count() })).into_response()
+    axum::Json(serde_json::json!({
+        "spans": store.span_count(),
+        "bytes": store.byte_count(),
+    }))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_naming_loopback_or_allowed_only() {
+        for ok in [
+            "localhost",
+            "localhost:16686",
+            "LOCALHOST.",
+            "app.localhost:1",
+            "127.0.0.1:16686",
+            "127.9.9.9",
+            "[::1]:16686",
+            "viewer.lan:80",
+        ] {
+            assert!(host_allowed(ok, &["viewer.lan".into()]), "{ok}");
+        }
+        for bad in [
+            "evil.example:16686",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "10.0.0.1:16686",
+            "",
+            "[::2]",
+        ] {
+            assert!(!host_allowed(bad, &["viewer.lan".into()]), "{bad}");
+        }
+    }
 }

@@ -15,7 +15,30 @@ pub fn render_all(store: &crate::Store) -> Result<String, crate::store::StoreErr
     Ok(out)
 }
 
-/// Renders one trace. Spans whose parent is missing start their own branch at the top.
+/// Deeper spans are drawn at this depth, their real depth written beside them: a 100,000-deep
+/// chain prints in lines of bounded width.
+const MAX_INDENT: usize = 32;
+
+/// `text` with control characters (and other invisible format characters) written as escapes,
+/// so a span name cannot move the cursor, clear the screen or write to the clipboard.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "{}", c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Renders one trace. Spans whose parent is missing start their own branch at the top; spans
+/// caught in a parent cycle (bad data) each start one after them. Iterative: any depth.
 pub fn render(spans: &[SpanRow]) -> String {
     let mut out = String::new();
     let Some(first) = spans.iter().min_by_key(|s| s.start_ns) else {
@@ -25,7 +48,7 @@ pub fn render(spans: &[SpanRow]) -> String {
     let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
     let mut children: HashMap<Option<&str>, Vec<&SpanRow>> = HashMap::new();
     for s in spans {
-        let parent = s.parent_id.as_deref().filter(|p| ids.contains(p));
+        let parent = s.parent_id.as_deref().filter(|p| ids.contains(p) && *p != s.span_id);
         children.entry(parent).or_default().push(s);
     }
     for list in children.values_mut() {
@@ -34,64 +57,71 @@ pub fn render(spans: &[SpanRow]) -> String {
     let services: HashSet<&str> = spans.iter().map(|s| s.service.as_str()).collect();
     let _ = writeln!(
         out,
-        "trace {} · {} spans · {} services",
+        "trace {} · {} · {}",
         first.trace_id,
-        spans.len(),
-        services.len()
+        plural(spans.len(), "span"),
+        plural(services.len(), "service")
     );
-    fn walk<'a>(
-        out: &mut String,
-        children: &HashMap<Option<&str>, Vec<&'a SpanRow>>,
-        seen: &mut HashSet<&'a str>,
-        parent: Option<&str>,
-        prefix: &str,
-        t0: i64,
-    ) {
-        let Some(list) = children.get(&parent) else {
-            return;
-        };
-        for (i, s) in list.iter().enumerate() {
+    let mut seen: HashSet<&str> = HashSet::new();
+    // Branches to draw: the roots first, then each span a cycle kept from every root.
+    let mut starts: Vec<&SpanRow> = children.get(&None).cloned().unwrap_or_default();
+    let mut rest: Vec<&SpanRow> = spans.iter().collect();
+    rest.sort_by_key(|s| s.start_ns);
+    starts.extend(rest);
+    // (span, depth, is last among its siblings); `open[d]`: whether depth d still has siblings
+    // to come (draws `│`).
+    let mut open: Vec<bool> = Vec::new();
+    for start in starts {
+        if seen.contains(start.span_id.as_str()) {
+            continue;
+        }
+        let mut stack: Vec<(&SpanRow, usize, bool)> = vec![(start, 0, true)];
+        while let Some((s, depth, last)) = stack.pop() {
             if !seen.insert(&s.span_id) {
                 continue;
             }
-            let last = i + 1 == list.len();
+            open.truncate(depth);
+            let mut prefix = String::new();
+            for &more in open.iter().take(MAX_INDENT) {
+                prefix.push_str(if more { "│  " } else { "   " });
+            }
+            let deep = if depth > MAX_INDENT {
+                format!("[depth {depth}] ")
+            } else {
+                String::new()
+            };
             let status = if s.is_error() {
-                format!(" ERROR {}", s.status_message)
+                format!(" ERROR {}", escape(&s.status_message))
             } else {
                 String::new()
             };
             let _ = writeln!(
                 out,
-                "{prefix}{} {} [{}] {} +{:.1}ms {:.1}ms{}",
+                "{prefix}{} {deep}{} [{}] {} +{:.1}ms {:.1}ms{}",
                 if last { "└─" } else { "├─" },
-                s.name,
+                escape(&s.name),
                 s.kind_name(),
-                s.service,
-                (s.start_ns - t0) as f64 / 1e6,
+                escape(&s.service),
+                (s.start_ns.saturating_sub(t0)) as f64 / 1e6,
                 s.duration_ns() as f64 / 1e6,
                 status.trim_end()
             );
-            let deeper = format!("{prefix}{}", if last { "   " } else { "│  " });
-            walk(out, children, seen, Some(&s.span_id), &deeper, t0);
+            open.push(!last);
+            if let Some(kids) = children.get(&Some(s.span_id.as_str())) {
+                let unseen: Vec<&&SpanRow> =
+                    kids.iter().filter(|k| !seen.contains(k.span_id.as_str())).collect();
+                for (i, k) in unseen.iter().enumerate().rev() {
+                    stack.push((k, depth + 1, i + 1 == unseen.len()));
+                }
+            }
         }
-    }
-    let mut seen = HashSet::new();
-    walk(&mut out, &children, &mut seen, None, "", t0);
-    // Spans in a parent cycle (bad data) hang under no root: each starts its own branch.
-    let mut rest: Vec<&SpanRow> = spans
-        .iter()
-        .filter(|s| !seen.contains(s.span_id.as_str()))
-        .collect();
-    rest.sort_by_key(|s| s.start_ns);
-    for s in rest {
-        if seen.contains(s.span_id.as_str()) {
-            continue;
-        }
-        let mut lone: HashMap<Option<&str>, Vec<&SpanRow>> = children.clone();
-        lone.insert(None, vec![s]);
-        walk(&mut out, &lone, &mut seen, None, "", t0);
+        open.clear();
     }
     out
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 #[cfg(test)]
@@ -115,6 +145,7 @@ mod tests {
             links: Vec::new(),
             resource: Default::default(),
             scope: String::new(),
+            truncated: 0,
         }
     }
 
@@ -132,5 +163,34 @@ mod tests {
             assert_eq!(text.matches(&format!("op-{id} ")).count(), 1, "{text}");
         }
         assert!(text.contains("└─ op-b"), "{text}");
+    }
+
+    #[test]
+    fn a_100000_deep_chain_prints_with_bounded_indentation() {
+        let n = 100_000;
+        let spans: Vec<SpanRow> = (0..n)
+            .map(|i| {
+                let parent = (i > 0).then(|| format!("{:016x}", i));
+                let mut s = span(&format!("{:016x}", i + 1), parent.as_deref(), i as i64);
+                s.name = "op".into();
+                s
+            })
+            .collect();
+        let text = render(&spans);
+        assert_eq!(text.lines().count(), n + 1);
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest < MAX_INDENT * 3 + 80, "{widest}");
+        assert!(text.contains(&format!("[depth {}] op", n - 1)));
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let mut s = span("a", None, 0);
+        s.name = "evil\u{1b}]52;c;aGk=\u{7}\u{1b}[2J\u{202e}name".into();
+        s.service = "svc\r\n".into();
+        let text = render(&[s]);
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert!(text.contains("evil\\u{1b}]52;c;aGk=\\u{7}\\u{1b}[2J\\u{202e}name"), "{text}");
+        assert_eq!(text.lines().count(), 2);
     }
 }

@@ -284,8 +284,9 @@ fn span(trace: u32, n: u32, start_ns: i64) -> SpanRow {
         attributes: Default::default(),
         events: Vec::new(),
         links: Vec::new(),
-        resource: serde_json::from_str(r#"{"service.name": "svc"}"#).unwrap(),
+        resource: std::sync::Arc::new(serde_json::from_str(r#"{"service.name": "svc"}"#).unwrap()),
         scope: String::new(),
+        truncated: 0,
     }
 }
 
@@ -297,7 +298,7 @@ fn retention_drops_the_oldest_traces_and_a_file_store_survives_a_restart() {
     let _ = std::fs::remove_file(&path);
     let retention = Retention {
         max_spans: 50,
-        max_age_ns: None,
+        ..Retention::unbounded()
     };
     {
         let store = Store::file(&path, retention).unwrap();
@@ -344,8 +345,8 @@ fn retention_drops_the_oldest_traces_and_a_file_store_survives_a_restart() {
 fn traces_older_than_the_age_bound_go() {
     let hour = 3_600_000_000_000i64;
     let store = Store::memory(Retention {
-        max_spans: u64::MAX,
         max_age_ns: Some(hour),
+        ..Retention::unbounded()
     })
     .unwrap();
     let now = std::time::SystemTime::now()
@@ -391,11 +392,14 @@ fn a_report_inlines_traces_from_otlp_json_lines_and_zipkin_files() {
     let store = report::load_files(&[&otlp, &zipkin]).unwrap();
     assert_eq!(store.span_count(), 3);
     let html = report::html(&store, "test").unwrap();
-    let data = html.split("window.TW_DATA = ").nth(1).unwrap();
+    let data = html
+        .split(r#"<script type="application/json" id="tw-data">"#)
+        .nth(1)
+        .unwrap();
     assert!(data.starts_with('{'), "the data is inlined");
     assert_eq!(
         html.matches("</script>").count(),
-        1,
+        2,
         "a span name cannot end the script early"
     );
     assert!(data.contains("zipkin-svc") && data.contains("file-test"));

@@ -1,0 +1,336 @@
+//! Storing spans. A request's spans go in chunks of [`CHUNK`], one transaction each, so the
+//! lock is held for a bounded time and queries interleave. Each trace's summary and its spans
+//! per service are updated by difference (a re-sent span recomputes its trace); resources and
+//! scopes are stored once and counted by the spans that use them. The in-memory caches change
+//! only once a chunk is committed: a failed write (a full disk) leaves no trace of itself.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::Value;
+
+use super::{Store, StoreError, json_text};
+use crate::model::{KIND_CLIENT, STATUS_ERROR, SpanRow};
+
+/// Spans per transaction (and per hold of the lock).
+pub(super) const CHUNK: usize = 1000;
+
+/// The (service, span name) pairs listed for the operation filter: past this many, new names
+/// are stored with their spans but not listed (a sender of unique names cannot grow the list).
+pub(super) const MAX_OPERATIONS: usize = 10_000;
+
+/// What a span costs beyond its texts: ids, times, index entries.
+const SPAN_OVERHEAD: u64 = 160;
+
+/// A trace's change from one chunk's new spans.
+#[derive(Default)]
+struct Delta<'a> {
+    start: i64,
+    end: i64,
+    spans: i64,
+    errors: i64,
+    bytes: i64,
+    /// (has a parent, start, service, name) of the best root candidate.
+    root: Option<(bool, i64, &'a str, &'a str)>,
+    services: HashMap<&'a str, i64>,
+}
+
+/// Ids given to resources (by JSON) or scopes (by name) in this chunk, with the spans that use
+/// each.
+#[derive(Default)]
+struct Refs {
+    new: HashMap<String, i64>,
+    uses: HashMap<i64, i64>,
+    new_bytes: u64,
+}
+
+impl Store {
+    /// Stores spans (a span seen twice replaces its first copy) and updates their traces, then
+    /// applies retention. Chunks already committed stay if a later one fails.
+    pub fn insert(&self, spans: &[SpanRow]) -> Result<(), StoreError> {
+        for chunk in spans.chunks(CHUNK) {
+            self.insert_chunk(chunk)?;
+        }
+        Ok(())
+    }
+
+    fn insert_chunk(&self, spans: &[SpanRow]) -> Result<(), StoreError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let mut resources = Refs::default();
+        let mut scopes = Refs::default();
+        let mut new_ops: Vec<(&str, &str)> = Vec::new();
+        let mut added = 0u64;
+        let mut byte_change = 0i64;
+        let tx = inner.conn.transaction()?;
+        {
+            let known_ops = self.operations.read().unwrap_or_else(|p| p.into_inner());
+            let mut insert_span = tx.prepare_cached(
+                "INSERT OR REPLACE INTO spans VALUES
+                 (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+            )?;
+            let mut insert_link = tx.prepare_cached("INSERT INTO links VALUES (?1, ?2, ?3, ?4)")?;
+            let mut previous = tx.prepare_cached(
+                "SELECT bytes, resource_id, scope_id FROM spans WHERE trace_id = ?1 AND span_id = ?2",
+            )?;
+            let mut drop_links =
+                tx.prepare_cached("DELETE FROM links WHERE trace_id = ?1 AND span_id = ?2")?;
+            let mut deltas: HashMap<&str, Delta<'_>> = HashMap::new();
+            let mut recompute: HashSet<&str> = HashSet::new();
+            let mut last_resource: Option<(&serde_json::Map<String, Value>, i64)> = None;
+            for s in spans {
+                // Spans of one request share their resource: compare before serialising.
+                let resource_id = match last_resource {
+                    Some((map, id)) if *map == *s.resource => id,
+                    _ => {
+                        let json = json_text(&s.resource);
+                        let id = reference(&tx, &inner.resources, &mut resources, "resources", "json", json)?;
+                        last_resource = Some((&s.resource, id));
+                        id
+                    }
+                };
+                let scope_id = reference(&tx, &inner.scopes, &mut scopes, "scopes", "name", s.scope.clone())?;
+                *resources.uses.entry(resource_id).or_default() += 1;
+                *scopes.uses.entry(scope_id).or_default() += 1;
+                let attributes = json_text(&s.attributes);
+                let events = serde_json::to_string(&s.events).unwrap_or_default();
+                let links = serde_json::to_string(&s.links).unwrap_or_default();
+                let bytes = SPAN_OVERHEAD
+                    + (s.service.len()
+                        + s.name.len()
+                        + s.status_message.len()
+                        + attributes.len()
+                        + events.len()
+                        + links.len()) as u64;
+                let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+                let old: Option<(i64, i64, i64)> = previous
+                    .query_row(params![s.trace_id, s.span_id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })
+                    .optional()?;
+                match old {
+                    // A span sent twice (a retried export) replaces its first copy.
+                    Some((old_bytes, old_resource, old_scope)) => {
+                        drop_links.execute(params![s.trace_id, s.span_id])?;
+                        *resources.uses.entry(old_resource).or_default() -= 1;
+                        *scopes.uses.entry(old_scope).or_default() -= 1;
+                        byte_change -= old_bytes;
+                        recompute.insert(&s.trace_id);
+                    }
+                    None => {
+                        added += 1;
+                        let d = deltas.entry(&s.trace_id).or_insert_with(|| Delta {
+                            start: i64::MAX,
+                            end: i64::MIN,
+                            ..Delta::default()
+                        });
+                        d.start = d.start.min(s.start_ns);
+                        d.end = d.end.max(s.end_ns);
+                        d.spans += 1;
+                        d.errors += i64::from(s.status == STATUS_ERROR);
+                        d.bytes += bytes;
+                        let candidate = (s.parent_id.is_some(), s.start_ns, &*s.service, &*s.name);
+                        if d.root.is_none_or(|r| (candidate.0, candidate.1) < (r.0, r.1)) {
+                            d.root = Some(candidate);
+                        }
+                        *d.services.entry(&s.service).or_default() += 1;
+                    }
+                }
+                byte_change += bytes;
+                let peer = peer_of(s);
+                insert_span.execute(params![
+                    s.trace_id,
+                    s.span_id,
+                    s.parent_id,
+                    s.service,
+                    s.name,
+                    s.kind,
+                    s.start_ns,
+                    s.end_ns,
+                    s.status,
+                    s.status_message,
+                    attributes,
+                    events,
+                    links,
+                    resource_id,
+                    scope_id,
+                    peer.map(|p| p.0),
+                    peer.is_some_and(|p| p.1),
+                    s.truncated,
+                    bytes,
+                ])?;
+                for l in &s.links {
+                    insert_link.execute(params![s.trace_id, s.span_id, l.trace_id, l.span_id])?;
+                }
+                let known = known_ops
+                    .get(&s.service)
+                    .is_some_and(|names| names.contains(&s.name));
+                let room = self.operation_count.load(Ordering::Relaxed) + new_ops.len()
+                    < MAX_OPERATIONS;
+                if !known && room && !new_ops.contains(&(&s.service, &s.name)) {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO operations VALUES (?1, ?2)",
+                        params![s.service, s.name],
+                    )?;
+                    new_ops.push((&s.service, &s.name));
+                }
+            }
+            for (trace, d) in &deltas {
+                if !recompute.contains(trace) {
+                    apply_delta(&tx, trace, d)?;
+                }
+            }
+            for trace in &recompute {
+                recompute_trace(&tx, trace)?;
+            }
+            count_uses(&tx, "resources", &resources.uses)?;
+            count_uses(&tx, "scopes", &scopes.uses)?;
+        }
+        tx.commit()?;
+        // Committed: now the caches may learn of it.
+        inner.resources.extend(resources.new);
+        inner.scopes.extend(scopes.new);
+        let bytes = self
+            .bytes
+            .load(Ordering::Relaxed)
+            .saturating_add_signed(byte_change)
+            .saturating_add(resources.new_bytes + scopes.new_bytes);
+        self.bytes.store(bytes, Ordering::Relaxed);
+        self.spans.fetch_add(added, Ordering::Relaxed);
+        if !new_ops.is_empty() {
+            self.operation_count
+                .fetch_add(new_ops.len(), Ordering::Relaxed);
+            let mut ops = self.operations.write().unwrap_or_else(|p| p.into_inner());
+            for (service, name) in new_ops {
+                ops.entry(service.to_owned())
+                    .or_default()
+                    .insert(name.to_owned());
+            }
+        }
+        self.enforce_retention(inner)
+    }
+}
+
+/// The id of a resource or scope (`table` keyed by `column`), added if new. Ids of committed
+/// rows come from `known`; rows added in this transaction go to `refs.new` until it commits.
+fn reference(
+    tx: &Transaction<'_>,
+    known: &HashMap<String, i64>,
+    refs: &mut Refs,
+    table: &str,
+    column: &str,
+    key: String,
+) -> Result<i64, StoreError> {
+    if let Some(&id) = known.get(&key).or_else(|| refs.new.get(&key)) {
+        return Ok(id);
+    }
+    let existing: Option<i64> = tx
+        .prepare_cached(&format!("SELECT id FROM {table} WHERE {column} = ?1"))?
+        .query_row([&key], |r| r.get(0))
+        .optional()?;
+    let id = match existing {
+        Some(id) => id,
+        None => {
+            tx.prepare_cached(&format!(
+                "INSERT INTO {table}({column}, spans) VALUES (?1, 0)"
+            ))?
+            .execute([&key])?;
+            refs.new_bytes += key.len() as u64 + 64;
+            tx.last_insert_rowid()
+        }
+    };
+    refs.new.insert(key, id);
+    Ok(id)
+}
+
+/// Adds each id's change in use to its row.
+fn count_uses(tx: &Transaction<'_>, table: &str, uses: &HashMap<i64, i64>) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(&format!("UPDATE {table} SET spans = spans + ?2 WHERE id = ?1"))?;
+    for (id, n) in uses {
+        if *n != 0 {
+            stmt.execute([id, n])?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_delta(tx: &Transaction<'_>, trace: &str, d: &Delta<'_>) -> Result<(), StoreError> {
+    let (has_parent, root_start, root_service, root_name) =
+        d.root.unwrap_or((true, d.start, "", ""));
+    tx.prepare_cached(
+        "INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, root_service,
+           root_name, root_has_parent, root_start, bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT(trace_id) DO UPDATE SET
+           start_ns = min(start_ns, excluded.start_ns),
+           end_ns = max(end_ns, excluded.end_ns),
+           span_count = span_count + excluded.span_count,
+           error_count = error_count + excluded.error_count,
+           bytes = bytes + excluded.bytes,
+           root_service = CASE WHEN (excluded.root_has_parent, excluded.root_start)
+             < (root_has_parent, root_start) THEN excluded.root_service ELSE root_service END,
+           root_name = CASE WHEN (excluded.root_has_parent, excluded.root_start)
+             < (root_has_parent, root_start) THEN excluded.root_name ELSE root_name END,
+           root_start = CASE WHEN (excluded.root_has_parent, excluded.root_start)
+             < (root_has_parent, root_start) THEN excluded.root_start ELSE root_start END,
+           root_has_parent = min(root_has_parent, excluded.root_has_parent)",
+    )?
+    .execute(params![
+        trace,
+        d.start,
+        d.end,
+        d.spans,
+        d.errors,
+        root_service,
+        root_name,
+        has_parent,
+        root_start,
+        d.bytes
+    ])?;
+    let mut services = tx.prepare_cached(
+        "INSERT INTO trace_services VALUES (?1, ?2, ?3)
+         ON CONFLICT(trace_id, service) DO UPDATE SET spans = spans + excluded.spans",
+    )?;
+    for (service, n) in &d.services {
+        services.execute(params![trace, service, n])?;
+    }
+    Ok(())
+}
+
+/// The summary and services of a trace, from its spans (after a span was replaced).
+fn recompute_trace(tx: &Transaction<'_>, trace: &str) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO traces
+         SELECT ?1, min(start_ns), max(end_ns), count(*), sum(status = 2),
+           (SELECT service FROM spans WHERE trace_id = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
+           (SELECT name FROM spans WHERE trace_id = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
+           (SELECT parent_id IS NOT NULL FROM spans WHERE trace_id = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
+           (SELECT start_ns FROM spans WHERE trace_id = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
+           sum(bytes)
+         FROM spans WHERE trace_id = ?1",
+    )?
+    .execute([trace])?;
+    tx.prepare_cached("DELETE FROM trace_services WHERE trace_id = ?1")?
+        .execute([trace])?;
+    tx.prepare_cached(
+        "INSERT INTO trace_services SELECT trace_id, service, count(*) FROM spans
+         WHERE trace_id = ?1 GROUP BY service",
+    )?
+    .execute([trace])?;
+    Ok(())
+}
+
+/// What a client span calls when that peer may send no spans of its own: `peer.service`, or a
+/// database system (then `true`).
+fn peer_of(s: &SpanRow) -> Option<(&str, bool)> {
+    if s.kind != KIND_CLIENT {
+        return None;
+    }
+    let text = |k: &str| s.attributes.get(k).and_then(Value::as_str);
+    text("peer.service").map(|p| (p, false)).or_else(|| {
+        text("db.system.name")
+            .or_else(|| text("db.system"))
+            .map(|d| (d, true))
+    })
+}

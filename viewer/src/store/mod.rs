@@ -1,0 +1,248 @@
+//! The span database: SQLite, in memory or in a file, bounded by a retention setting in spans
+//! and in bytes.
+//!
+//! - [`schema`]: the tables, and the version a file must carry;
+//! - [`ingest`]: storing spans, in chunks that hold the lock briefly, with the per-trace summary,
+//!   per-trace services and the caches updated only after a commit;
+//! - [`retention`]: dropping the oldest traces past the span or byte bound, on every insert;
+//! - [`search`]: the trace list's filters, one trace, the services;
+//! - [`map`]: the service map of a time window.
+//!
+//! What the UI asks often and cheaply (services, counts) is answered from caches that live
+//! outside the connection's lock, so a long write never stalls them.
+
+mod ingest;
+mod map;
+mod retention;
+mod schema;
+mod search;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
+
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+
+pub use map::{MapEdge, MapNode, ServiceMap};
+pub use search::{Query, ServiceOperations, TraceSummary};
+
+/// Why the store failed; `Display` says what to do where it can.
+#[derive(Debug)]
+pub enum StoreError {
+    /// SQLite refused (a full disk, a corrupt file).
+    Sqlite(rusqlite::Error),
+    /// The `--db` file holds something else.
+    OtherLayout(String),
+    /// Another process keeps its spans in the `--db` file.
+    Locked(String),
+    /// The lock file could not be made.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Sqlite(e) => write!(f, "{e}"),
+            StoreError::OtherLayout(why) | StoreError::Locked(why) => f.write_str(why),
+            StoreError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+/// How much the store keeps: the oldest traces go first when any bound is passed, checked on
+/// every insert.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    /// At most this many spans (default 2,000,000).
+    pub max_spans: u64,
+    /// At most about this many bytes of span data (names, attributes, events, links and a fixed
+    /// cost per span for ids and indexes; default 1 GiB). What SQLite's pages and indexes add
+    /// on top stays within a small factor of it.
+    pub max_bytes: u64,
+    /// Traces that ended longer ago than this are dropped (default: kept whatever their age).
+    pub max_age_ns: Option<i64>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_spans: 2_000_000,
+            max_bytes: 1 << 30,
+            max_age_ns: None,
+        }
+    }
+}
+
+impl Retention {
+    /// Everything kept (reports of files).
+    pub fn unbounded() -> Self {
+        Retention {
+            max_spans: u64::MAX,
+            max_bytes: u64::MAX,
+            max_age_ns: None,
+        }
+    }
+}
+
+/// The connection and what only writers touch.
+struct Inner {
+    conn: Connection,
+    /// Resource JSON -> id, of committed rows only.
+    resources: std::collections::HashMap<String, i64>,
+    /// Scope name -> id, of committed rows only.
+    scopes: std::collections::HashMap<String, i64>,
+}
+
+/// The span database; share it behind an `Arc`.
+pub struct Store {
+    inner: Mutex<Inner>,
+    /// Service -> its span names, of committed spans: `/api/services` never waits for a write.
+    operations: RwLock<BTreeMap<String, std::collections::BTreeSet<String>>>,
+    operation_count: std::sync::atomic::AtomicUsize,
+    spans: AtomicU64,
+    /// About how many bytes of span data, resources and scopes are stored.
+    bytes: AtomicU64,
+    retention: Retention,
+    /// Held while the store lives: one process per `--db` file.
+    _lock: Option<FileLock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An exclusive lock on `<db>.lock`, holding the owner's pid.
+struct FileLock {
+    _file: std::fs::File,
+}
+
+impl FileLock {
+    fn take(db: &Path) -> Result<FileLock, StoreError> {
+        use std::io::{Read, Seek, Write};
+        let mut path = PathBuf::from(db);
+        path.as_mut_os_string().push(".lock");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(StoreError::Io)?;
+        if file.try_lock().is_err() {
+            let mut owner = String::new();
+            let _ = file.read_to_string(&mut owner);
+            let owner = owner.trim();
+            return Err(StoreError::Locked(format!(
+                "{} is in use by another traceweave-view (process {}): stop it, or give \
+                 another --db file",
+                db.display(),
+                if owner.is_empty() { "unknown" } else { owner }
+            )));
+        }
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let _ = write!(file, "{}", std::process::id());
+        let _ = file.flush();
+        Ok(FileLock { _file: file })
+    }
+}
+
+impl Store {
+    /// An empty store in memory.
+    pub fn memory(retention: Retention) -> Result<Self, StoreError> {
+        Self::with(Connection::open_in_memory()?, retention, None)
+    }
+
+    /// A store in `path`, created if missing; what it held is kept. One process at a time: a
+    /// second one is refused, told which process holds the file.
+    pub fn file(path: &Path, retention: Retention) -> Result<Self, StoreError> {
+        let lock = FileLock::take(path)?;
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // The WAL is truncated back to this after a checkpoint (writes come in small chunks).
+        conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
+        Self::with(conn, retention, Some(lock))
+    }
+
+    fn with(
+        conn: Connection,
+        retention: Retention,
+        lock: Option<FileLock>,
+    ) -> Result<Self, StoreError> {
+        schema::prepare(&conn)?;
+        let (spans, bytes): (i64, i64) = conn.query_row(
+            "SELECT coalesce(sum(span_count), 0), coalesce(sum(bytes), 0)
+               + (SELECT coalesce(sum(length(json) + 64), 0) FROM resources)
+               + (SELECT coalesce(sum(length(name) + 64), 0) FROM scopes)
+             FROM traces",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut operations: BTreeMap<String, std::collections::BTreeSet<String>> =
+            BTreeMap::new();
+        {
+            let mut stmt = conn.prepare("SELECT service, name FROM operations")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+            for row in rows {
+                let (service, name) = row?;
+                operations.entry(service).or_default().insert(name);
+            }
+        }
+        let operation_count = operations.values().map(|names| names.len()).sum();
+        Ok(Store {
+            operation_count: std::sync::atomic::AtomicUsize::new(operation_count),
+            inner: Mutex::new(Inner {
+                conn,
+                resources: Default::default(),
+                scopes: Default::default(),
+            }),
+            operations: RwLock::new(operations),
+            spans: AtomicU64::new(u64::try_from(spans).unwrap_or(0)),
+            bytes: AtomicU64::new(u64::try_from(bytes).unwrap_or(0)),
+            retention,
+            _lock: lock,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many spans are stored (never waits for a write).
+    pub fn span_count(&self) -> u64 {
+        self.spans.load(Ordering::Relaxed)
+    }
+
+    /// About how many bytes of span data are stored (see [`Retention::max_bytes`]).
+    pub fn byte_count(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// The stored form of a JSON map.
+fn json_text(map: &Map<String, Value>) -> String {
+    serde_json::to_string(map).unwrap_or_default()
+}
+
+/// Nanoseconds since the Unix epoch.
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}

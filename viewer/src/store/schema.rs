@@ -1,0 +1,56 @@
+//! The tables. Resources and scopes are stored once, keyed by their content, and referenced by
+//! spans; `traces` holds each trace's summary (what the list reads, newest first through an
+//! index) and `trace_services` its spans per service (exact service filters); `links` feeds the
+//! service map.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Stored in the file's `user_version`: a file of another layout is refused, not misread.
+pub(super) const SCHEMA_VERSION: i64 = 2;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS resources(id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE,
+  spans INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS scopes(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+  spans INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS spans(
+  trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, service TEXT NOT NULL,
+  name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
+  status INTEGER NOT NULL, status_message TEXT NOT NULL, attributes TEXT NOT NULL,
+  events TEXT NOT NULL, links TEXT NOT NULL, resource_id INTEGER NOT NULL,
+  scope_id INTEGER NOT NULL, peer TEXT, peer_is_db INTEGER NOT NULL DEFAULT 0,
+  truncated INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL,
+  PRIMARY KEY (trace_id, span_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS spans_start ON spans(start_ns);
+CREATE TABLE IF NOT EXISTS links(trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
+  linked_trace TEXT NOT NULL, linked_span TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS links_span ON links(trace_id, span_id);
+CREATE TABLE IF NOT EXISTS traces(trace_id TEXT PRIMARY KEY, start_ns INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
+  root_service TEXT NOT NULL, root_name TEXT NOT NULL,
+  root_has_parent INTEGER NOT NULL, root_start INTEGER NOT NULL,
+  bytes INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS traces_start ON traces(start_ns);
+CREATE TABLE IF NOT EXISTS trace_services(trace_id TEXT NOT NULL, service TEXT NOT NULL,
+  spans INTEGER NOT NULL, PRIMARY KEY (trace_id, service)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS trace_services_by_service ON trace_services(service, trace_id);
+CREATE TABLE IF NOT EXISTS operations(service TEXT NOT NULL, name TEXT NOT NULL,
+  PRIMARY KEY (service, name)) WITHOUT ROWID;
+";
+
+/// Creates the tables, or checks that a file holds this layout.
+pub(super) fn prepare(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if tables > 0 && version != SCHEMA_VERSION {
+        return Err(StoreError::OtherLayout(format!(
+            "this file holds no spans of traceweave-view schema {SCHEMA_VERSION} \
+             (user_version {version}): give another --db file"
+        )));
+    }
+    conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
