@@ -407,7 +407,6 @@ fn array(v: Option<&Value>) -> impl Iterator<Item = &Value> {
     v.and_then(Value::as_array).into_iter().flatten()
 }
 
-
 fn json_u64(v: Option<&Value>) -> u64 {
     match v {
         Some(Value::Number(n)) => n
@@ -489,7 +488,10 @@ fn json_attributes(v: Option<&Value>, b: &mut Budget<'_>, depth: usize) -> Map<S
         .into_iter()
         .filter_map(|kv| {
             let key = b.key_ref(field(kv, "key")?.as_str()?);
-            Some((key, field(kv, "value").map_or(Value::Null, |v| json_any(v, b, depth))))
+            Some((
+                key,
+                field(kv, "value").map_or(Value::Null, |v| json_any(v, b, depth)),
+            ))
         })
         .collect()
 }
@@ -505,7 +507,12 @@ fn plain(v: &Value, b: &mut Budget<'_>, depth: usize) -> Value {
         Value::Array(items) => {
             let items: Vec<&Value> = items.iter().collect();
             let max = b.limits.attributes;
-            Value::Array(b.take(items, max).into_iter().map(|v| plain(v, b, depth + 1)).collect())
+            Value::Array(
+                b.take(items, max)
+                    .into_iter()
+                    .map(|v| plain(v, b, depth + 1))
+                    .collect(),
+            )
         }
         Value::Object(map) => {
             let items: Vec<(&String, &Value)> = map.iter().collect();
@@ -550,7 +557,9 @@ fn json_any(v: &Value, b: &mut Budget<'_>, depth: usize) -> Value {
     if let Some(v) = field(v, "bytesValue") {
         return plain(v, b, depth);
     }
-    if depth >= b.limits.depth && (field(v, "arrayValue").is_some() || field(v, "kvlistValue").is_some()) {
+    if depth >= b.limits.depth
+        && (field(v, "arrayValue").is_some() || field(v, "kvlistValue").is_some())
+    {
         b.count(1);
         return Value::Null;
     }
@@ -827,7 +836,10 @@ mod tests {
             assert_eq!(r.service.chars().count(), limits.name_length);
             assert_eq!(r.name.chars().count(), limits.name_length);
             assert_eq!(r.attributes.len(), limits.attributes);
-            assert!(Arc::ptr_eq(&r.resource, &rows[0].resource), "one resource, shared");
+            assert!(
+                Arc::ptr_eq(&r.resource, &rows[0].resource),
+                "one resource, shared"
+            );
             // The service name, the resource's value, the span name, 72 attributes.
             assert_eq!(r.truncated, 2 + 1 + 72);
         }
@@ -844,14 +856,24 @@ mod tests {
         enc.write_all(&vec![0u8; 64 << 20]).unwrap();
         let bomb = enc.finish().unwrap();
         assert!(bomb.len() < 1 << 20, "{} bytes hold 64 MiB", bomb.len());
-        assert!(matches!(gunzip(&bomb, 1 << 20), Err(GunzipError::TooLarge(_))));
+        assert!(matches!(
+            gunzip(&bomb, 1 << 20),
+            Err(GunzipError::TooLarge(_))
+        ));
         assert_eq!(gunzip(&bomb, 64 << 20).unwrap().len(), 64 << 20);
-        assert!(matches!(gunzip(b"not gzip", 1 << 20), Err(GunzipError::Bad(_))));
+        assert!(matches!(
+            gunzip(b"not gzip", 1 << 20),
+            Err(GunzipError::Bad(_))
+        ));
     }
 
     #[test]
     fn a_bad_line_is_named() {
-        let e = file_contents("{\"resourceSpans\": []}\nnot json\n", &IngestLimits::default()).unwrap_err();
+        let e = file_contents(
+            "{\"resourceSpans\": []}\nnot json\n",
+            &IngestLimits::default(),
+        )
+        .unwrap_err();
         assert!(e.0.starts_with("line 2: not JSON"), "{e}");
     }
 }

@@ -103,10 +103,12 @@ pub fn ui_router_with(store: Arc<Store>, allow_hosts: Vec<String>) -> Router {
         .route("/api/traces/{id}", get(trace))
         .route("/api/map", get(map))
         .route("/api/stats", get(stats))
-        .layer(axum::middleware::from_fn(move |req: Request, next: Next| {
-            let allowed = allowed.clone();
-            async move { check_host(&allowed, req, next).await }
-        }))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let allowed = allowed.clone();
+                async move { check_host(&allowed, req, next).await }
+            },
+        ))
         .with_state(store)
 }
 
@@ -256,9 +258,12 @@ async fn receive(r: Receiver, headers: HeaderMap, body: Bytes, decode: Decoder) 
         let spans =
             decode(&body, json, &options.limits).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
         drop(body);
-        store
-            .insert(&spans)
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, format!("span store: {e}")))
+        store.insert(&spans).map_err(|e| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("span store: {e}"),
+            )
+        })
     })
     .await;
     match outcome {
@@ -282,7 +287,11 @@ async fn blocking<T: Serialize + Send + 'static>(
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(Some(value))) => axum::Json(value).into_response(),
         Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such trace").into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("span store: {e}")).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("span store: {e}"),
+        )
+            .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

@@ -22,7 +22,10 @@ const MAX_INDENT: usize = 32;
 /// `text` with control characters (and other invisible format characters) written as escapes,
 /// so a span name cannot move the cursor, clear the screen or write to the clipboard.
 pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
     if !text.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -48,7 +51,10 @@ pub fn render(spans: &[SpanRow]) -> String {
     let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
     let mut children: HashMap<Option<&str>, Vec<&SpanRow>> = HashMap::new();
     for s in spans {
-        let parent = s.parent_id.as_deref().filter(|p| ids.contains(p) && *p != s.span_id);
+        let parent = s
+            .parent_id
+            .as_deref()
+            .filter(|p| ids.contains(p) && *p != s.span_id);
         children.entry(parent).or_default().push(s);
     }
     for list in children.values_mut() {
@@ -108,8 +114,10 @@ pub fn render(spans: &[SpanRow]) -> String {
             );
             open.push(!last);
             if let Some(kids) = children.get(&Some(s.span_id.as_str())) {
-                let unseen: Vec<&&SpanRow> =
-                    kids.iter().filter(|k| !seen.contains(k.span_id.as_str())).collect();
+                let unseen: Vec<&&SpanRow> = kids
+                    .iter()
+                    .filter(|k| !seen.contains(k.span_id.as_str()))
+                    .collect();
                 for (i, k) in unseen.iter().enumerate().rev() {
                     stack.push((k, depth + 1, i + 1 == unseen.len()));
                 }
@@ -189,8 +197,14 @@ mod tests {
         s.name = "evil\u{1b}]52;c;aGk=\u{7}\u{1b}[2J\u{202e}name".into();
         s.service = "svc\r\n".into();
         let text = render(&[s]);
-        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
-        assert!(text.contains("evil\\u{1b}]52;c;aGk=\\u{7}\\u{1b}[2J\\u{202e}name"), "{text}");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("evil\\u{1b}]52;c;aGk=\\u{7}\\u{1b}[2J\\u{202e}name"),
+            "{text}"
+        );
         assert_eq!(text.lines().count(), 2);
     }
 }

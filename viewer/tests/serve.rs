@@ -412,3 +412,64 @@ fn a_report_inlines_traces_from_otlp_json_lines_and_zipkin_files() {
     assert!(err.to_string().contains("missing.json"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A query string value, percent-encoded.
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The table of search cases the report's JavaScript search is checked against too
+/// (`viewer/ui/tests/search.test.js`): the server's SQL search, over HTTP, gives each `expect`.
+#[test]
+fn the_shared_search_cases_hold_for_the_server() {
+    let table: Value =
+        serde_json::from_str(include_str!("cases/search.json")).expect("the cases are JSON");
+    let v = start(Store::memory(Retention::default()).unwrap());
+    let spans: Vec<SpanRow> = table["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let mut full = serde_json::json!({
+                "parent_id": null, "status_message": "", "events": [], "links": [],
+                "resource": {"service.name": s["service"]}, "scope": ""
+            });
+            for (k, val) in s.as_object().unwrap() {
+                full[k] = val.clone();
+            }
+            serde_json::from_value(full).unwrap()
+        })
+        .collect();
+    v.store.insert(&spans).unwrap();
+    for case in table["cases"].as_array().unwrap() {
+        let query: Vec<String> = case["query"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, val)| format!("{k}={}", encode(val.as_str().unwrap())))
+            .collect();
+        let url = format!("{}/api/traces?{}", v.ui, query.join("&"));
+        let (status, found) = get(&url);
+        assert_eq!(status, 200, "{url}: {found}");
+        let ids: Vec<&str> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["trace_id"].as_str().unwrap())
+            .collect();
+        let want: Vec<&str> = case["expect"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        assert_eq!(ids, want, "{}", case["query"]);
+    }
+}

@@ -85,12 +85,26 @@ impl Store {
                     Some((map, id)) if *map == *s.resource => id,
                     _ => {
                         let json = json_text(&s.resource);
-                        let id = reference(&tx, &inner.resources, &mut resources, "resources", "json", json)?;
+                        let id = reference(
+                            &tx,
+                            &inner.resources,
+                            &mut resources,
+                            "resources",
+                            "json",
+                            json,
+                        )?;
                         last_resource = Some((&s.resource, id));
                         id
                     }
                 };
-                let scope_id = reference(&tx, &inner.scopes, &mut scopes, "scopes", "name", s.scope.clone())?;
+                let scope_id = reference(
+                    &tx,
+                    &inner.scopes,
+                    &mut scopes,
+                    "scopes",
+                    "name",
+                    s.scope.clone(),
+                )?;
                 *resources.uses.entry(resource_id).or_default() += 1;
                 *scopes.uses.entry(scope_id).or_default() += 1;
                 let attributes = json_text(&s.attributes);
@@ -131,7 +145,9 @@ impl Store {
                         d.errors += i64::from(s.status == STATUS_ERROR);
                         d.bytes += bytes;
                         let candidate = (s.parent_id.is_some(), s.start_ns, &*s.service, &*s.name);
-                        if d.root.is_none_or(|r| (candidate.0, candidate.1) < (r.0, r.1)) {
+                        if d.root
+                            .is_none_or(|r| (candidate.0, candidate.1) < (r.0, r.1))
+                        {
                             d.root = Some(candidate);
                         }
                         *d.services.entry(&s.service).or_default() += 1;
@@ -166,8 +182,8 @@ impl Store {
                 let known = known_ops
                     .get(&s.service)
                     .is_some_and(|names| names.contains(&s.name));
-                let room = self.operation_count.load(Ordering::Relaxed) + new_ops.len()
-                    < MAX_OPERATIONS;
+                let room =
+                    self.operation_count.load(Ordering::Relaxed) + new_ops.len() < MAX_OPERATIONS;
                 if !known && room && !new_ops.contains(&(&s.service, &s.name)) {
                     tx.execute(
                         "INSERT OR IGNORE INTO operations VALUES (?1, ?2)",
@@ -245,8 +261,14 @@ fn reference(
 }
 
 /// Adds each id's change in use to its row.
-fn count_uses(tx: &Transaction<'_>, table: &str, uses: &HashMap<i64, i64>) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(&format!("UPDATE {table} SET spans = spans + ?2 WHERE id = ?1"))?;
+fn count_uses(
+    tx: &Transaction<'_>,
+    table: &str,
+    uses: &HashMap<i64, i64>,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "UPDATE {table} SET spans = spans + ?2 WHERE id = ?1"
+    ))?;
     for (id, n) in uses {
         if *n != 0 {
             stmt.execute([id, n])?;

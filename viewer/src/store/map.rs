@@ -195,4 +195,3 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
-

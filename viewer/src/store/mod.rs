@@ -174,8 +174,9 @@ impl Store {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // The WAL is truncated back to this after a checkpoint (writes come in small chunks).
-        conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
+        // The WAL is truncated back to this after each checkpoint (every ~4 MiB written; writes
+        // come in chunks of 1,000 spans), so it never holds more than a few chunks.
+        conn.pragma_update(None, "journal_size_limit", 4i64 << 20)?;
         Self::with(conn, retention, Some(lock))
     }
 
@@ -193,8 +194,7 @@ impl Store {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let mut operations: BTreeMap<String, std::collections::BTreeSet<String>> =
-            BTreeMap::new();
+        let mut operations: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
         {
             let mut stmt = conn.prepare("SELECT service, name FROM operations")?;
             let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
@@ -227,6 +227,20 @@ impl Store {
     /// How many spans are stored (never waits for a write).
     pub fn span_count(&self) -> u64 {
         self.spans.load(Ordering::Relaxed)
+    }
+
+    /// Makes the store's file "full" past `pages` more pages (SQLite's `max_page_count`):
+    /// what a full disk does, for tests of how a failed write is handled.
+    #[doc(hidden)]
+    pub fn fill_disk_after(&self, pages: i64) -> Result<(), StoreError> {
+        let inner = self.lock();
+        let used: i64 = inner
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))?;
+        inner
+            .conn
+            .pragma_update(None, "max_page_count", used.saturating_add(pages))?;
+        Ok(())
     }
 
     /// About how many bytes of span data are stored (see [`Retention::max_bytes`]).

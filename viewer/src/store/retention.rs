@@ -32,10 +32,9 @@ impl Store {
                 doomed.push(row?);
             }
         }
-        let (mut left_spans, mut left_bytes) = doomed.iter().fold(
-            (spans, bytes),
-            |(s, b), d| (s.saturating_sub(d.1), b.saturating_sub(d.2)),
-        );
+        let (mut left_spans, mut left_bytes) = doomed.iter().fold((spans, bytes), |(s, b), d| {
+            (s.saturating_sub(d.1), b.saturating_sub(d.2))
+        });
         if left_spans > r.max_spans || left_bytes > r.max_bytes {
             let (span_goal, byte_goal) = (r.max_spans / 20 * 19, r.max_bytes / 20 * 19);
             let mut stmt = inner.conn.prepare_cached(
@@ -80,7 +79,8 @@ impl Store {
             let mut spans = tx.prepare_cached("DELETE FROM spans WHERE trace_id = ?1")?;
             let mut links = tx.prepare_cached("DELETE FROM links WHERE trace_id = ?1")?;
             let mut traces = tx.prepare_cached("DELETE FROM traces WHERE trace_id = ?1")?;
-            let mut services = tx.prepare_cached("DELETE FROM trace_services WHERE trace_id = ?1")?;
+            let mut services =
+                tx.prepare_cached("DELETE FROM trace_services WHERE trace_id = ?1")?;
             for (id, _, bytes) in &doomed {
                 let counts: Vec<(i64, i64, i64)> = uses
                     .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
@@ -118,7 +118,10 @@ impl Store {
         }
         self.bytes
             .store(bytes.saturating_sub(removed_bytes), Ordering::Relaxed);
-        self.spans.fetch_sub(removed.min(self.spans.load(Ordering::Relaxed)), Ordering::Relaxed);
+        self.spans.fetch_sub(
+            removed.min(self.spans.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
         Ok(())
     }
 }

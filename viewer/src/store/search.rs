@@ -215,7 +215,8 @@ impl Store {
             let resource = match parsed.get(&resource) {
                 Some(r) => r.clone(),
                 None => {
-                    let map = std::sync::Arc::new(serde_json::from_str(&resource).unwrap_or_default());
+                    let map =
+                        std::sync::Arc::new(serde_json::from_str(&resource).unwrap_or_default());
                     parsed.insert(resource, std::sync::Arc::clone(&map));
                     map
                 }
