@@ -6,17 +6,51 @@
 
   TW.MAP = { W: 170, H: 46, GAPX: 250, GAPY: 90 };
 
-  // Layers: a node sits one column right of its furthest caller (cycles cut after N rounds).
+  // Layers: a node sits one column right of its furthest caller. Calls that close a cycle
+  // (found as back edges of a depth-first walk from the services nobody calls) are left out of
+  // the layering, so a callback does not push its caller a column further each round.
   TW.mapLevels = function mapLevels(map) {
-    const level = new Map(map.nodes.map((n) => [n.service, 0]));
-    for (let round = 0; round < map.nodes.length; round++) {
-      let changed = false;
-      for (const e of map.edges) {
-        if (e.from === e.to || !level.has(e.from) || !level.has(e.to)) continue;
-        const want = level.get(e.from) + 1;
-        if (want > level.get(e.to) && want < map.nodes.length) { level.set(e.to, want); changed = true; }
+    const names = map.nodes.map((n) => n.service);
+    const out = new Map(names.map((n) => [n, []]));
+    const calledBy = new Map(names.map((n) => [n, 0]));
+    for (const e of map.edges) {
+      if (e.from === e.to || !out.has(e.from) || !out.has(e.to)) continue;
+      out.get(e.from).push(e.to);
+      calledBy.set(e.to, calledBy.get(e.to) + 1);
+    }
+    const state = new Map(); // 1: on the walk's path, 2: done
+    const dag = new Map(names.map((n) => [n, []]));
+    const starts = names.filter((n) => calledBy.get(n) === 0).concat(names);
+    for (const start of starts) {
+      if (state.has(start)) continue;
+      state.set(start, 1);
+      const path = [[start, 0]];
+      while (path.length) {
+        const top = path[path.length - 1];
+        const next = out.get(top[0]);
+        if (top[1] < next.length) {
+          const m = next[top[1]++];
+          if (state.get(m) === 1) continue; // closes a cycle
+          dag.get(top[0]).push(m);
+          if (!state.has(m)) { state.set(m, 1); path.push([m, 0]); }
+        } else {
+          state.set(top[0], 2);
+          path.pop();
+        }
       }
-      if (!changed) break;
+    }
+    // Longest path over what is left (a DAG), in topological order.
+    const level = new Map(names.map((n) => [n, 0]));
+    const waiting = new Map(names.map((n) => [n, 0]));
+    for (const targets of dag.values()) for (const m of targets) waiting.set(m, waiting.get(m) + 1);
+    const ready = names.filter((n) => waiting.get(n) === 0);
+    while (ready.length) {
+      const n = ready.pop();
+      for (const m of dag.get(n)) {
+        level.set(m, Math.max(level.get(m), level.get(n) + 1));
+        waiting.set(m, waiting.get(m) - 1);
+        if (waiting.get(m) === 0) ready.push(m);
+      }
     }
     return level;
   };

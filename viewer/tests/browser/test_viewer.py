@@ -10,7 +10,12 @@ It runs, against the real binaries:
    over OTLP/HTTP protobuf) and from traceweave (the quickstart over OTLP/HTTP JSON + gzip), and
    checks the trace list and its filters, the waterfall (nesting, error marks, details, clock
    skew), the service map, the comparison, live refresh, and that a restart keeps the traces;
-3. `traceweave-view report` of the OTLP-JSON file the Python SDK's encoder wrote.
+3. `traceweave-view report` of the OTLP-JSON file the Python SDK's encoder wrote;
+4. hostile and heavy data: a 10 KB span name and a 300-character service (the page stays on
+   screen, names are cut with their full text on hover), a map where one service calls twelve
+   and is called back (labels only on hover, parallel edges apart), a trace of 200,000 spans
+   (opens and scrolls to its last span), and a report whose spans carry `__proto__` and
+   `constructor` attributes (data, not prototypes).
 It keeps screenshots in DIR and prints the render time of a 10,000-span waterfall (figures
 for the viewer's README; nothing here asserts a duration).
 """
@@ -75,7 +80,7 @@ def get(url):
 def post_json(url, doc):
     req = urllib.request.Request(url, data=json.dumps(doc).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
+    with urllib.request.urlopen(req, timeout=300) as r:
         return r.status
 
 
@@ -97,6 +102,127 @@ def skewed_trace():
         rs("skew-client", span(client, "", "call", 3, t, t + 20_000_000)),
         rs("skew-server", span(server, client, "handle", 2, t - 40_000_000, t - 30_000_000)),
     ]}
+
+
+def rs_doc(service, spans):
+    return {"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"scope": {"name": "hostile"}, "spans": spans}]}]}
+
+
+def jspan(tid, sid, parent, name, kind, start, end, attrs=None, status=0):
+    s = {"traceId": tid, "spanId": sid, "parentSpanId": parent or "", "name": name, "kind": kind,
+         "startTimeUnixNano": str(start), "endTimeUnixNano": str(end)}
+    if attrs:
+        s["attributes"] = [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()]
+    if status:
+        s["status"] = {"code": status, "message": "failed"}
+    return s
+
+
+def hostile_and_heavy(page, view, work, shot, figures):
+    serve, otlp, ui = start_serve(view, os.path.join(work, "hostile.db"))
+    try:
+        t = time.time_ns()
+        # Long names: a 10 KB span name in a 300-character service, one failed span.
+        long_name = "GET /" + "very-long-segment/" * 560
+        long_service = "svc-" + "x" * 296
+        tid = "10" * 16
+        post_json(otlp + "/v1/traces", rs_doc(long_service, [
+            jspan(tid, "1" * 16, "", long_name, 2, t, t + 5_000_000),
+            jspan(tid, "2" * 16, "1" * 16, "child", 1, t + 1_000_000, t + 2_000_000, status=2)]))
+        page.goto(ui + "/#/search")
+        expect(page.locator(f'.trace-row[data-trace-id="{tid}"]')).to_be_visible()
+        width = page.evaluate("window.innerWidth")
+        select = page.locator("#search-form [name=operation]").evaluate("e => e.getBoundingClientRect().width")
+        check(select < 300, f"the operation list stays narrow with a 10 KB name ({select:.0f}px)")
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        check(overflow <= width, f"the trace list stays on screen ({overflow} <= {width}px)")
+        row = page.locator(f'.trace-row[data-trace-id="{tid}"]')
+        stored = long_name[:1024]  # the ingest limit on names
+        title = row.locator(".trace-title").get_attribute("title")
+        check(title.endswith(stored) and len(row.locator(".trace-title").inner_text()) <= 120,
+              "the name is cut on screen, whole (as stored: 1,024 characters) on hover")
+        expect(row.locator(".badge-error")).to_have_text("1 error")
+        shot(page, "hostile-long-names.png")
+        row.click()
+        page.locator(".span-row").first.click()
+        expect(page.locator("#detail .full-name")).to_have_text(stored)
+        expect(page.locator("#detail")).to_contain_text("cut or dropped at ingest")
+        shot(page, "hostile-long-names-detail.png")
+
+        # Many edges: `hub` calls twelve services, three of which call it back, two by link too.
+        spans_by_service = {}
+        for i in range(12):
+            tid = f"{0x20 + i:032x}"
+            callee = f"svc-{i:02d}"
+            spans_by_service.setdefault("hub", []).append(jspan(tid, f"{1:016x}", "", "call", 3, t, t + 2_000_000))
+            spans_by_service.setdefault(callee, []).append(jspan(tid, f"{2:016x}", f"{1:016x}", "serve", 2, t, t + 1_000_000))
+            if i < 3:
+                spans_by_service[callee].append(jspan(tid, f"{3:016x}", f"{2:016x}", "callback", 3, t, t + 500_000))
+                spans_by_service["hub"].append(jspan(tid, f"{4:016x}", f"{3:016x}", "answer", 2, t, t + 400_000))
+        for service, spans in spans_by_service.items():
+            post_json(otlp + "/v1/traces", rs_doc(service, spans))
+        page.goto(ui + "/#/map")
+        page.select_option("#map-window", "0")
+        expect(page.locator(".map-edge")).to_have_count(15)
+        paths = page.locator(".map-edge path:not(.hit)").evaluate_all("ps => ps.map(p => p.getAttribute('d'))")
+        check(len(set(paths)) == len(paths), "no two edges on one path")
+        check(page.locator(".map-label.shown").count() == 0, "edge labels are drawn on hover only (none overlap)")
+        page.locator('.map-edge[data-from="hub"][data-to="svc-00"] path.hit').hover()
+        expect(page.locator(".map-label.shown")).to_have_count(1)
+        expect(page.locator(".map-label.shown")).to_contain_text("1 call")
+        shot(page, "hostile-many-edges.png")
+
+        # A trace of 200,000 spans: opens, and scrolls to its last span.
+        tid = "30" * 16
+        n, sent, batch = 200_000, 0, []
+        parents = ["%016x" % 1]
+        batch.append(jspan(tid, parents[0], "", "root", 2, t, t + 10_000_000_000))
+        sent = 1
+        while sent < n:
+            sid = "%016x" % (sent + 1)
+            parent = "%016x" % (1 + (sent - 1) // 100) if sent > 100 else parents[0]
+            batch.append(jspan(tid, sid, parent, f"work {sent}", 1, t + sent * 1000, t + sent * 1000 + 500))
+            sent += 1
+            if len(batch) == 20_000 or sent == n:
+                post_json(otlp + "/v1/traces", rs_doc("bulk", batch))
+                batch = []
+        check(get(ui + "/api/stats")["spans"] >= n, "the 200,000 spans are stored")
+        t0 = time.perf_counter()
+        page.goto(ui + f"/#/trace/{tid}")
+        expect(page.locator("#trace-id")).to_have_text(tid, timeout=120_000)
+        expect(page.locator(".span-row").first).to_be_visible()
+        figures["waterfall_200k_click_to_rows_ms"] = (time.perf_counter() - t0) * 1000
+        expect(page.locator("#trace-header")).to_contain_text("200000 spans")
+        page.locator("#rows-viewport").evaluate("v => v.scrollTop = v.scrollHeight")
+        # In tree order the last row is the last child of root's last child (`work 100`):
+        # `work 10100`.
+        expect(page.locator(".span-row").last).to_contain_text("work 10100")
+        check(page.locator(".span-row").count() < 200, "only the visible rows are in the DOM")
+        shot(page, "hostile-200k-spans.png")
+    finally:
+        stop_serve(serve)
+
+    # A report whose spans carry `__proto__` and `constructor` attributes: data, not prototypes.
+    jsonl = os.path.join(work, "proto.jsonl")
+    with open(jsonl, "w") as f:
+        doc = rs_doc("protos", [jspan("40" * 16, "1" * 16, "", "polluting", 2, t, t + 1000,
+                                      {"__proto__": "polluted", "constructor": "c"}),
+                                jspan("41" * 16, "2" * 16, "", "plain", 2, t + 5000, t + 6000)])
+        f.write(json.dumps(doc) + "\n")
+    html = os.path.join(work, "proto.html")
+    subprocess.run([view, "report", jsonl, "-o", html], check=True, capture_output=True)
+    page.goto("file://" + html + "#/search")
+    expect(page.locator(".trace-row")).to_have_count(2)
+    page.fill("#search-form [name=attr]", "__proto__=polluted")
+    search(page)
+    expect(page.locator(".trace-row")).to_have_count(1)
+    page.fill("#search-form [name=attr]", "toString=x")
+    search(page)
+    expect(page.locator(".trace-row")).to_have_count(0)
+    check(page.evaluate("({}).polluted === undefined && Object.prototype.constructor === Object"),
+          "no prototype changed by the report's data")
 
 
 def main():
@@ -338,6 +464,9 @@ def main():
         expect(page.locator('.map-edge[data-from="py-frontend"][data-to="py-backend"][data-kind="rpc"]')).to_have_count(1)
         check(all(u.startswith(("file:", "data:", "about:")) for u in requests), "the Python report works offline")
         shot(page, "python-report-map.png")
+
+        # -- 4. hostile and heavy data --------------------------------------------------------
+        hostile_and_heavy(page, view, work, shot, figures)
 
         check(not errors, f"no script error in any page ({errors})")
         browser.close()

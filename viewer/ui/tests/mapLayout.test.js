@@ -33,3 +33,16 @@ test("many edges from one node fan out", () => {
   assert.equal(ys.size, targets.length, "each target its own row");
   assert.equal(new Set(edges.map((e) => e.d)).size, targets.length);
 });
+
+test("callbacks do not push services across the map: a cycle keeps two columns", () => {
+  const targets = Array.from({ length: 12 }, (_, i) => "svc-" + i);
+  const edges = targets.map((t) => edge("hub", t, "rpc"));
+  for (const t of targets.slice(0, 3)) edges.push(edge(t, "hub", "rpc"));
+  const map = { nodes: ["hub", ...targets, "alone"].map(node), edges };
+  const level = TW.mapLevels(map);
+  assert.equal(level.get("hub"), 0);
+  for (const t of targets) assert.equal(level.get(t), 1, t);
+  assert.equal(level.get("alone"), 0);
+  const { width } = TW.mapLayout(map);
+  assert.equal(width, 60 + 2 * (TW.MAP.W + TW.MAP.GAPX));
+});
