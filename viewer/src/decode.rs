@@ -168,9 +168,10 @@ pub fn otlp_protobuf(body: &[u8], limits: &IngestLimits) -> Result<Vec<SpanRow>,
         for ss in rs.scope_spans {
             let scope = shared.name(ss.scope.map(|s| s.name).unwrap_or_default());
             for s in ss.spans {
-                let (Some(trace_id), Some(span_id)) = (hex_id(&s.trace_id), hex_id(&s.span_id))
+                let (Some(trace_id), Some(span_id)) =
+                    (id_of(&s.trace_id, 16), id_of(&s.span_id, 8))
                 else {
-                    continue; // a span without ids cannot be placed in any trace
+                    continue; // a span without valid ids cannot be placed in any trace
                 };
                 let mut b = Budget {
                     limits,
@@ -191,8 +192,8 @@ pub fn otlp_protobuf(body: &[u8], limits: &IngestLimits) -> Result<Vec<SpanRow>,
                     .into_iter()
                     .filter_map(|l| {
                         Some(LinkRow {
-                            trace_id: hex_id(&l.trace_id)?,
-                            span_id: hex_id(&l.span_id)?,
+                            trace_id: id_of(&l.trace_id, 16)?,
+                            span_id: id_of(&l.span_id, 8)?,
                             attributes: attributes(l.attributes, &mut b, 0),
                         })
                     })
@@ -200,7 +201,7 @@ pub fn otlp_protobuf(body: &[u8], limits: &IngestLimits) -> Result<Vec<SpanRow>,
                 let mut row = SpanRow {
                     trace_id,
                     span_id,
-                    parent_id: hex_id(&s.parent_span_id),
+                    parent_id: id_of(&s.parent_span_id, 8),
                     service: service.clone(),
                     name: b.name(s.name),
                     kind: u8::try_from(s.kind).unwrap_or(0).min(5),
@@ -220,8 +221,14 @@ pub fn otlp_protobuf(body: &[u8], limits: &IngestLimits) -> Result<Vec<SpanRow>,
             }
         }
     }
-    out.iter_mut().for_each(SpanRow::redact_urls);
+    out.iter_mut()
+        .for_each(|s| s.redact_urls(limits.value_length));
     Ok(out)
+}
+
+/// An OTLP id: exactly `len` bytes, not all zero, in hex.
+fn id_of(bytes: &[u8], len: usize) -> Option<String> {
+    (bytes.len() == len).then(|| hex_id(bytes)).flatten()
 }
 
 fn clamp_ns(ns: u64) -> i64 {
@@ -372,7 +379,8 @@ pub fn otlp_json(request: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>,
             }
         }
     }
-    out.iter_mut().for_each(SpanRow::redact_urls);
+    out.iter_mut()
+        .for_each(|s| s.redact_urls(limits.value_length));
     Ok(out)
 }
 
@@ -635,7 +643,13 @@ pub fn zipkin(spans: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>, Deco
             .unwrap_or("unknown_service");
         let service = b.name(service[..floor_char(service, limits.name_length * 4)].to_owned());
         if let Some(remote) = field(s, "remoteEndpoint").and_then(|e| field(e, "serviceName")) {
-            attributes.insert("peer.service".into(), plain(remote, &mut b, 0));
+            if attributes.len() < limits.attributes {
+                let key = b.key_ref("peer.service");
+                let value = plain(remote, &mut b, 0);
+                attributes.insert(key, value);
+            } else {
+                b.count(1);
+            }
         }
         let resource = resources
             .entry(service.clone())
@@ -676,7 +690,8 @@ pub fn zipkin(spans: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>, Deco
         row.truncated = b.truncated;
         out.push(row);
     }
-    out.iter_mut().for_each(SpanRow::redact_urls);
+    out.iter_mut()
+        .for_each(|s| s.redact_urls(limits.value_length));
     Ok(out)
 }
 
@@ -865,6 +880,52 @@ mod tests {
             gunzip(b"not gzip", 1 << 20),
             Err(GunzipError::Bad(_))
         ));
+    }
+
+    /// What the fuzzers found: ids of the wrong length became ids; redaction lengthened a cut
+    /// value past the limit; Zipkin's `peer.service` was added past the attribute count.
+    #[test]
+    fn ids_lengths_and_counts_hold_after_every_step() {
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        let span = |trace: Vec<u8>, id: Vec<u8>, parent: Vec<u8>| Span {
+            trace_id: trace,
+            span_id: id,
+            parent_span_id: parent,
+            ..Default::default()
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![
+                        span(vec![1; 3], vec![1; 8], vec![]),
+                        span(vec![1; 16], vec![1; 9], vec![]),
+                        span(vec![1; 16], vec![2; 8], vec![3; 4]),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let rows = otlp_protobuf(&request.encode_to_vec(), &IngestLimits::default()).unwrap();
+        assert_eq!(rows.len(), 1, "only the span with 16- and 8-byte ids");
+        assert_eq!(rows[0].parent_id, None, "a 4-byte parent id is no parent");
+
+        let small = IngestLimits {
+            value_length: 20,
+            attributes: 2,
+            ..IngestLimits::default()
+        };
+        let doc: Value = serde_json::json!([{
+            "traceId": "463ac35c9f6413ad", "id": "a2fb4a1d1a96d312", "name": "n",
+            "remoteEndpoint": {"serviceName": "peer"},
+            "tags": {"url.full": "https://h/p?token=secret-value", "b": "2"}
+        }]);
+        let s = &zipkin(&doc, &small).unwrap()[0];
+        assert_eq!(s.attributes.len(), 2, "{:?}", s.attributes);
+        assert!(!s.attributes.contains_key("peer.service"));
+        let url = s.attributes["url.full"].as_str().unwrap();
+        assert!(url.chars().count() <= 20 && !url.contains("secr"), "{url}");
+        assert_eq!(s.truncated, 2, "the cut URL and the dropped peer.service");
     }
 
     #[test]

@@ -121,8 +121,9 @@ impl SpanRow {
     /// Replaces credentials and the values of sensitive query parameters (signatures, tokens,
     /// API keys) in URL attributes and the status message by `REDACTED`, by the same rules as
     /// traceweave's own clients: whatever SDK sent the span, the viewer neither stores nor
-    /// shows them.
-    pub fn redact_urls(&mut self) {
+    /// shows them. Runs after values were cut (so a secret cut in half is still replaced), and
+    /// cuts again to `value_length` what `REDACTED` lengthened.
+    pub fn redact_urls(&mut self, value_length: usize) {
         let rules = traceweave::redact::UrlRedaction::new();
         for key in URL_KEYS {
             if let Some(Value::String(v)) = self.attributes.get_mut(key) {
@@ -141,6 +142,7 @@ impl SpanRow {
                 };
                 if let std::borrow::Cow::Owned(r) = redacted {
                     *v = r;
+                    cut(v, value_length);
                 }
             }
         }
@@ -148,6 +150,7 @@ impl SpanRow {
             traceweave::redact::strip_url_secrets(&self.status_message)
         {
             self.status_message = m;
+            cut(&mut self.status_message, value_length);
         }
     }
 

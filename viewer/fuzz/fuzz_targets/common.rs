@@ -15,7 +15,7 @@ pub const LIMITS: IngestLimits = IngestLimits {
 
 fn check_value(v: &serde_json::Value, depth: usize) {
     match v {
-        serde_json::Value::String(s) => assert!(s.chars().count() <= LIMITS.value_length),
+        serde_json::Value::String(s) => assert!(s.chars().count() <= LIMITS.value_length, "{s:?}"),
         serde_json::Value::Array(items) => {
             assert!(depth < LIMITS.depth && items.len() <= LIMITS.attributes);
             items.iter().for_each(|i| check_value(i, depth + 1));
