@@ -275,21 +275,58 @@ fn main() {
         .into();
     let url = format!("{otlp}/v1/traces");
     let t = Instant::now();
+    let ingesting = std::sync::atomic::AtomicBool::new(true);
+    let mut during: Vec<f64> = Vec::new();
     std::thread::scope(|scope| {
-        for c in 0..clients {
-            let (agent, url, bodies) = (agent.clone(), url.clone(), &bodies);
-            scope.spawn(move || {
-                for body in bodies.iter().skip(c).step_by(clients) {
-                    agent
-                        .post(&url)
-                        .header("content-type", "application/x-protobuf")
-                        .send(&body[..])
-                        .expect("export");
-                }
-            });
+        // The trace list asked every 50 ms while the senders run: what a user waits for.
+        let probe = scope.spawn(|| {
+            let mut times = Vec::new();
+            let list = format!("{ui}/api/traces?limit=100");
+            while ingesting.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                let _ = agent
+                    .get(&list)
+                    .call()
+                    .map(|mut r| r.body_mut().read_to_string());
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            times
+        });
+        let senders: Vec<_> = (0..clients)
+            .map(|c| {
+                let (agent, url, bodies) = (agent.clone(), url.clone(), &bodies);
+                scope.spawn(move || {
+                    for body in bodies.iter().skip(c).step_by(clients) {
+                        agent
+                            .post(&url)
+                            .header("content-type", "application/x-protobuf")
+                            .send(&body[..])
+                            .expect("export");
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.join().expect("a sender");
         }
+        ingesting.store(false, std::sync::atomic::Ordering::Relaxed);
+        during = probe.join().expect("the probe");
     });
     let elapsed = t.elapsed();
+    during.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        during[((p / 100.0 * during.len() as f64).ceil() as usize).clamp(1, during.len()) - 1]
+    };
+    if !during.is_empty() {
+        println!(
+            "trace list while ingesting ({} requests, every 50 ms): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            during.len(),
+            pct(50.0),
+            pct(99.0),
+            during[during.len() - 1]
+        );
+    }
     let sent = requests * traces_per_request * 10;
     println!(
         "ingest: {sent} spans in {:.2} s = {:.0} spans/s over OTLP/HTTP protobuf ({clients} clients, {batch} spans per request)",

@@ -169,7 +169,8 @@ fn spans_from_traceweave_over_otlp_protobuf_gzip_are_searchable_traces_and_a_map
         (edge["calls"].as_u64(), edge["errors"].as_u64()),
         (Some(2), Some(1))
     );
-    assert!(edge["p50_ms"].as_f64().unwrap() >= 2.0);
+    // The charge takes 2 ms and more; the map's percentiles are within 9 % (histograms).
+    assert!(edge["p50_ms"].as_f64().unwrap() >= 2.0 * 0.91);
     let bank = map["nodes"]
         .as_array()
         .unwrap()

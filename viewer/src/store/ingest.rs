@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::Value;
 
+use super::map::{MapDelta, MapSpan};
 use super::{Store, StoreError, json_text};
 use crate::model::{KIND_CLIENT, STATUS_ERROR, SpanRow};
 
@@ -64,6 +65,7 @@ impl Store {
         let mut added = 0u64;
         let mut byte_change = 0i64;
         let tx = inner.conn.transaction()?;
+        let mut map = MapDelta::default();
         {
             let known_ops = self.operations.read().unwrap_or_else(|p| p.into_inner());
             let mut insert_span = tx.prepare_cached(
@@ -126,6 +128,8 @@ impl Store {
                 match old {
                     // A span sent twice (a retried export) replaces its first copy.
                     Some((old_bytes, old_resource, old_scope)) => {
+                        let stored = super::map::stored(&tx, &s.trace_id, &s.span_id)?;
+                        map.span(&tx, &stored, -1)?;
                         drop_links.execute(params![s.trace_id, s.span_id])?;
                         *resources.uses.entry(old_resource).or_default() -= 1;
                         *scopes.uses.entry(old_scope).or_default() -= 1;
@@ -179,6 +183,18 @@ impl Store {
                 for l in &s.links {
                     insert_link.execute(params![s.trace_id, s.span_id, l.trace_id, l.span_id])?;
                 }
+                let as_stored = MapSpan {
+                    trace_id: s.trace_id.clone(),
+                    span_id: s.span_id.clone(),
+                    parent_id: s.parent_id.clone(),
+                    service: s.service.clone(),
+                    kind: s.kind,
+                    status: s.status,
+                    start_ns: s.start_ns,
+                    end_ns: s.end_ns,
+                    peer: peer.map(|(p, db)| (p.to_owned(), db)),
+                };
+                map.span(&tx, &as_stored, 1)?;
                 let known = known_ops
                     .get(&s.service)
                     .is_some_and(|names| names.contains(&s.name));
@@ -200,6 +216,7 @@ impl Store {
             for trace in &recompute {
                 recompute_trace(&tx, trace)?;
             }
+            map.apply(&tx)?;
             count_uses(&tx, "resources", &resources.uses)?;
             count_uses(&tx, "scopes", &scopes.uses)?;
         }

@@ -1,6 +1,15 @@
 //! The service map of a time window: services, and the calls between them with RED metrics —
 //! client → server and producer → consumer pairs across services, span links, and peers seen
 //! only from their callers (databases, `peer.service`).
+//!
+//! Kept incrementally: each span, as it is stored, adds what it completes — itself to its
+//! service's node, the edge from its parent if that is stored, the edges to its children that
+//! came first, its links both ways, its peer while no span of another service answers it —
+//! to per-minute buckets (`map_nodes`, `map_edges`, durations in quarter-octave histograms).
+//! A span removed (retention, or replaced by a re-sent copy) takes exactly that back. A map
+//! query sums the window's buckets: its cost depends on the services and minutes in the window,
+//! not on the spans. [`Store::service_map_scan`] computes the same from the spans (the tests
+//! compare the two).
 
 use std::collections::{HashMap, HashSet};
 
@@ -44,8 +53,11 @@ pub struct MapEdge {
 }
 
 impl Store {
-    /// The service map of the spans that started in `[from_ns, to_ns)`.
-    pub fn service_map(&self, from_ns: i64, to_ns: i64) -> Result<ServiceMap, StoreError> {
+    /// The service map computed from the spans that started in `[from_ns, to_ns)` (a scan:
+    /// about 1.4 µs per span). The reference [`service_map`](Self::service_map) is tested
+    /// against.
+    #[doc(hidden)]
+    pub fn service_map_scan(&self, from_ns: i64, to_ns: i64) -> Result<ServiceMap, StoreError> {
         let inner = self.lock();
         let conn = &inner.conn;
         // A window over most of what is stored reads the table straight through: cheaper than
@@ -194,4 +206,457 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+// ---- the incremental map -------------------------------------------------------------------
+
+/// Buckets of one minute.
+pub(super) const BUCKET_NS: i64 = 60_000_000_000;
+
+/// Quarter-octave duration buckets: bucket `i` holds durations in [2^(i/4), 2^((i+1)/4)) ns.
+const HIST: usize = 256;
+
+fn hist_index(ns: i64) -> usize {
+    if ns <= 1 {
+        return 0;
+    }
+    ((ns as f64).log2() * 4.0)
+        .floor()
+        .clamp(0.0, (HIST - 1) as f64) as usize
+}
+
+/// The geometric middle of a bucket, in nanoseconds: within 9 % of every value in it.
+fn hist_value(i: usize) -> f64 {
+    2f64.powf((i as f64 + 0.5) / 4.0)
+}
+
+fn bucket_of(ns: i64) -> i64 {
+    ns.div_euclid(BUCKET_NS)
+}
+
+/// A stored span, as the map sees it.
+#[derive(Clone, Debug)]
+pub(super) struct MapSpan {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_id: Option<String>,
+    pub service: String,
+    pub kind: u8,
+    pub status: u8,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub peer: Option<(String, bool)>,
+}
+
+impl MapSpan {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MapSpan> {
+        let peer: Option<String> = r.get(8)?;
+        let db: bool = r.get(9)?;
+        Ok(MapSpan {
+            trace_id: r.get(0)?,
+            span_id: r.get(1)?,
+            parent_id: r.get(2)?,
+            service: r.get(3)?,
+            kind: r.get(4)?,
+            status: r.get(5)?,
+            start_ns: r.get(6)?,
+            end_ns: r.get(7)?,
+            peer: peer.map(|p| (p, db)),
+        })
+    }
+
+    fn duration(&self) -> i64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+
+    fn failed(&self) -> bool {
+        self.status == STATUS_ERROR
+    }
+}
+
+/// A span as stored now.
+pub(super) fn stored(
+    tx: &rusqlite::Transaction<'_>,
+    trace_id: &str,
+    span_id: &str,
+) -> Result<MapSpan, StoreError> {
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT {MAP_SPAN} FROM spans WHERE trace_id = ?1 AND span_id = ?2"
+        ))?
+        .query_row([trace_id, span_id], MapSpan::from_row)?)
+}
+
+/// Every span of a trace, as stored now.
+pub(super) fn trace_spans(
+    tx: &rusqlite::Transaction<'_>,
+    trace_id: &str,
+) -> Result<Vec<MapSpan>, StoreError> {
+    Ok(tx
+        .prepare_cached(&format!("SELECT {MAP_SPAN} FROM spans WHERE trace_id = ?1"))?
+        .query_map([trace_id], MapSpan::from_row)?
+        .collect::<Result<_, _>>()?)
+}
+
+const MAP_SPAN: &str =
+    "trace_id, span_id, parent_id, service, kind, status, start_ns, end_ns, peer, peer_is_db";
+
+/// The kind of the edge from a parent (or linked span) to a child.
+fn pair_kind(parent: u8, child: u8) -> &'static str {
+    if parent == KIND_CLIENT && child == KIND_SERVER {
+        "rpc"
+    } else if parent == KIND_PRODUCER && child == KIND_CONSUMER {
+        "messaging"
+    } else {
+        "call"
+    }
+}
+
+/// A failed call: the callee failed, or a client that saw it fail.
+fn pair_failed(parent: &MapSpan, child: &MapSpan) -> bool {
+    child.failed() || (parent.kind == KIND_CLIENT && parent.failed())
+}
+
+#[derive(Default)]
+struct EdgeDelta {
+    calls: i64,
+    errors: i64,
+    hist: HashMap<usize, i64>,
+}
+
+/// What a chunk adds to (or takes from) the map, applied once at its end.
+#[derive(Default)]
+pub(super) struct MapDelta {
+    nodes: HashMap<(i64, String), (i64, i64)>,
+    edges: HashMap<(i64, String, String, &'static str), EdgeDelta>,
+}
+
+impl MapDelta {
+    fn node(&mut self, s: &MapSpan, sign: i64) {
+        let n = self
+            .nodes
+            .entry((bucket_of(s.start_ns), s.service.clone()))
+            .or_default();
+        n.0 += sign;
+        n.1 += sign * i64::from(s.failed());
+    }
+
+    fn edge(
+        &mut self,
+        from: &str,
+        to: &str,
+        kind: &'static str,
+        callee: &MapSpan,
+        failed: bool,
+        sign: i64,
+    ) {
+        let e = self
+            .edges
+            .entry((
+                bucket_of(callee.start_ns),
+                from.to_owned(),
+                to.to_owned(),
+                kind,
+            ))
+            .or_default();
+        e.calls += sign;
+        e.errors += sign * i64::from(failed);
+        *e.hist.entry(hist_index(callee.duration())).or_default() += sign;
+    }
+
+    fn peer(&mut self, s: &MapSpan, sign: i64) {
+        if let Some((peer, db)) = &s.peer {
+            let kind = if *db { "database" } else { "rpc" };
+            self.edge(&s.service, peer, kind, s, s.failed(), sign);
+        }
+    }
+
+    /// Adds (`sign` 1) or takes back (`sign` -1) what `s` completes, against the spans stored
+    /// now (`s` itself excluded). Adding happens once `s` and its links are stored; taking
+    /// back before they go.
+    pub(super) fn span(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        s: &MapSpan,
+        sign: i64,
+    ) -> Result<(), StoreError> {
+        self.node(s, sign);
+        let mut get = tx.prepare_cached(&format!(
+            "SELECT {MAP_SPAN} FROM spans WHERE trace_id = ?1 AND span_id = ?2"
+        ))?;
+        // The edge from its parent; a parent with a peer loses it with its first answer.
+        if let Some(pid) = s.parent_id.as_deref().filter(|p| *p != s.span_id)
+            && let Some(p) = get
+                .query_row([&s.trace_id, pid], MapSpan::from_row)
+                .optional()?
+            && p.service != s.service
+        {
+            self.edge(
+                &p.service,
+                &s.service,
+                pair_kind(p.kind, s.kind),
+                s,
+                pair_failed(&p, s),
+                sign,
+            );
+            if p.peer.is_some() {
+                let others: i64 = tx
+                    .prepare_cached(
+                        "SELECT count(*) FROM spans WHERE trace_id = ?1 AND parent_id = ?2
+                         AND service <> ?3 AND span_id <> ?4",
+                    )?
+                    .query_row(
+                        rusqlite::params![s.trace_id, pid, p.service, s.span_id],
+                        |r| r.get(0),
+                    )?;
+                if others == 0 {
+                    self.peer(&p, -sign);
+                }
+            }
+        }
+        // The edges to its children stored before it.
+        let children: Vec<MapSpan> = tx
+            .prepare_cached(&format!(
+                "SELECT {MAP_SPAN} FROM spans WHERE trace_id = ?1 AND parent_id = ?2 AND span_id <> ?2"
+            ))?
+            .query_map([&s.trace_id, &s.span_id], MapSpan::from_row)?
+            .collect::<Result<_, _>>()?;
+        let mut answered = false;
+        for c in children.iter().filter(|c| c.service != s.service) {
+            answered = true;
+            self.edge(
+                &s.service,
+                &c.service,
+                pair_kind(s.kind, c.kind),
+                c,
+                pair_failed(s, c),
+                sign,
+            );
+        }
+        if !answered {
+            self.peer(s, sign);
+        }
+        // Its links to spans stored, and links from stored spans to it. Plain lookups by index:
+        // the same as one join with `NOT (...)` over the pair, which SQLite re-prepared on
+        // every step (ingest measured 5.6x slower).
+        let pairs = |sql: &str| -> Result<Vec<(String, String)>, StoreError> {
+            Ok(tx
+                .prepare_cached(sql)?
+                .query_map([&s.trace_id, &s.span_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?)
+        };
+        let is_self = |(t, sp): &(String, String)| *t == s.trace_id && *sp == s.span_id;
+        for target in pairs(
+            "SELECT linked_trace, linked_span FROM links WHERE trace_id = ?1 AND span_id = ?2",
+        )? {
+            if is_self(&target) {
+                continue;
+            }
+            if let Some(p) = get
+                .query_row([&target.0, &target.1], MapSpan::from_row)
+                .optional()?
+                && p.service != s.service
+            {
+                self.edge(&p.service, &s.service, "link", s, pair_failed(&p, s), sign);
+            }
+        }
+        for source in pairs(
+            "SELECT trace_id, span_id FROM links WHERE linked_trace = ?1 AND linked_span = ?2",
+        )? {
+            if is_self(&source) {
+                continue;
+            }
+            if let Some(c) = get
+                .query_row([&source.0, &source.1], MapSpan::from_row)
+                .optional()?
+                && c.service != s.service
+            {
+                self.edge(&s.service, &c.service, "link", &c, pair_failed(s, &c), sign);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the changes into the buckets.
+    pub(super) fn apply(self, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        let mut node = tx.prepare_cached(
+            "INSERT INTO map_nodes VALUES (?1, ?2, ?3, ?4) ON CONFLICT(bucket, service)
+             DO UPDATE SET spans = spans + excluded.spans, errors = errors + excluded.errors",
+        )?;
+        for ((bucket, service), (spans, errors)) in &self.nodes {
+            if (*spans, *errors) != (0, 0) {
+                node.execute(rusqlite::params![bucket, service, spans, errors])?;
+            }
+        }
+        tx.execute("DELETE FROM map_nodes WHERE spans <= 0", [])?;
+        let mut read = tx.prepare_cached(
+            "SELECT calls, errors, hist FROM map_edges
+             WHERE bucket = ?1 AND from_service = ?2 AND to_service = ?3 AND kind = ?4",
+        )?;
+        let mut write = tx.prepare_cached(
+            "INSERT OR REPLACE INTO map_edges VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut remove = tx.prepare_cached(
+            "DELETE FROM map_edges WHERE bucket = ?1 AND from_service = ?2 AND to_service = ?3 AND kind = ?4",
+        )?;
+        for ((bucket, from, to, kind), d) in self.edges {
+            if d.calls == 0 && d.errors == 0 && d.hist.values().all(|n| *n == 0) {
+                continue;
+            }
+            let old: Option<(i64, i64, Vec<u8>)> = read
+                .query_row(rusqlite::params![bucket, from, to, kind], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            let (calls, errors, mut hist) =
+                old.map_or((0, 0, HashMap::new()), |(c, e, h)| (c, e, hist_read(&h)));
+            for (i, n) in d.hist {
+                *hist.entry(i).or_default() += n;
+            }
+            hist.retain(|_, n| *n > 0);
+            let (calls, errors) = (calls + d.calls, errors + d.errors);
+            if calls <= 0 {
+                remove.execute(rusqlite::params![bucket, from, to, kind])?;
+            } else {
+                write.execute(rusqlite::params![
+                    bucket,
+                    from,
+                    to,
+                    kind,
+                    calls,
+                    errors,
+                    hist_write(&hist)
+                ])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A histogram as (index, count) pairs, two little-endian u16/u32 per entry.
+fn hist_write(h: &HashMap<usize, i64>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(h.len() * 6);
+    let mut entries: Vec<_> = h.iter().collect();
+    entries.sort();
+    for (i, n) in entries {
+        out.extend_from_slice(&(*i as u16).to_le_bytes());
+        out.extend_from_slice(&(u32::try_from(*n).unwrap_or(u32::MAX)).to_le_bytes());
+    }
+    out
+}
+
+fn hist_read(b: &[u8]) -> HashMap<usize, i64> {
+    b.chunks_exact(6)
+        .map(|c| {
+            (
+                usize::from(u16::from_le_bytes([c[0], c[1]])),
+                i64::from(u32::from_le_bytes([c[2], c[3], c[4], c[5]])),
+            )
+        })
+        .collect()
+}
+
+/// Nearest-rank percentile of a histogram, in milliseconds.
+fn hist_percentile(h: &HashMap<usize, i64>, p: f64) -> f64 {
+    let total: i64 = h.values().sum();
+    if total <= 0 {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as i64;
+    let mut entries: Vec<_> = h.iter().collect();
+    entries.sort();
+    let mut seen = 0;
+    for (i, n) in entries {
+        seen += n;
+        if seen >= rank {
+            return hist_value(*i) / 1e6;
+        }
+    }
+    0.0
+}
+
+impl Store {
+    /// The service map of the spans that started in the minutes overlapping
+    /// `[from_ns, to_ns)`, from the buckets kept at ingest. p50 and p99 come from
+    /// quarter-octave histograms: within 9 % of the exact figures.
+    pub fn service_map(&self, from_ns: i64, to_ns: i64) -> Result<ServiceMap, StoreError> {
+        let (lo, hi) = (bucket_of(from_ns), bucket_of(to_ns.saturating_sub(1)));
+        let inner = self.lock();
+        let conn = &inner.conn;
+        let mut nodes: Vec<MapNode> = conn
+            .prepare_cached(
+                "SELECT service, sum(spans), sum(errors) FROM map_nodes
+                 WHERE bucket >= ?1 AND bucket <= ?2 GROUP BY service ORDER BY service",
+            )?
+            .query_map([lo, hi], |r| {
+                Ok(MapNode {
+                    service: r.get(0)?,
+                    spans: r.get(1)?,
+                    errors: r.get(2)?,
+                    inferred: false,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut sums: HashMap<(String, String, String), (i64, i64, HashMap<usize, i64>)> =
+            HashMap::new();
+        {
+            let mut stmt = conn.prepare_cached(
+                "SELECT from_service, to_service, kind, calls, errors, hist FROM map_edges
+                 WHERE bucket >= ?1 AND bucket <= ?2",
+            )?;
+            let mut rows = stmt.query([lo, hi])?;
+            while let Some(r) = rows.next()? {
+                let e = sums.entry((r.get(0)?, r.get(1)?, r.get(2)?)).or_default();
+                e.0 += r.get::<_, i64>(3)?;
+                e.1 += r.get::<_, i64>(4)?;
+                for (i, n) in hist_read(&r.get::<_, Vec<u8>>(5)?) {
+                    *e.2.entry(i).or_default() += n;
+                }
+            }
+        }
+        let known: HashSet<String> = nodes.iter().map(|n| n.service.clone()).collect();
+        let seconds = (to_ns.saturating_sub(from_ns).max(1) as f64) / 1e9;
+        let mut edges: Vec<MapEdge> = Vec::with_capacity(sums.len());
+        let mut inferred: Vec<String> = Vec::new();
+        for ((from, to, kind), (calls, errors, hist)) in sums {
+            if calls <= 0 {
+                continue;
+            }
+            if (kind == "database" || kind == "rpc")
+                && !known.contains(&to)
+                && !inferred.contains(&to)
+            {
+                inferred.push(to.clone());
+            }
+            let calls = calls as u64;
+            let errors = errors.max(0) as u64;
+            edges.push(MapEdge {
+                from,
+                to,
+                kind,
+                calls,
+                errors,
+                rate_per_s: calls as f64 / seconds,
+                error_rate: errors as f64 / calls.max(1) as f64,
+                p50_ms: hist_percentile(&hist, 50.0),
+                p99_ms: hist_percentile(&hist, 99.0),
+            });
+        }
+        inferred.sort();
+        for service in inferred {
+            nodes.push(MapNode {
+                service,
+                spans: 0,
+                errors: 0,
+                inferred: true,
+            });
+        }
+        edges.sort_by(|a, b| (&a.from, &a.to, &a.kind).cmp(&(&b.from, &b.to, &b.kind)));
+        Ok(ServiceMap {
+            from_ns,
+            to_ns,
+            nodes,
+            edges,
+        })
+    }
 }

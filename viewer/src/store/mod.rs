@@ -186,6 +186,9 @@ impl Store {
         lock: Option<FileLock>,
     ) -> Result<Self, StoreError> {
         schema::prepare(&conn)?;
+        // Ingest cycles through ~30 statements per chunk: with rusqlite's default cache of 16
+        // each was parsed again on every use (ingest measured 7x slower).
+        conn.set_prepared_statement_cache_capacity(64);
         let (spans, bytes): (i64, i64) = conn.query_row(
             "SELECT coalesce(sum(span_count), 0), coalesce(sum(bytes), 0)
                + (SELECT coalesce(sum(length(json) + 64), 0) FROM resources)

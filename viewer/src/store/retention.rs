@@ -76,8 +76,11 @@ impl Store {
                 tx.prepare_cached("UPDATE resources SET spans = spans - ?2 WHERE id = ?1")?;
             let mut unuse_scope =
                 tx.prepare_cached("UPDATE scopes SET spans = spans - ?2 WHERE id = ?1")?;
-            let mut spans = tx.prepare_cached("DELETE FROM spans WHERE trace_id = ?1")?;
-            let mut links = tx.prepare_cached("DELETE FROM links WHERE trace_id = ?1")?;
+            let mut span =
+                tx.prepare_cached("DELETE FROM spans WHERE trace_id = ?1 AND span_id = ?2")?;
+            let mut span_links =
+                tx.prepare_cached("DELETE FROM links WHERE trace_id = ?1 AND span_id = ?2")?;
+            let mut map = super::map::MapDelta::default();
             let mut traces = tx.prepare_cached("DELETE FROM traces WHERE trace_id = ?1")?;
             let mut services =
                 tx.prepare_cached("DELETE FROM trace_services WHERE trace_id = ?1")?;
@@ -89,12 +92,18 @@ impl Store {
                     unuse_resource.execute([resource, n])?;
                     unuse_scope.execute([scope, n])?;
                 }
-                removed += spans.execute([id])? as u64;
+                // One span at a time: each takes back from the map what it completed, against
+                // the spans still stored, then goes.
+                for s in super::map::trace_spans(&tx, id)? {
+                    map.span(&tx, &s, -1)?;
+                    removed += span.execute([&s.trace_id, &s.span_id])? as u64;
+                    span_links.execute([&s.trace_id, &s.span_id])?;
+                }
                 removed_bytes += bytes;
-                links.execute([id])?;
                 traces.execute([id])?;
                 services.execute([id])?;
             }
+            map.apply(&tx)?;
         }
         // Resources and scopes of the dropped spans that nothing else uses.
         let orphans: Vec<(String, i64, String)> = {

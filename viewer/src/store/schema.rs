@@ -3,7 +3,7 @@
 //! for a 1.3 KB row, measured). Resources and scopes are stored once, keyed by their content, and referenced by
 //! spans; `traces` holds each trace's summary (what the list reads, newest first through an
 //! index) and `trace_services` its spans per service (exact service filters); `links` feeds the
-//! service map.
+//! service map; `map_nodes` and `map_edges` hold the map itself, per minute, kept at ingest.
 
 use rusqlite::Connection;
 
@@ -26,9 +26,16 @@ CREATE TABLE IF NOT EXISTS spans(
   truncated INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS spans_id ON spans(trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_start ON spans(start_ns);
+CREATE INDEX IF NOT EXISTS spans_parent ON spans(trace_id, parent_id);
 CREATE TABLE IF NOT EXISTS links(trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
   linked_trace TEXT NOT NULL, linked_span TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS links_span ON links(trace_id, span_id);
+CREATE INDEX IF NOT EXISTS links_target ON links(linked_trace, linked_span);
+CREATE TABLE IF NOT EXISTS map_nodes(bucket INTEGER NOT NULL, service TEXT NOT NULL,
+  spans INTEGER NOT NULL, errors INTEGER NOT NULL, PRIMARY KEY (bucket, service)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS map_edges(bucket INTEGER NOT NULL, from_service TEXT NOT NULL,
+  to_service TEXT NOT NULL, kind TEXT NOT NULL, calls INTEGER NOT NULL, errors INTEGER NOT NULL,
+  hist BLOB NOT NULL, PRIMARY KEY (bucket, from_service, to_service, kind)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS traces(trace_id TEXT PRIMARY KEY, start_ns INTEGER NOT NULL,
   end_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
   root_service TEXT NOT NULL, root_name TEXT NOT NULL,
