@@ -556,6 +556,9 @@ fn hist_read(b: &[u8]) -> HashMap<usize, i64> {
         .collect()
 }
 
+/// An edge's calls, errors and duration histogram, summed over a window's buckets.
+type EdgeSum = (i64, i64, HashMap<usize, i64>);
+
 /// Nearest-rank percentile of a histogram, in milliseconds.
 fn hist_percentile(h: &HashMap<usize, i64>, p: f64) -> f64 {
     let total: i64 = h.values().sum();
@@ -597,8 +600,7 @@ impl Store {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let mut sums: HashMap<(String, String, String), (i64, i64, HashMap<usize, i64>)> =
-            HashMap::new();
+        let mut sums: HashMap<(String, String, String), EdgeSum> = HashMap::new();
         {
             let mut stmt = conn.prepare_cached(
                 "SELECT from_service, to_service, kind, calls, errors, hist FROM map_edges
