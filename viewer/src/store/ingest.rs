@@ -66,6 +66,7 @@ impl Store {
         let mut byte_change = 0i64;
         let tx = inner.conn.transaction()?;
         let mut map = MapDelta::default();
+        let mut new_targets: HashSet<(String, String)> = HashSet::new();
         {
             let known_ops = self.operations.read().unwrap_or_else(|p| p.into_inner());
             let mut insert_span = tx.prepare_cached(
@@ -182,6 +183,7 @@ impl Store {
                 ])?;
                 for l in &s.links {
                     insert_link.execute(params![s.trace_id, s.span_id, l.trace_id, l.span_id])?;
+                    new_targets.insert((l.trace_id.clone(), l.span_id.clone()));
                 }
                 let as_stored = MapSpan {
                     trace_id: s.trace_id.clone(),
@@ -194,7 +196,14 @@ impl Store {
                     end_ns: s.end_ns,
                     peer: peer.map(|(p, db)| (p.to_owned(), db)),
                 };
-                map.span(&tx, &as_stored, 1)?;
+                let key = (s.trace_id.clone(), s.span_id.clone());
+                let linked_to = inner.link_targets.contains(&key) || new_targets.contains(&key);
+                let links: Vec<(String, String)> = s
+                    .links
+                    .iter()
+                    .map(|l| (l.trace_id.clone(), l.span_id.clone()))
+                    .collect();
+                map.add(&tx, &as_stored, &links, linked_to)?;
                 let known = known_ops
                     .get(&s.service)
                     .is_some_and(|names| names.contains(&s.name));
@@ -222,6 +231,7 @@ impl Store {
         }
         tx.commit()?;
         // Committed: now the caches may learn of it.
+        inner.link_targets.extend(new_targets);
         inner.resources.extend(resources.new);
         inner.scopes.extend(scopes.new);
         let bytes = self

@@ -371,13 +371,43 @@ impl MapDelta {
         }
     }
 
-    /// Adds (`sign` 1) or takes back (`sign` -1) what `s` completes, against the spans stored
-    /// now (`s` itself excluded). Adding happens once `s` and its links are stored; taking
-    /// back before they go.
+    /// Takes back (`sign` -1) what a stored `s` completes, before it and its links go (or
+    /// adds it again: `sign` 1).
     pub(super) fn span(
         &mut self,
         tx: &rusqlite::Transaction<'_>,
         s: &MapSpan,
+        sign: i64,
+    ) -> Result<(), StoreError> {
+        let out: Vec<(String, String)> = tx
+            .prepare_cached(
+                "SELECT linked_trace, linked_span FROM links WHERE trace_id = ?1 AND span_id = ?2",
+            )?
+            .query_map([&s.trace_id, &s.span_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        self.change(tx, s, &out, true, sign)
+    }
+
+    /// Adds what `s` completes, once it and its `links` (to other spans) are stored;
+    /// `linked_to`: whether some stored link may point at it.
+    pub(super) fn add(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        s: &MapSpan,
+        links: &[(String, String)],
+        linked_to: bool,
+    ) -> Result<(), StoreError> {
+        self.change(tx, s, links, linked_to, 1)
+    }
+
+    /// Adds (`sign` 1) or takes back (`sign` -1) what `s` completes, against the spans stored
+    /// now (`s` itself excluded).
+    fn change(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        s: &MapSpan,
+        links: &[(String, String)],
+        linked_to: bool,
         sign: i64,
     ) -> Result<(), StoreError> {
         self.node(s, sign);
@@ -446,10 +476,8 @@ impl MapDelta {
                 .collect::<Result<_, _>>()?)
         };
         let is_self = |(t, sp): &(String, String)| *t == s.trace_id && *sp == s.span_id;
-        for target in pairs(
-            "SELECT linked_trace, linked_span FROM links WHERE trace_id = ?1 AND span_id = ?2",
-        )? {
-            if is_self(&target) {
+        for target in links {
+            if is_self(target) {
                 continue;
             }
             if let Some(p) = get
@@ -460,9 +488,14 @@ impl MapDelta {
                 self.edge(&p.service, &s.service, "link", s, pair_failed(&p, s), sign);
             }
         }
-        for source in pairs(
-            "SELECT trace_id, span_id FROM links WHERE linked_trace = ?1 AND linked_span = ?2",
-        )? {
+        let sources = if linked_to {
+            pairs(
+                "SELECT trace_id, span_id FROM links WHERE linked_trace = ?1 AND linked_span = ?2",
+            )?
+        } else {
+            Vec::new()
+        };
+        for source in sources {
             if is_self(&source) {
                 continue;
             }

@@ -101,6 +101,9 @@ struct Inner {
     resources: std::collections::HashMap<String, i64>,
     /// Scope name -> id, of committed rows only.
     scopes: std::collections::HashMap<String, i64>,
+    /// Every (trace, span) some stored link points at: a span stored later looks up the links
+    /// to it only when it is one of them (most spans are linked from nowhere).
+    link_targets: std::collections::HashSet<(String, String)>,
 }
 
 /// The span database; share it behind an `Arc`.
@@ -207,12 +210,14 @@ impl Store {
             }
         }
         let operation_count = operations.values().map(|names| names.len()).sum();
+        let link_targets = link_targets(&conn)?;
         Ok(Store {
             operation_count: std::sync::atomic::AtomicUsize::new(operation_count),
             inner: Mutex::new(Inner {
                 conn,
                 resources: Default::default(),
                 scopes: Default::default(),
+                link_targets,
             }),
             operations: RwLock::new(operations),
             spans: AtomicU64::new(u64::try_from(spans).unwrap_or(0)),
@@ -250,6 +255,15 @@ impl Store {
     pub fn byte_count(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }
+}
+
+/// Every (trace, span) a stored link points at.
+fn link_targets(
+    conn: &Connection,
+) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT DISTINCT linked_trace, linked_span FROM links")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The stored form of a JSON map.

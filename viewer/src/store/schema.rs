@@ -25,7 +25,6 @@ CREATE TABLE IF NOT EXISTS spans(
   scope_id INTEGER NOT NULL, peer TEXT, peer_is_db INTEGER NOT NULL DEFAULT 0,
   truncated INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS spans_id ON spans(trace_id, span_id);
-CREATE INDEX IF NOT EXISTS spans_start ON spans(start_ns);
 CREATE INDEX IF NOT EXISTS spans_parent ON spans(trace_id, parent_id);
 CREATE TABLE IF NOT EXISTS links(trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
   linked_trace TEXT NOT NULL, linked_span TEXT NOT NULL);
