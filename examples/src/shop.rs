@@ -15,6 +15,10 @@
 //! `trace.html` (the viewer's waterfall and service map, no server needed) and exits; with
 //! `--serve` it keeps the viewer running and prints its URL.
 //!
+//! With `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, every
+//! service exports there too, by the usual `OTEL_*` variables (protocol, headers, TLS): the
+//! demo in your own Jaeger, Tempo or collector, as well as in the embedded viewer.
+//!
 //! Options: `--serve`, `--ui ADDR` (default 127.0.0.1:16686), `-o FILE` (default trace.html).
 //! Environment: `AMQP_ADDR` (default amqp://guest:guest@127.0.0.1:5672/%2f), `NATS_ADDR`
 //! (default 127.0.0.1:4222).
@@ -240,8 +244,30 @@ async fn select_stock(sku: &str) -> Result<u32, tonic::Status> {
     }
 }
 
+/// Where the embedded viewer receives OTLP, for the service processes.
+const VIEWER_VAR: &str = "TRACEWEAVE_SHOP_VIEWER";
+
+/// Whether the user pointed the OTLP exporter somewhere: then the demo goes there too.
+fn user_endpoint() -> Option<String> {
+    [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ]
+    .iter()
+    .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
+}
+
+/// A service's tracing: the embedded viewer always, and whatever `OTEL_*` selects as well.
+fn tracing_for(service: &'static str) -> Result<traceweave::TracingGuard, BoxError> {
+    let viewer = std::env::var(VIEWER_VAR).map_err(|_| format!("{VIEWER_VAR} is not set"))?;
+    Ok(traceweave::builder()
+        .service_name(service)
+        .also_export(traceweave::export::OtlpExporter::new(&viewer))
+        .install()?)
+}
+
 async fn inventory() -> Result<(), BoxError> {
-    let _tracing = traceweave::builder().service_name("inventory").install()?;
+    let _tracing = tracing_for("inventory")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(
@@ -325,7 +351,7 @@ async fn checkout(
 }
 
 async fn gateway(inventory_addr: &str, transport: Transport, queue: &str) -> Result<(), BoxError> {
-    let _tracing = traceweave::builder().service_name("gateway").install()?;
+    let _tracing = tracing_for("gateway")?;
     let orders = match transport {
         Transport::Amqp => {
             let conn = Connection::connect(&amqp_addr(), ConnectionProperties::default()).await?;
@@ -392,9 +418,7 @@ async fn send_confirmation_email(reservation: &str) {
 }
 
 async fn order_worker(transport: Transport, queue: &str) -> Result<(), BoxError> {
-    let _tracing = traceweave::builder()
-        .service_name("order-worker")
-        .install()?;
+    let _tracing = tracing_for("order-worker")?;
     match transport {
         Transport::Amqp => {
             let conn = Connection::connect(&amqp_addr(), ConnectionProperties::default()).await?;
@@ -471,10 +495,14 @@ impl ServiceProcess {
             .arg("--role")
             .arg(name)
             .args(args)
-            // Every service exports to the receiver of this process, and promptly.
-            .env("OTEL_TRACES_EXPORTER", "otlp")
-            .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
-            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            // Every service exports to the receiver of this process, and promptly; to the
+            // user's endpoint too when one is set (their OTEL_* variables stay as they are).
+            .env(VIEWER_VAR, otlp)
+            .envs(
+                user_endpoint()
+                    .is_none()
+                    .then_some(("OTEL_TRACES_EXPORTER", "none")),
+            )
             .env("OTEL_BSP_SCHEDULE_DELAY", "200")
             .env_remove("OTEL_SERVICE_NAME")
             .stdin(Stdio::piped())
@@ -552,6 +580,9 @@ async fn demo(args: &[String]) -> Result<(), BoxError> {
     let store = Arc::new(Store::memory(Retention::default())?);
     let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let otlp = format!("http://{}", receiver.local_addr()?);
+    if let Some(endpoint) = user_endpoint() {
+        println!("every service also exports to {endpoint} (OTEL_EXPORTER_OTLP_*)");
+    }
     let stop = server::Stop::default();
     tokio::spawn(server::serve(
         receiver,
@@ -579,11 +610,17 @@ async fn demo(args: &[String]) -> Result<(), BoxError> {
     let gateway_addr: SocketAddr = gateway.ready().await?.parse()?;
     println!("services up: gateway http://{gateway_addr}, inventory grpc://{inventory_addr}");
 
-    let tracing = traceweave::builder()
-        .ignore_env()
-        .service_name("customer")
-        .exporter(traceweave::export::OtlpExporter::new(&otlp))
-        .install()?;
+    let tracing = match user_endpoint() {
+        Some(_) => traceweave::builder()
+            .service_name("customer")
+            .also_export(traceweave::export::OtlpExporter::new(&otlp))
+            .install()?,
+        None => traceweave::builder()
+            .ignore_env()
+            .service_name("customer")
+            .exporter(traceweave::export::OtlpExporter::new(&otlp))
+            .install()?,
+    };
     let mut fulfilled = 0;
     for (sku, qty, what) in [
         ("book", 2, "an order"),

@@ -31,6 +31,7 @@ pub struct Builder {
     resource: Vec<KeyValue>,
     sampler: Option<Box<dyn Sampler>>,
     exporters: Vec<Box<dyn Exporter>>,
+    also: Vec<Box<dyn Exporter>>,
     max_queue_size: Option<usize>,
     schedule_delay: Option<Duration>,
     max_export_batch_size: Option<usize>,
@@ -59,6 +60,7 @@ pub fn builder() -> Builder {
         resource: Vec::new(),
         sampler: None,
         exporters: Vec::new(),
+        also: Vec::new(),
         max_queue_size: None,
         schedule_delay: None,
         max_export_batch_size: None,
@@ -103,6 +105,23 @@ impl Builder {
     /// Adds an exporter. Exporters given here replace the ones `OTEL_TRACES_EXPORTER` names.
     pub fn exporter(mut self, exporter: impl Exporter) -> Self {
         self.exporters.push(Box::new(exporter));
+        self
+    }
+
+    /// Adds an exporter alongside the ones `OTEL_TRACES_EXPORTER` (or an OTLP endpoint alone)
+    /// selects, or the ones given with [`exporter`](Self::exporter): a tool's own destination
+    /// that leaves the user's choice in place.
+    ///
+    /// ```
+    /// let tracer = traceweave::builder()
+    ///     .service_name("demo")
+    ///     // Wherever OTEL_* points, and into memory too.
+    ///     .also_export(traceweave::InMemoryExporter::new())
+    ///     .build();
+    /// # drop(tracer);
+    /// ```
+    pub fn also_export(mut self, exporter: impl Exporter) -> Self {
+        self.also.push(Box::new(exporter));
         self
     }
 
@@ -221,7 +240,7 @@ impl Builder {
             .take()
             .or(env.sampler.take())
             .unwrap_or_else(|| Box::new(ParentBased::new(AlwaysOn)));
-        let exporters = if self.exporters.is_empty() {
+        let mut exporters: Vec<Box<dyn Exporter>> = if self.exporters.is_empty() {
             env.exporters
                 .iter()
                 .filter_map(|e| env_exporter(*e, &env))
@@ -229,6 +248,7 @@ impl Builder {
         } else {
             std::mem::take(&mut self.exporters)
         };
+        exporters.append(&mut self.also);
         let mut attrs = default_resource();
         attrs.append(&mut env.resource);
         if let Some(name) = env.service_name.take() {

@@ -544,16 +544,45 @@ pub fn current_ids() -> Option<(TraceId, SpanId)> {
 /// lines (`.json()`), and as `trace_id=… span_id=…` at the start of text lines (full,
 /// compact, pretty; before the formatter's own output, so its colours are kept).
 ///
+/// JSON lines need JSON fields too (`.fmt_fields(JsonFields::new())`, or `.json()` on the
+/// layer): with the default text fields, `tracing-subscriber` panics at the first event inside
+/// a span ("had malformed fields").
+///
+/// ```
+/// use tracing_subscriber::fmt::format::JsonFields;
+/// use tracing_subscriber::prelude::*;
+/// use traceweave::integrations::tracing::WithTraceIds;
+///
+/// let json = tracing_subscriber::fmt::layer()
+///     .fmt_fields(JsonFields::new())
+///     .event_format(WithTraceIds::new(tracing_subscriber::fmt::format().json()));
+/// let _guard = tracing_subscriber::registry()
+///     .with(traceweave::integrations::tracing::layer())
+///     .with(json)
+///     .set_default();
+/// traceweave::testing::capture(|| {
+///     let _span = tracing::info_span!("checkout", order = 42).entered();
+///     // {"timestamp":"…","level":"INFO","fields":{"message":"charged"},…,"trace_id":"…","span_id":"…"}
+///     tracing::info!("charged");
+/// });
+/// ```
+///
+/// Text lines, any of `fmt`'s text formats:
+///
 /// ```
 /// use tracing_subscriber::prelude::*;
 /// use traceweave::integrations::tracing::WithTraceIds;
 ///
-/// let fmt = tracing_subscriber::fmt::layer()
-///     .event_format(WithTraceIds::new(tracing_subscriber::fmt::format().json()));
+/// let text = tracing_subscriber::fmt::layer()
+///     .event_format(WithTraceIds::new(tracing_subscriber::fmt::format().compact()));
 /// let _guard = tracing_subscriber::registry()
 ///     .with(traceweave::integrations::tracing::layer())
-///     .with(fmt)
+///     .with(text)
 ///     .set_default();
+/// traceweave::testing::capture(|| {
+///     let _span = tracing::info_span!("checkout", order = 42).entered();
+///     tracing::info!("charged"); // trace_id=… span_id=… INFO checkout: charged order=42
+/// });
 /// ```
 #[derive(Debug, Clone)]
 pub struct WithTraceIds<F> {
