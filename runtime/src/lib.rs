@@ -34,6 +34,7 @@
 //!   ring drops and counts, never blocks.
 
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 pub mod context;

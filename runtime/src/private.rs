@@ -40,7 +40,7 @@ pub fn enter_new(name: &'static str, kind: SpanKind, root: bool) -> EnteredSpan 
 
 pub use crate::propagation::RpcCarrier;
 
-/// A #[traced_rpc] fn's parameter, probed for being an incoming request by autoref
+/// A `#[traced_rpc]` fn's parameter, probed for being an incoming request by autoref
 /// specialization: `(&&Probe(&param)).__tw_probe()` is `Found` when the parameter's type
 /// implements `RpcCarrier`, else `NotFound`.
 pub struct Probe<'a, T>(pub &'a T);
@@ -86,7 +86,7 @@ impl NotFound {
     }
 }
 
-/// What the probes of a #[traced_rpc] fn's parameters found.
+/// What the probes of a `#[traced_rpc]` fn's parameters found.
 #[diagnostic::on_unimplemented(
     message = "#[traced_rpc] found no incoming request among the parameters",
     label = "no parameter here is a request it can read the caller's context from",

@@ -8,7 +8,7 @@ use crate::id::{SpanId, TraceFlags, TraceId};
 
 static EMPTY_TRACE_STATE: TraceState = TraceState::new();
 
-/// A batch of finished spans, as the collector hands it to [`Exporter::export_batch`]
+/// A batch of finished spans, as the collector hands it to [`Exporter::export_batch`](crate::Exporter::export_batch)
 /// (`crate::Exporter::export_batch`). It borrows the collector's buffer: read the spans through
 /// [`SpanView`]s, or turn them into owned [`SpanRecord`]s with [`to_records`](Self::to_records).
 ///

@@ -1,12 +1,12 @@
 //! The span database: SQLite, in memory or in a file, bounded by a retention setting in spans
 //! and in bytes.
 //!
-//! - [`schema`]: the tables, and the version a file must carry;
-//! - [`ingest`]: storing spans, in chunks that hold the lock briefly, with the per-trace summary,
+//! - `schema`: the tables, and the version a file must carry;
+//! - `ingest`: storing spans, in chunks that hold the lock briefly, with the per-trace summary,
 //!   per-trace services and the caches updated only after a commit;
-//! - [`retention`]: dropping the oldest traces past the span or byte bound, on every insert;
-//! - [`search`]: the trace list's filters, one trace, the services;
-//! - [`map`]: the service map of a time window.
+//! - `retention`: dropping the oldest traces past the span or byte bound, on every insert;
+//! - `search`: the trace list's filters, one trace, the services;
+//! - `map`: the service map of a time window.
 //!
 //! What the UI asks often and cheaply (services, counts) is answered from caches that live
 //! outside the connection's lock, so a long write never stalls them.
