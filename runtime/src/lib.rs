@@ -54,7 +54,9 @@ mod tracer;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use config::{Builder, InitError, TracingGuard, builder, force_flush, init, shutdown, stats};
+pub use config::{
+    Builder, InitError, TracingGuard, builder, force_flush, init, shutdown, stats, try_init,
+};
 #[cfg(feature = "tokio")]
 pub use context::spawn;
 pub use context::{

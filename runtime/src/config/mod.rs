@@ -24,13 +24,24 @@ pub(crate) use crate::diag::warn;
 /// // ... #[traced] functions now export to the console (or OTEL_TRACES_EXPORTER).
 /// ```
 pub fn init() -> TracingGuard {
-    match builder().install() {
+    match try_init() {
         Ok(guard) => guard,
         Err(e) => {
             warn(format_args!("{e}"));
             TracingGuard { active: false }
         }
     }
+}
+
+/// [`init`], returning why it could not install the tracer instead of saying so on stderr.
+///
+/// ```
+/// let first = traceweave::try_init().expect("nothing installed yet");
+/// assert!(matches!(traceweave::try_init(), Err(traceweave::InitError::AlreadyInitialised)));
+/// drop(first); // flushes and shuts down
+/// ```
+pub fn try_init() -> Result<TracingGuard, InitError> {
+    builder().install()
 }
 
 /// Flushes and shuts down the global tracer, waiting at most `timeout`. Returns whether all

@@ -37,6 +37,7 @@ pub(crate) enum Parent<'a> {
 /// span.set_status(Status::Ok);
 /// span.end();
 /// ```
+#[must_use = "a span ends when it is dropped: bind it (`let span = ...`) or end it (`.end()`)"]
 pub struct Span(State);
 
 // Boxing the recording would cost an allocation per span; the hot path avoids that.
