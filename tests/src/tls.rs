@@ -194,6 +194,20 @@ impl TlsFront {
             .count()
     }
 
+    /// How many handshakes failed, once at least `at_least` have (the front records its side of
+    /// a refusal just after sending the alert the client reads, so a client that has exited may
+    /// be ahead of it); then a moment more, so a retry would be counted too. Waits at most 30 s.
+    pub fn refused_count(&self, at_least: usize) -> usize {
+        let start = std::time::Instant::now();
+        while self.refused().len() < at_least
+            && start.elapsed() < std::time::Duration::from_secs(30)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        self.refused().len()
+    }
+
     /// Why each failed handshake failed.
     pub fn refused(&self) -> Vec<String> {
         (self.handshakes.lock().unwrap().iter())
