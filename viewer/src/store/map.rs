@@ -52,6 +52,19 @@ pub struct MapEdge {
     pub p99_ms: f64,
 }
 
+impl ServiceMap {
+    /// The map of `[from_ns, to_ns)`, its edges in (from, to, kind) order.
+    fn sorted(from_ns: i64, to_ns: i64, nodes: Vec<MapNode>, mut edges: Vec<MapEdge>) -> Self {
+        edges.sort_by(|a, b| (&a.from, &a.to, &a.kind).cmp(&(&b.from, &b.to, &b.kind)));
+        ServiceMap {
+            from_ns,
+            to_ns,
+            nodes,
+            edges,
+        }
+    }
+}
+
 impl Store {
     /// The service map computed from the spans that started in `[from_ns, to_ns)` (a scan:
     /// about 1.4 µs per span). The reference [`service_map`](Self::service_map) is tested
@@ -172,7 +185,7 @@ impl Store {
             }
         }
         let seconds = (to_ns.saturating_sub(from_ns).max(1) as f64) / 1e9;
-        let mut edges: Vec<MapEdge> = edges
+        let edges: Vec<MapEdge> = edges
             .into_iter()
             .map(|((from, to, kind), (mut durations, errors))| {
                 durations.sort_unstable();
@@ -190,15 +203,10 @@ impl Store {
                 }
             })
             .collect();
-        edges.sort_by(|a, b| (&a.from, &a.to, &a.kind).cmp(&(&b.from, &b.to, &b.kind)));
-        Ok(ServiceMap {
-            from_ns,
-            to_ns,
-            nodes,
-            edges,
-        })
+        Ok(ServiceMap::sorted(from_ns, to_ns, nodes, edges))
     }
 }
+
 /// Nearest-rank percentile of sorted values.
 fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
@@ -686,12 +694,6 @@ impl Store {
                 inferred: true,
             });
         }
-        edges.sort_by(|a, b| (&a.from, &a.to, &a.kind).cmp(&(&b.from, &b.to, &b.kind)));
-        Ok(ServiceMap {
-            from_ns,
-            to_ns,
-            nodes,
-            edges,
-        })
+        Ok(ServiceMap::sorted(from_ns, to_ns, nodes, edges))
     }
 }
