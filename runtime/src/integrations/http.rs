@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::__private::{Outcome, ViaEcosystem};
 use crate::context::Context;
 use crate::propagation::{Extractor, Injector, RpcCarrier};
-use crate::redact::{UrlRedaction, strip_url_secrets};
+use crate::redact::UrlRedaction;
 use crate::semconv::attr;
 use crate::span::{Key, Parent, Span, SpanKind, Status};
 
@@ -125,9 +125,8 @@ impl<B, E: Display> ViaEcosystem for &&&Outcome<'_, Result<http::Response<B>, E>
             Ok(r) => http_status(span, r.status()),
             Err(e) => {
                 if span.is_recording() {
-                    span.set_status(Status::error(
-                        strip_url_secrets(&e.to_string()).into_owned(),
-                    ));
+                    let text = super::error_text(span, e);
+                    span.set_status(Status::error(text));
                 }
             }
         }

@@ -54,11 +54,25 @@ pub(crate) fn error_type<E: ?Sized>() -> &'static str {
 pub(crate) fn record_failure<E: std::fmt::Display>(span: &mut crate::span::Span, error: &E) {
     if span.is_recording() {
         span.set_attribute(crate::semconv::attr::ERROR_TYPE, error_type::<E>());
-        // Error texts quote URLs (a client's "error sending request for url (...)"): never
-        // their query or credentials.
-        let text = error.to_string();
-        let text = crate::redact::strip_url_secrets(&text).into_owned();
-        span.set_status(crate::span::Status::error(text));
+        span.set_status(crate::span::Status::error(error_text(span, error)));
+    }
+}
+
+/// An error's text for a span's status: formatting stops at the span's value length limit
+/// (or the cap on formatted values), and since error texts quote URLs (a client's "error
+/// sending request for url (...)"), every URL loses its query and credentials — after the cut,
+/// so a URL cut in its query still loses what is left of it.
+#[cfg(any(
+    feature = "http",
+    feature = "amqp",
+    feature = "nats",
+    feature = "kafka"
+))]
+pub(crate) fn error_text(span: &crate::span::Span, error: &dyn std::fmt::Display) -> String {
+    let text = span.format_value(format_args!("{error}"));
+    match crate::redact::strip_url_secrets(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(stripped) => stripped,
     }
 }
 
@@ -78,4 +92,40 @@ pub(crate) async fn sent_in<T, E: std::fmt::Display>(
         record_failure(span, e);
     }
     result
+}
+
+#[cfg(all(test, feature = "http"))]
+mod tests {
+    use std::fmt;
+
+    /// "GET https://h/p?sig=SECRET failed: " and then 64 MiB of detail, in 1 MiB writes.
+    struct Huge;
+
+    impl fmt::Display for Huge {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("GET https://h/p?sig=SECRET failed: ")?;
+            let chunk = "x".repeat(1 << 20);
+            for _ in 0..64 {
+                f.write_str(&chunk)?;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn error_texts_are_bounded_and_lose_url_queries() {
+        let mut text = String::new();
+        let _ = crate::testing::capture(|| {
+            let span = crate::span("failing").start();
+            text = super::error_text(&span, &Huge);
+            span.end();
+        });
+        assert!(
+            text.starts_with("GET https://h/p failed: "),
+            "{}",
+            &text[..40]
+        );
+        assert!(!text.contains("SECRET"));
+        assert!(text.chars().count() <= crate::FORMATTED_VALUE_CAP as usize);
+    }
 }

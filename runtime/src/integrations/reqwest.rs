@@ -75,8 +75,7 @@ impl Middleware for TracingMiddleware {
             Err(e) => {
                 if span.is_recording() {
                     span.set_attribute(attr::ERROR_TYPE, error_type(e));
-                    let text = e.to_string();
-                    let text = crate::redact::strip_url_secrets(&text).into_owned();
+                    let text = super::error_text(&span, e);
                     span.set_status(crate::span::Status::error(text));
                 }
             }
