@@ -39,6 +39,7 @@
 mod config;
 pub mod context;
 mod diag;
+mod error;
 pub mod export;
 mod id;
 pub mod integrations;
@@ -63,7 +64,9 @@ pub use context::{
     Baggage, BaggageEntry, Context, ContextGuard, FutureExt, SpanContext, TraceState,
     TraceStateError, WithContext, spawn_thread,
 };
-pub use export::{ConsoleExporter, ExportError, Exporter, InMemoryExporter};
+pub use export::{
+    ConsoleExporter, ExportError, ExportErrorKind, ExportFailure, Exporter, InMemoryExporter,
+};
 pub use id::{SpanId, TraceFlags, TraceId};
 pub use propagation::{Extractor, Injector, Propagator, extract, inject, inject_context};
 pub use sampler::{

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use traceweave::{ExportError, Exporter, InMemoryExporter, Resource, SpanRecord, Tracer};
+use traceweave::{ExportError, Exporter, InMemoryExporter, Resource, SpanBatch, Tracer};
 
 fn tracer(exporter: impl Exporter) -> Tracer {
     traceweave::builder()
@@ -115,7 +115,7 @@ fn spans_held_past_shutdown_are_dropped_and_counted_without_new_queues() {
 struct PanickyExporter(Arc<AtomicU64>);
 
 impl Exporter for PanickyExporter {
-    fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
+    fn export(&mut self, spans: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
         self.0.fetch_add(spans.len() as u64, Ordering::SeqCst);
         Ok(())
     }
@@ -151,7 +151,7 @@ struct SlowExporter {
 }
 
 impl Exporter for SlowExporter {
-    fn export(&mut self, _: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
+    fn export(&mut self, _: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
         let _ = self.entered.send(());
         std::thread::sleep(Duration::from_secs(2));
         self.done.store(true, Ordering::SeqCst);
@@ -181,7 +181,7 @@ fn dropping_the_last_tracer_does_not_wait_for_the_exporter() {
 struct SlowPerBatch(Arc<AtomicU64>);
 
 impl Exporter for SlowPerBatch {
-    fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
+    fn export(&mut self, spans: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
         std::thread::sleep(Duration::from_millis(150));
         self.0.fetch_add(spans.len() as u64, Ordering::SeqCst);
         Ok(())

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use traceweave::testing::Capture;
 use traceweave::{
-    AlwaysOff, Context, ExportError, Exporter, ParentBased, Resource, SpanRecord, TraceIdRatio,
-    traced,
+    AlwaysOff, Context, ExportError, ExportErrorKind, Exporter, ParentBased, Resource, SpanBatch,
+    TraceIdRatio, traced,
 };
 
 #[traced]
@@ -64,7 +64,7 @@ struct GateExporter {
 }
 
 impl Exporter for GateExporter {
-    fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
+    fn export(&mut self, spans: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
         let _ = self.entered.send(());
         let _ = self.release.lock().unwrap().recv();
         *self.seen.lock().unwrap() += spans.len();
@@ -136,8 +136,11 @@ fn queue_overflow_drops_and_counts_exactly() {
 fn a_failing_exporter_counts_its_spans_as_dropped() {
     struct Failing;
     impl Exporter for Failing {
-        fn export(&mut self, _: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
-            Err(ExportError::new("collector unreachable"))
+        fn export(&mut self, _: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
+            Err(ExportError::new(
+                ExportErrorKind::Connection,
+                "collector unreachable",
+            ))
         }
     }
     let tracer = traceweave::builder().ignore_env().exporter(Failing).build();
@@ -189,7 +192,7 @@ fn spans_from_threads_that_exit_are_all_collected() {
 fn exporters_never_trace_themselves() {
     struct TracingExporter(Arc<Mutex<usize>>);
     impl Exporter for TracingExporter {
-        fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
+        fn export(&mut self, spans: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
             // Traced code called from an exporter (an HTTP client, say) records nothing and
             // does not feed the queue it is draining.
             child_op();

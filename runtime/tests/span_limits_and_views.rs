@@ -159,11 +159,7 @@ fn builder_limits_cut_counts_and_lengths() {
 struct ViewChecker(Arc<Mutex<Vec<SpanRecord>>>);
 
 impl Exporter for ViewChecker {
-    fn export(&mut self, _: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
-        panic!("the collector hands batches over in place");
-    }
-
-    fn export_batch(&mut self, batch: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
+    fn export(&mut self, batch: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
         let records = batch.to_records();
         assert_eq!(batch.len(), records.len());
         for (view, record) in batch.iter().zip(&records) {

@@ -5,13 +5,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use traceweave::{ExportError, Exporter, Resource, SpanRecord};
+use traceweave::{ExportError, Exporter, Resource, SpanBatch};
 
 #[derive(Debug, Clone, Default)]
 struct BatchSizes(Arc<Mutex<Vec<usize>>>);
 
 impl Exporter for BatchSizes {
-    fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
+    fn export(&mut self, spans: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
         self.0.lock().unwrap().push(spans.len());
         Ok(())
     }

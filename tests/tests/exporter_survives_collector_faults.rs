@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use traceweave::export::OtlpExporter;
-use traceweave::{Tracer, traced};
+use traceweave::{ExportErrorKind, Tracer, traced};
 
 #[derive(Clone, Copy, Debug)]
 enum Reply {
@@ -270,8 +270,9 @@ fn permanent_refusals_are_never_retried_and_named_in_stats() {
         assert_eq!((s.exported, s.dropped_export_failed), (0, 3), "{code}");
         assert_eq!(rx.requests(), 1, "{code} is not retried");
         let error = s.last_export_error.expect("the last error is in stats");
+        assert_eq!(error.kind, ExportErrorKind::HttpStatus(code), "{error}");
         assert!(
-            error.contains(&format!("answered {code}")) && error.contains(hint),
+            error.message.contains(&format!("answered {code}")) && error.message.contains(hint),
             "{error}"
         );
     }
@@ -290,7 +291,9 @@ fn a_url_that_cannot_work_fails_at_once() {
     assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
     let s = t.stats();
     assert_eq!(s.dropped_export_failed, 2);
-    assert!(s.last_export_error.unwrap().contains("not retried"));
+    let error = s.last_export_error.unwrap();
+    assert_eq!(error.kind, ExportErrorKind::Configuration, "{error}");
+    assert!(error.message.contains("not retried"));
 }
 
 #[test]

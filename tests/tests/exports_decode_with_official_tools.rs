@@ -136,14 +136,6 @@ struct EncodeInPlace(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
 impl traceweave::Exporter for EncodeInPlace {
     fn export(
         &mut self,
-        _: &[SpanRecord],
-        _: &traceweave::Resource,
-    ) -> Result<(), traceweave::ExportError> {
-        panic!("the collector reads batches in place");
-    }
-
-    fn export_batch(
-        &mut self,
         batch: traceweave::SpanBatch<'_>,
         resource: &traceweave::Resource,
     ) -> Result<(), traceweave::ExportError> {

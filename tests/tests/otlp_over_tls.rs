@@ -165,7 +165,12 @@ fn an_untrusted_certificate_is_refused_at_once_and_named() {
             (0, 2),
             "{what}"
         );
-        let err = stats.last_export_error.unwrap_or_default();
+        let kind = stats.last_export_error.as_ref().map(|e| e.kind);
+        assert_eq!(kind, Some(traceweave::ExportErrorKind::Tls), "{what}");
+        let err = stats
+            .last_export_error
+            .map(|e| e.message)
+            .unwrap_or_default();
         assert!(
             err.contains("TLS") && err.contains("not signed by a trusted authority"),
             "{what}: {err}"
@@ -219,7 +224,10 @@ fn an_expired_or_misnamed_self_signed_certificate_is_refused_and_named() {
         for (what, exporter) in exporters {
             let (stats, _) = export_once(exporter);
             assert_eq!(stats.dropped_export_failed, 2, "{what} {says}");
-            let err = stats.last_export_error.unwrap_or_default();
+            let err = stats
+                .last_export_error
+                .map(|e| e.message)
+                .unwrap_or_default();
             assert!(err.contains(says), "{what}: {err}");
             assert!(!err.contains("CaUsedAsEndEntity"), "{what}: {err}");
         }
@@ -231,7 +239,10 @@ fn an_expired_or_misnamed_self_signed_certificate_is_refused_and_named() {
         let (stats, _) = export_once(Box::new(
             OtlpExporter::new(&url).ca_certificate(misnamed.cert_pem.clone()),
         ));
-        stats.last_export_error.unwrap_or_default()
+        stats
+            .last_export_error
+            .map(|e| e.message)
+            .unwrap_or_default()
     };
     assert!(
         err.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && err.contains("subjectAltName"),
@@ -285,7 +296,10 @@ fn bad_tls_material_fails_every_https_export_with_one_clear_error() {
     for (what, exporter, says) in cases {
         let (stats, _) = export_once(exporter);
         assert_eq!(stats.dropped_export_failed, 2, "{what}");
-        let err = stats.last_export_error.unwrap_or_default();
+        let err = stats
+            .last_export_error
+            .map(|e| e.message)
+            .unwrap_or_default();
         assert!(err.contains(says), "{what}: {err}");
         assert!(
             !err.contains("PRIVATE KEY-----\n"),

@@ -4,7 +4,6 @@
 //! a request's resource is decoded once and shared by its spans: what a request costs in memory
 //! is a small multiple of its size, whatever it holds.
 
-use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -16,45 +15,28 @@ use serde_json::{Map, Value};
 use crate::model::{EventRow, IngestLimits, LinkRow, SpanRow, cut, hex_id};
 
 /// Why a body or file could not be read; the message names what was wrong.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct DecodeError(pub String);
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 fn err(msg: impl Into<String>) -> DecodeError {
     DecodeError(msg.into())
 }
 
 /// Why a gzip body was refused.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum GunzipError {
     /// It inflates past the limit (bytes): reading stopped there.
+    #[error(
+        "the gzip body inflates past {} MiB, the limit: send smaller batches \
+         (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) or raise --max-body-mib",
+        .0 >> 20
+    )]
     TooLarge(usize),
     /// It is not gzip.
+    #[error("bad gzip body: {0}")]
     Bad(String),
 }
-
-impl fmt::Display for GunzipError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GunzipError::TooLarge(limit) => write!(
-                f,
-                "the gzip body inflates past {} MiB, the limit: send smaller batches \
-                 (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) or raise --max-body-mib",
-                limit >> 20
-            ),
-            GunzipError::Bad(e) => write!(f, "bad gzip body: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for GunzipError {}
 
 /// Undoes `Content-Encoding: gzip`, reading at most `limit` inflated bytes: a body that holds
 /// more is refused as soon as it passes the limit, never inflated whole.

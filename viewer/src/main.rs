@@ -5,7 +5,37 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use traceweave_view::{Retention, Store, report, server, tree};
+use traceweave_view::report::ReportError;
+use traceweave_view::{Retention, Store, StoreError, report, server, tree};
+
+/// Why a command could not run; printed after `traceweave-view: `.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// The command line is wrong; the text says how, with the help where it helps.
+    #[error("{0}")]
+    Usage(String),
+    #[error("span store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot {what} on {addr}: {source}")]
+    Listen {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("{}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn usage(text: String) -> CliError {
+    CliError::Usage(text)
+}
 
 const HELP: &str = "\
 traceweave-view: a local trace viewer
@@ -40,7 +70,7 @@ fn main() -> ExitCode {
             print!("{HELP}");
             Ok(())
         }
-        _ => Err(format!("expected a command\n\n{HELP}")),
+        _ => Err(usage(format!("expected a command\n\n{HELP}"))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,16 +85,18 @@ fn main() -> ExitCode {
 type Parsed<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
 
 /// Splits `--flag value` options (named in `flags`) from positional arguments.
-fn options<'a>(args: &'a [String], flags: &[&str]) -> Result<Parsed<'a>, String> {
+fn options<'a>(args: &'a [String], flags: &[&str]) -> Result<Parsed<'a>, CliError> {
     let mut opts = Vec::new();
     let mut rest = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         if flags.contains(&a.as_str()) {
-            let v = it.next().ok_or_else(|| format!("{a} needs a value"))?;
+            let v = it
+                .next()
+                .ok_or_else(|| usage(format!("{a} needs a value")))?;
             opts.push((a.as_str(), v.as_str()));
         } else if a.starts_with('-') {
-            return Err(format!("unknown option {a}\n\n{HELP}"));
+            return Err(usage(format!("unknown option {a}\n\n{HELP}")));
         } else {
             rest.push(a.as_str());
         }
@@ -72,15 +104,15 @@ fn options<'a>(args: &'a [String], flags: &[&str]) -> Result<Parsed<'a>, String>
     Ok((opts, rest))
 }
 
-fn parse<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String>
+fn parse<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, CliError>
 where
     T::Err: std::fmt::Display,
 {
-    v.parse().map_err(|e| format!("{flag} {v}: {e}"))
+    v.parse().map_err(|e| usage(format!("{flag} {v}: {e}")))
 }
 
 /// A byte count: a number, or one with a K, M or G suffix (powers of 1024).
-fn size(flag: &str, v: &str) -> Result<u64, String> {
+fn size(flag: &str, v: &str) -> Result<u64, CliError> {
     let t = v.trim();
     let (digits, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => (&t[..i], t[i..].to_ascii_lowercase()),
@@ -91,14 +123,18 @@ fn size(flag: &str, v: &str) -> Result<u64, String> {
         "k" => 10,
         "m" => 20,
         "g" => 30,
-        other => return Err(format!("{flag} {v}: unknown unit {other:?} (K, M or G)")),
+        other => {
+            return Err(usage(format!(
+                "{flag} {v}: unknown unit {other:?} (K, M or G)"
+            )));
+        }
     };
     let n: u64 = parse(flag, digits.trim())?;
     n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("{flag} {v}: too large"))
+        .ok_or_else(|| usage(format!("{flag} {v}: too large")))
 }
 
-fn serve(args: &[String]) -> Result<(), String> {
+fn serve(args: &[String]) -> Result<(), CliError> {
     let (opts, rest) = options(
         args,
         &[
@@ -113,7 +149,7 @@ fn serve(args: &[String]) -> Result<(), String> {
         ],
     )?;
     if let Some(extra) = rest.first() {
-        return Err(format!("serve takes no argument {extra}"));
+        return Err(usage(format!("serve takes no argument {extra}")));
     }
     let mut otlp: SocketAddr = "127.0.0.1:4318".parse().expect("literal");
     let mut ui: SocketAddr = "127.0.0.1:16686".parse().expect("literal");
@@ -144,19 +180,19 @@ fn serve(args: &[String]) -> Result<(), String> {
     let store = match &db {
         Some(path) => Store::file(path, retention),
         None => Store::memory(retention),
-    }
-    .map_err(|e| format!("cannot open the span store: {e}"))?;
+    }?;
     let store = Arc::new(store);
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     runtime.block_on(async move {
+        let listen = |what, addr| move |source| CliError::Listen { what, addr, source };
         let otlp_listener = tokio::net::TcpListener::bind(otlp)
             .await
-            .map_err(|e| format!("cannot listen for OTLP on {otlp}: {e}"))?;
+            .map_err(listen("listen for OTLP", otlp))?;
         let ui_listener = tokio::net::TcpListener::bind(ui)
             .await
-            .map_err(|e| format!("cannot serve the UI on {ui}: {e}"))?;
-        let otlp = otlp_listener.local_addr().map_err(|e| e.to_string())?;
-        let ui = ui_listener.local_addr().map_err(|e| e.to_string())?;
+            .map_err(listen("serve the UI", ui))?;
+        let otlp = (otlp_listener.local_addr()).map_err(listen("listen for OTLP", otlp))?;
+        let ui = (ui_listener.local_addr()).map_err(listen("serve the UI", ui))?;
         println!("traceweave-view: OTLP/HTTP on http://{otlp}/v1/traces");
         println!("traceweave-view: UI on http://{ui}/");
         match &db {
@@ -186,14 +222,14 @@ fn serve(args: &[String]) -> Result<(), String> {
         stop.stop();
         let _ = a.await;
         let _ = b.await;
-        Ok::<(), String>(())
+        Ok::<(), CliError>(())
     })
 }
 
-fn report_cmd(args: &[String]) -> Result<(), String> {
+fn report_cmd(args: &[String]) -> Result<(), CliError> {
     let (opts, files) = options(args, &["-o", "--output", "--title"])?;
     if files.is_empty() {
-        return Err(format!("report needs at least one file\n\n{HELP}"));
+        return Err(usage(format!("report needs at least one file\n\n{HELP}")));
     }
     let mut out = PathBuf::from("trace.html");
     let mut title = String::from("traceweave report");
@@ -203,9 +239,12 @@ fn report_cmd(args: &[String]) -> Result<(), String> {
             _ => out = v.into(),
         }
     }
-    let store = report::load_files(&files).map_err(|e| e.to_string())?;
-    let html = report::html(&store, &title).map_err(|e| e.to_string())?;
-    std::fs::write(&out, html).map_err(|e| format!("{}: {e}", out.display()))?;
+    let store = report::load_files(&files)?;
+    let html = report::html(&store, &title)?;
+    std::fs::write(&out, html).map_err(|source| CliError::Write {
+        path: out.clone(),
+        source,
+    })?;
     println!(
         "traceweave-view: {} spans in {} traces -> {}",
         store.span_count(),
@@ -215,9 +254,9 @@ fn report_cmd(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn tree_cmd(args: &[String]) -> Result<(), String> {
+fn tree_cmd(args: &[String]) -> Result<(), CliError> {
     let (_, files) = options(args, &[])?;
-    let store = report::load_files(&files).map_err(|e| e.to_string())?;
-    print!("{}", tree::render_all(&store).map_err(|e| e.to_string())?);
+    let store = report::load_files(&files)?;
+    print!("{}", tree::render_all(&store)?);
     Ok(())
 }

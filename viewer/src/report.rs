@@ -9,28 +9,14 @@ use crate::store::{Retention, Store, StoreError};
 use crate::ui;
 
 /// Why a report could not be made.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A file could not be read, or holds no format the viewer knows.
+    #[error("{0}")]
     Input(String),
-    Store(StoreError),
-}
-
-impl std::fmt::Display for ReportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReportError::Input(m) => f.write_str(m),
-            ReportError::Store(e) => write!(f, "span store: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ReportError {}
-
-impl From<StoreError> for ReportError {
-    fn from(e: StoreError) -> Self {
-        ReportError::Store(e)
-    }
+    /// The in-memory store refused.
+    #[error("span store: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// Reads OTLP-JSON (one request per line, or one document) and Zipkin v2 JSON files into a

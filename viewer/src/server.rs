@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-use crate::decode::{self, GunzipError};
+use crate::decode::{self, DecodeError, GunzipError};
 use crate::model::IngestLimits;
 use crate::store::{Query, Store, StoreError, now_ns};
 use crate::ui;
@@ -194,13 +194,11 @@ pub async fn serve(
 
 async fn ingest_otlp(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {
     receive(r, headers, body, |body, json, limits| {
-        if json {
-            serde_json::from_slice(body)
-                .map_err(|e| e.to_string())
-                .and_then(|v| decode::otlp_json(&v, limits).map_err(|e| e.to_string()))
+        Ok(if json {
+            decode::otlp_json(&serde_json::from_slice(body)?, limits)?
         } else {
-            decode::otlp_protobuf(body, limits).map_err(|e| e.to_string())
-        }
+            decode::otlp_protobuf(body, limits)?
+        })
     })
     .await
 }
@@ -208,16 +206,51 @@ async fn ingest_otlp(State(r): State<Receiver>, headers: HeaderMap, body: Bytes)
 async fn ingest_zipkin(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Response {
     receive(r, headers, body, |body, json, limits| {
         if !json {
-            return Err("only Zipkin v2 JSON is read here (Content-Type: application/json)".into());
+            return Err(IngestError::NotJson);
         }
-        serde_json::from_slice(body)
-            .map_err(|e| e.to_string())
-            .and_then(|v| decode::zipkin(&v, limits).map_err(|e| e.to_string()))
+        Ok(decode::zipkin(&serde_json::from_slice(body)?, limits)?)
     })
     .await
 }
 
-type Decoder = fn(&[u8], bool, &IngestLimits) -> Result<Vec<crate::SpanRow>, String>;
+type Decoder = fn(&[u8], bool, &IngestLimits) -> Result<Vec<crate::SpanRow>, IngestError>;
+
+/// Why a request's spans were not stored; each answers with its own HTTP status.
+#[derive(Debug, thiserror::Error)]
+enum IngestError {
+    #[error("Content-Encoding {0:?} is not read here: send gzip or none")]
+    Encoding(String),
+    #[error(transparent)]
+    Gunzip(#[from] GunzipError),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("only Zipkin v2 JSON is read here (Content-Type: application/json)")]
+    NotJson,
+    #[error("span store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl IngestError {
+    fn status(&self) -> StatusCode {
+        match self {
+            IngestError::Encoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngestError::Gunzip(GunzipError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::Gunzip(_)
+            | IngestError::Json(_)
+            | IngestError::Decode(_)
+            | IngestError::NotJson => StatusCode::BAD_REQUEST,
+            IngestError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        (self.status(), self.to_string()).into_response()
+    }
+}
 
 /// Undoes gzip (no further than the body limit), decodes with `decode(body, is_json)`, stores;
 /// the reply says what was wrong.
@@ -233,37 +266,20 @@ async fn receive(r: Receiver, headers: HeaderMap, body: Bytes, decode: Decoder) 
     let gzip = match encoding.as_str() {
         "gzip" | "x-gzip" => true,
         "" | "identity" => false,
-        other => {
-            return (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("Content-Encoding {other:?} is not read here: send gzip or none"),
-            )
-                .into_response();
-        }
+        other => return IngestError::Encoding(other.to_owned()).into_response(),
     };
     let json = header(header::CONTENT_TYPE).starts_with("application/json");
     let Receiver { store, options } = r;
     let outcome = tokio::task::spawn_blocking(move || {
         let body = if gzip {
-            match decode::gunzip(&body, options.max_body) {
-                Ok(inflated) => std::borrow::Cow::Owned(inflated),
-                Err(e @ GunzipError::TooLarge(_)) => {
-                    return Err((StatusCode::PAYLOAD_TOO_LARGE, e.to_string()));
-                }
-                Err(e) => return Err((StatusCode::BAD_REQUEST, e.to_string())),
-            }
+            std::borrow::Cow::Owned(decode::gunzip(&body, options.max_body)?)
         } else {
             std::borrow::Cow::Borrowed(&body[..])
         };
-        let spans =
-            decode(&body, json, &options.limits).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        let spans = decode(&body, json, &options.limits)?;
         drop(body);
-        store.insert(&spans).map_err(|e| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("span store: {e}"),
-            )
-        })
+        store.insert(&spans)?;
+        Ok::<(), IngestError>(())
     })
     .await;
     match outcome {
@@ -274,7 +290,7 @@ async fn receive(r: Receiver, headers: HeaderMap, body: Bytes, decode: Decoder) 
             Bytes::new(),
         )
             .into_response(),
-        Ok(Err((status, message))) => (status, message).into_response(),
+        Ok(Err(e)) => e.into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

@@ -51,16 +51,6 @@ pub struct TwDiscard(pub Arc<AtomicU64>);
 impl traceweave::Exporter for TwDiscard {
     fn export(
         &mut self,
-        spans: &[traceweave::SpanRecord],
-        _: &traceweave::Resource,
-    ) -> Result<(), traceweave::ExportError> {
-        self.0.fetch_add(spans.len() as u64, Ordering::Relaxed);
-        black_box(spans);
-        Ok(())
-    }
-
-    fn export_batch(
-        &mut self,
         batch: traceweave::SpanBatch<'_>,
         _: &traceweave::Resource,
     ) -> Result<(), traceweave::ExportError> {

@@ -183,12 +183,12 @@ impl Builder {
         let names = env.propagators.take();
         let explicit = self.propagator.take();
         if self.disabled.or(env.disabled).unwrap_or(false) {
-            install_global(None).map_err(|()| InitError::AlreadyInitialised)?;
+            install_global(None)?;
             return Ok(TracingGuard { active: true });
         }
         let (tracer, _) = self.finish(env, take_pre_init());
         let resource = tracer.resource();
-        install_global(Some(tracer)).map_err(|()| InitError::AlreadyInitialised)?;
+        install_global(Some(tracer))?;
         match explicit {
             Some(p) => crate::propagation::set_global_boxed(p),
             None => crate::propagation::set_global_boxed(Box::new(propagator_from_names(

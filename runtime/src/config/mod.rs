@@ -1,6 +1,5 @@
 //! Setting traceweave up: `init()` from the OpenTelemetry environment variables, or a builder.
 
-use std::fmt;
 use std::time::Duration;
 
 mod builder;
@@ -9,6 +8,7 @@ mod resource;
 
 use crate::tracer::{global_tracer, shutdown_global};
 
+pub use crate::error::InitError;
 pub use builder::{Builder, builder};
 
 pub(crate) use crate::diag::warn;
@@ -78,23 +78,3 @@ impl Drop for TracingGuard {
         }
     }
 }
-
-/// Why `install` failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InitError {
-    /// A global tracer is installed already; shut it down first.
-    AlreadyInitialised,
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InitError::AlreadyInitialised => f.write_str(
-                "tracing is already initialised; the earlier init() stays in effect \
-                 (call traceweave::shutdown() first to replace it)",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for InitError {}

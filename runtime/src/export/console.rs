@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write;
 
-use super::{ExportError, Exporter, Resource};
+use super::{ExportError, ExportErrorKind, Exporter, Resource};
 use crate::id::{SpanId, TraceId};
 use crate::span::{SpanBatch, SpanKind, SpanRecord, Status, Value};
 
@@ -74,9 +74,9 @@ impl ConsoleExporter {
         self.order.retain(|t| *t != trace_id);
         let mut text = format!("trace {trace_id} · service {}\n", resource.service_name());
         render_tree(&spans, &mut text, true);
-        self.out
-            .write_all(text.as_bytes())
-            .map_err(|e| ExportError::with_source("console exporter could not write", e))
+        self.out.write_all(text.as_bytes()).map_err(|e| {
+            ExportError::with_source(ExportErrorKind::Io, "console exporter could not write", e)
+        })
     }
 
     fn take(
@@ -114,9 +114,9 @@ impl ConsoleExporter {
         for trace_id in self.order.clone() {
             self.print_trace(trace_id, resource)?;
         }
-        self.out
-            .flush()
-            .map_err(|e| ExportError::with_source("console exporter could not flush", e))
+        self.out.flush().map_err(|e| {
+            ExportError::with_source(ExportErrorKind::Io, "console exporter could not flush", e)
+        })
     }
 }
 
@@ -128,17 +128,9 @@ impl Exporter for ConsoleExporter {
             .then(|| Box::new(ConsoleExporter::new()) as Box<dyn Exporter>)
     }
 
-    fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
-        self.take(spans.iter().cloned(), resource)
-    }
-
     /// Keeps one owned copy of each span (a trace waits for its root), made straight from the
     /// collector's buffer.
-    fn export_batch(
-        &mut self,
-        batch: SpanBatch<'_>,
-        resource: &Resource,
-    ) -> Result<(), ExportError> {
+    fn export(&mut self, batch: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError> {
         self.take(batch.iter().map(|s| s.to_record()), resource)
     }
 
@@ -366,12 +358,19 @@ mod tests {
         let mut b = span(3, 2, "charge", 30);
         b.status = Status::error("card declined");
         b.kind = SpanKind::Client;
-        exp.export(&[span(2, 1, "load", 10), b], &resource).unwrap();
+        exp.export(
+            SpanBatch::from_records(&[span(2, 1, "load", 10), b]),
+            &resource,
+        )
+        .unwrap();
         assert!(buf.0.lock().unwrap().is_empty());
         let mut root = span(1, 0, "checkout", 0);
         root.attributes.push(KeyValue::new("user.id", 42));
-        exp.export(&[span(4, 1, "reply", 40), root], &resource)
-            .unwrap();
+        exp.export(
+            SpanBatch::from_records(&[span(4, 1, "reply", 40), root]),
+            &resource,
+        )
+        .unwrap();
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,
@@ -393,7 +392,8 @@ mod tests {
             .spawn(move || {
                 let buf = Buf::default();
                 let mut exp = ConsoleExporter::with_writer(buf.clone());
-                exp.export(&spans, &Resource::default()).unwrap();
+                exp.export(SpanBatch::from_records(&spans), &Resource::default())
+                    .unwrap();
                 String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
             })
             .unwrap()
@@ -438,8 +438,11 @@ mod tests {
     fn flush_prints_orphans() {
         let buf = Buf::default();
         let mut exp = ConsoleExporter::with_writer(buf.clone());
-        exp.export(&[span(2, 1, "late_child", 10)], &Resource::default())
-            .unwrap();
+        exp.export(
+            SpanBatch::from_records(&[span(2, 1, "late_child", 10)]),
+            &Resource::default(),
+        )
+        .unwrap();
         exp.force_flush().unwrap();
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert!(text.contains("└─ late_child"), "{text}");

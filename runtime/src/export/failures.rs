@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::ExportError;
+use super::{ExportError, ExportErrorKind};
 
 /// How often a continuing failure is reported again.
 pub(crate) const REPEAT_EVERY: Duration = Duration::from_secs(60);
@@ -22,7 +22,7 @@ struct Ongoing {
 /// The failures seen by one tracer's exporters.
 #[derive(Default)]
 pub(crate) struct FailureLog {
-    ongoing: HashMap<(usize, String), Ongoing>,
+    ongoing: HashMap<(usize, ExportErrorKind), Ongoing>,
 }
 
 impl FailureLog {
@@ -35,9 +35,9 @@ impl FailureLog {
         spans: usize,
         now: Instant,
     ) -> Option<String> {
-        let kind = error.kind().unwrap_or("").to_owned();
+        let kind = error.kind();
         let spans = spans as u64;
-        match self.ongoing.get_mut(&(exporter, kind.clone())) {
+        match self.ongoing.get_mut(&(exporter, kind)) {
             None => {
                 self.ongoing.insert(
                     (exporter, kind),
@@ -103,7 +103,10 @@ mod tests {
     fn one_line_per_kind_then_one_a_minute_with_counts() {
         let mut log = FailureLog::default();
         let t0 = Instant::now();
-        let e404 = ExportError::new("POST http://x/v1/traces answered 404").with_kind("HTTP 404");
+        let e404 = ExportError::new(
+            ExportErrorKind::HttpStatus(404),
+            "POST http://x/v1/traces answered 404",
+        );
         let first = log.failed(0, &e404, 10, t0).unwrap();
         assert!(first.contains("answered 404") && first.contains("10 spans dropped"));
         for i in 1..100 {
@@ -120,7 +123,7 @@ mod tests {
             "{again}"
         );
         // A different kind, or another exporter, is news.
-        let refused = ExportError::new("connection refused").with_kind("connection");
+        let refused = ExportError::new(ExportErrorKind::Connection, "connection refused");
         assert!(
             log.failed(0, &refused, 1, t0 + Duration::from_secs(62))
                 .is_some()

@@ -6,8 +6,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::otlp::encode;
-use super::{ExportError, Exporter, Resource};
-use crate::span::{SpanBatch, SpanRecord};
+use super::{ExportError, ExportErrorKind, Exporter, Resource};
+use crate::span::SpanBatch;
 
 /// Appends each batch as one OTLP-JSON line to a file, to keep, diff or replay later.
 ///
@@ -34,15 +34,15 @@ impl FileExporter {
     }
 
     fn io(&self, e: std::io::Error) -> ExportError {
-        ExportError::with_source(format!("could not write {}", self.path.display()), e)
+        ExportError::with_source(
+            ExportErrorKind::Io,
+            format!("could not write {}", self.path.display()),
+            e,
+        )
     }
 }
 
 impl Exporter for FileExporter {
-    fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
-        self.export_batch(SpanBatch::from_records(spans), resource)
-    }
-
     fn after_fork(&self) -> Option<Box<dyn Exporter>> {
         // Appends to the same file; lines the parent had buffered stay the parent's.
         FileExporter::create(&self.path)
@@ -50,16 +50,13 @@ impl Exporter for FileExporter {
             .map(|e| Box::new(e) as Box<dyn Exporter>)
     }
 
-    fn export_batch(
-        &mut self,
-        spans: SpanBatch<'_>,
-        resource: &Resource,
-    ) -> Result<(), ExportError> {
+    fn export(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError> {
         if spans.is_empty() {
             return Ok(());
         }
-        let line = serde_json::to_vec(&encode::request(spans, resource))
-            .map_err(|e| ExportError::with_source("could not encode OTLP-JSON", e))?;
+        let line = serde_json::to_vec(&encode::request(spans, resource)).map_err(|e| {
+            ExportError::with_source(ExportErrorKind::Encode, "could not encode OTLP-JSON", e)
+        })?;
         self.out
             .write_all(&line)
             .and_then(|()| self.out.write_all(b"\n"))

@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::ExportError;
-use super::retry::{Attempt, retry_after, retryable_http};
+use super::retry::{Attempt, retry_after};
 use super::tls::TlsSettings;
+use super::{ExportError, ExportErrorKind};
 
 /// A blocking client configured for exporters: statuses are values, not errors; TLS trusts the
 /// webpki roots or the CA in `tls`.
@@ -74,10 +74,10 @@ pub(crate) fn post(
                 .unwrap_or_default();
             match status {
                 200..=299 => Attempt::Delivered,
-                s if retryable_http(s) => Attempt::Retry {
+                s if ExportErrorKind::HttpStatus(s).is_transient() => Attempt::Retry {
                     after,
                     why: format!("POST {url} answered {s}"),
-                    kind: status_kind(s),
+                    kind: ExportErrorKind::HttpStatus(s),
                 },
                 s => {
                     let text: String = text.chars().take(200).collect();
@@ -91,33 +91,17 @@ pub(crate) fn post(
                         }
                         _ => "",
                     };
-                    Attempt::Fail(
-                        ExportError::new(format!(
+                    Attempt::Fail(ExportError::new(
+                        ExportErrorKind::HttpStatus(s),
+                        format!(
                             "POST {url} answered {s}{hint}; not retried{}{text}",
                             if text.is_empty() { "" } else { ": " }
-                        ))
-                        .with_kind(status_kind(s)),
-                    )
+                        ),
+                    ))
                 }
             }
         }
         Err(e) => classify(url, e),
-    }
-}
-
-fn status_kind(status: u16) -> &'static str {
-    match status {
-        400 => "HTTP 400",
-        401 => "HTTP 401",
-        403 => "HTTP 403",
-        404 => "HTTP 404",
-        413 => "HTTP 413",
-        429 => "HTTP 429",
-        502 => "HTTP 502",
-        503 => "HTTP 503",
-        504 => "HTTP 504",
-        500..=599 => "HTTP 5xx",
-        _ => "HTTP 4xx",
     }
 }
 
@@ -135,33 +119,39 @@ fn classify(url: &str, e: ureq::Error) -> Attempt {
     #[cfg(not(feature = "otlp-tls"))]
     let tls: Option<String> = None;
     if let Some(why) = tls {
-        return Attempt::Fail(
-            ExportError::new(format!("POST {url}: {why}; not retried")).with_kind("TLS"),
-        );
+        return Attempt::Fail(ExportError::new(
+            ExportErrorKind::Tls,
+            format!("POST {url}: {why}; not retried"),
+        ));
     }
-    let kind = match &e {
+    let kind: (ExportErrorKind, &str) = match &e {
         E::Io(_) | E::ConnectionFailed | E::HostNotFound | E::Protocol(_) | E::BodyStalled => {
             return Attempt::Retry {
                 after: None,
                 why: format!("POST {url}: {e}"),
-                kind: "connection",
+                kind: ExportErrorKind::Connection,
             };
         }
         E::Timeout(_) => {
             return Attempt::Retry {
                 after: None,
                 why: format!("POST {url}: {e}"),
-                kind: "timeout",
+                kind: ExportErrorKind::Timeout,
             };
         }
-        E::BadUri(_) => "invalid URL",
-        E::Http(_) => "invalid request: the URL or a header",
-        E::Tls(_) | E::TlsRequired => "TLS",
+        E::BadUri(_) => (ExportErrorKind::Configuration, "invalid URL"),
+        E::Http(_) => (
+            ExportErrorKind::Configuration,
+            "invalid request: the URL or a header",
+        ),
+        E::Tls(_) | E::TlsRequired => (ExportErrorKind::Tls, "TLS"),
         #[cfg(feature = "otlp-tls")]
-        E::Rustls(_) | E::Pem(_) => "TLS",
-        _ => "request",
+        E::Rustls(_) | E::Pem(_) => (ExportErrorKind::Tls, "TLS"),
+        _ => (ExportErrorKind::Other, "request"),
     };
-    Attempt::Fail(
-        ExportError::new(format!("POST {url}: {e}; not retried ({kind})")).with_kind(kind),
-    )
+    let (kind, what) = kind;
+    Attempt::Fail(ExportError::new(
+        kind,
+        format!("POST {url}: {e}; not retried ({what})"),
+    ))
 }

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{ExportError, Exporter, Resource};
-use crate::span::SpanRecord;
+use crate::span::{SpanBatch, SpanRecord};
 
 /// Keeps every exported span. Clones share the same storage, so keep one clone to read what
 /// the pipeline exported.
@@ -46,11 +46,12 @@ impl Exporter for InMemoryExporter {
         Some(Box::new(self.clone()))
     }
 
-    fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
+    fn export(&mut self, batch: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
+        let records = batch.to_records();
         self.spans
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(spans);
+            .extend(records);
         Ok(())
     }
 }

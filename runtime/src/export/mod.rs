@@ -16,12 +16,11 @@ pub(crate) mod tls;
 #[cfg(feature = "otlp")]
 mod zipkin;
 
-use std::fmt;
-
-use crate::span::{Resource, SpanBatch, SpanRecord};
+use crate::span::{Resource, SpanBatch};
 use crate::tracer::Processor;
 use std::time::Instant;
 
+pub use crate::error::{ExportError, ExportErrorKind, ExportFailure};
 pub use console::ConsoleExporter;
 pub(crate) use console::render_tree;
 #[cfg(feature = "otlp")]
@@ -39,37 +38,31 @@ pub use zipkin::ZipkinExporter;
 /// Calls are synchronous and never on an application thread; an exporter that needs an async
 /// runtime owns one. Nothing an exporter does is traced.
 ///
-/// The collector calls [`export_batch`](Exporter::export_batch), which hands over a borrowed
-/// view of its buffer. Its default builds owned [`SpanRecord`]s and calls
-/// [`export`](Exporter::export); an exporter that encodes spans as it reads them (OTLP does)
-/// implements `export_batch` itself and skips that copy.
+/// [`export`](Exporter::export) gets a borrowed view of the collector's buffer: an exporter
+/// that encodes spans as it reads them (OTLP, Zipkin) reads the batch in place; one that wants
+/// owned [`SpanRecord`](crate::SpanRecord)s calls [`SpanBatch::to_records`].
 ///
 /// ```
-/// use traceweave::{ExportError, Exporter, Resource, SpanRecord};
+/// use traceweave::{ExportError, Exporter, Resource, SpanBatch};
 ///
 /// #[derive(Debug, Default)]
-/// struct CountingExporter(usize);
+/// struct CountingExporter {
+///     spans: usize,
+///     errors: usize,
+/// }
 ///
 /// impl Exporter for CountingExporter {
-///     fn export(&mut self, spans: &[SpanRecord], _: &Resource) -> Result<(), ExportError> {
-///         self.0 += spans.len();
+///     fn export(&mut self, batch: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
+///         self.spans += batch.len();
+///         self.errors += batch.iter().filter(|s| s.status().is_error()).count();
 ///         Ok(())
 ///     }
 /// }
 /// ```
 pub trait Exporter: Send + 'static {
-    /// Delivers one batch of owned records. An error counts the batch as dropped.
-    fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError>;
-
-    /// Delivers one batch read in place; what the collector calls. An error counts the batch
-    /// as dropped.
-    fn export_batch(
-        &mut self,
-        batch: SpanBatch<'_>,
-        resource: &Resource,
-    ) -> Result<(), ExportError> {
-        self.export(&batch.to_records(), resource)
-    }
+    /// Delivers one batch, read in place. An error counts the batch as dropped; a
+    /// [transient](ExportError::is_transient) one is worth retrying by exporters that retry.
+    fn export(&mut self, batch: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError>;
 
     /// Delivers anything the exporter buffers itself.
     fn force_flush(&mut self) -> Result<(), ExportError> {
@@ -92,16 +85,8 @@ pub trait Exporter: Send + 'static {
 }
 
 impl<E: Exporter + ?Sized> Exporter for Box<E> {
-    fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
-        (**self).export(spans, resource)
-    }
-
-    fn export_batch(
-        &mut self,
-        batch: SpanBatch<'_>,
-        resource: &Resource,
-    ) -> Result<(), ExportError> {
-        (**self).export_batch(batch, resource)
+    fn export(&mut self, batch: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError> {
+        (**self).export(batch, resource)
     }
 
     fn force_flush(&mut self) -> Result<(), ExportError> {
@@ -114,69 +99,6 @@ impl<E: Exporter + ?Sized> Exporter for Box<E> {
 
     fn after_fork(&self) -> Option<Box<dyn Exporter>> {
         (**self).after_fork()
-    }
-}
-
-/// Why an export failed.
-#[derive(Debug)]
-pub struct ExportError {
-    message: String,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
-    kind: Option<String>,
-}
-
-impl ExportError {
-    /// An error with a message.
-    pub fn new(message: impl Into<String>) -> Self {
-        ExportError {
-            message: message.into(),
-            source: None,
-            kind: None,
-        }
-    }
-
-    /// The same error with a kind (`"HTTP 404"`, `"connection"`, `"TLS"`...): failures are
-    /// reported on stderr once per kind, then at most once a minute while they last, so an
-    /// exporter that gives kinds gets a new line when the trouble changes.
-    #[must_use]
-    pub fn with_kind(mut self, kind: impl Into<String>) -> Self {
-        self.kind = Some(kind.into());
-        self
-    }
-
-    /// The kind given with [`ExportError::with_kind`].
-    pub fn kind(&self) -> Option<&str> {
-        self.kind.as_deref()
-    }
-
-    /// An error caused by another error.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        ExportError {
-            message: message.into(),
-            source: Some(Box::new(source)),
-            kind: None,
-        }
-    }
-}
-
-impl fmt::Display for ExportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ExportError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -200,19 +122,23 @@ impl Exporters {
 
 /// Runs one exporter call; a panic is an error like any other.
 fn guarded(call: impl FnOnce() -> Result<(), ExportError>) -> Result<(), ExportError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call))
-        .unwrap_or_else(|_| Err(ExportError::new("the exporter panicked")))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|_| {
+        Err(ExportError::new(
+            ExportErrorKind::Panicked,
+            "the exporter panicked",
+        ))
+    })
 }
 
 impl Processor for Exporters {
-    fn export(&mut self, batch: SpanBatch<'_>) -> Result<(), String> {
+    fn export(&mut self, batch: SpanBatch<'_>) -> Result<(), ExportError> {
         let mut outcome = Ok(());
         for (i, e) in self.exporters.iter_mut().enumerate() {
-            let line = match guarded(|| e.export_batch(batch, &self.resource)) {
+            let line = match guarded(|| e.export(batch, &self.resource)) {
                 Ok(()) => self.failures.delivered(i),
                 Err(err) => {
                     let line = self.failures.failed(i, &err, batch.len(), Instant::now());
-                    outcome = Err(err.to_string());
+                    outcome = Err(err);
                     line
                 }
             };

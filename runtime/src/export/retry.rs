@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::ExportError;
+use super::{ExportError, ExportErrorKind};
 
 /// What one attempt gave.
 #[derive(Debug)]
@@ -15,7 +15,7 @@ pub(crate) enum Attempt {
         after: Option<Duration>,
         why: String,
         /// The failure's kind, for the report if the retries run out.
-        kind: &'static str,
+        kind: ExportErrorKind,
     },
     /// Never retried: the request cannot succeed as it is (HTTP 400, 401, 403, 404, 413, a bad
     /// URL, a TLS failure, an invalid header).
@@ -37,16 +37,15 @@ pub(crate) fn deliver(
         .checked_add(timeout)
         .unwrap_or_else(|| start + Duration::from_secs(365 * 86_400));
     let mut backoff = FIRST_BACKOFF;
-    let mut last: Option<(String, &'static str)> = None;
+    let mut last: Option<(String, ExportErrorKind)> = None;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(match last {
                 Some((why, kind)) => {
-                    ExportError::new(format!("{why}; retried until the export timeout"))
-                        .with_kind(kind)
+                    ExportError::new(kind, format!("{why}; retried until the export timeout"))
                 }
-                None => ExportError::new("export timed out").with_kind("timeout"),
+                None => ExportError::new(ExportErrorKind::Timeout, "export timed out"),
             });
         }
         match attempt(remaining) {
@@ -59,10 +58,10 @@ pub(crate) fn deliver(
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 if wait >= remaining {
-                    return Err(ExportError::new(format!(
-                        "{why}; giving up: the next try would be after the export timeout"
-                    ))
-                    .with_kind(kind));
+                    return Err(ExportError::new(
+                        kind,
+                        format!("{why}; giving up: the next try would be after the export timeout"),
+                    ));
                 }
                 std::thread::sleep(wait);
                 last = Some((why, kind));
@@ -75,11 +74,6 @@ pub(crate) fn deliver(
 fn jitter(backoff: Duration) -> Duration {
     let r = crate::id::random_u64() as f64 / u64::MAX as f64;
     backoff.mul_f64(0.5 + r / 2.0)
-}
-
-/// Whether an HTTP status is retryable per the OTLP spec.
-pub(crate) fn retryable_http(status: u16) -> bool {
-    matches!(status, 429 | 502 | 503 | 504)
 }
 
 /// Parses `Retry-After`: delay-seconds or an HTTP date (any of the three forms RFC 9110 lets
@@ -138,7 +132,7 @@ mod tests {
             Attempt::Retry {
                 after: None,
                 why: "503".into(),
-                kind: "HTTP 503",
+                kind: ExportErrorKind::HttpStatus(503),
             }
         });
         assert!(r.is_err());
@@ -146,7 +140,7 @@ mod tests {
         let mut n = 0;
         let r = deliver(Duration::from_secs(5), |_| {
             n += 1;
-            Attempt::Fail(ExportError::new("400"))
+            Attempt::Fail(ExportError::new(ExportErrorKind::HttpStatus(400), "400"))
         });
         assert!(r.is_err());
         assert_eq!(n, 1);
@@ -159,7 +153,7 @@ mod tests {
                     Attempt::Retry {
                         after: Some(Duration::ZERO),
                         why: "429".into(),
-                        kind: "HTTP 429",
+                        kind: ExportErrorKind::HttpStatus(429),
                     }
                 } else {
                     Attempt::Delivered
@@ -172,6 +166,5 @@ mod tests {
         assert!(started.elapsed() >= FIRST_BACKOFF * 2);
         // A timeout too large for the clock is no panic.
         assert!(deliver(Duration::MAX, |_| Attempt::Delivered).is_ok());
-        assert!(!retryable_http(400) && retryable_http(503) && retryable_http(429));
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::http;
 use super::retry::deliver;
-use super::{ExportError, Exporter, Resource};
+use super::{ExportError, ExportErrorKind, Exporter, Resource};
 use crate::span::{Array, SpanBatch, SpanKind, SpanRecord, SpanView, StatusRef, ValueRef};
 
 /// Sends spans to a Zipkin collector (default `http://localhost:9411/api/v2/spans`).
@@ -153,21 +153,14 @@ impl Exporter for ZipkinExporter {
         ))
     }
 
-    fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
-        self.export_batch(SpanBatch::from_records(spans), resource)
-    }
-
     /// Encodes straight from the collector's buffer: no owned records are built.
-    fn export_batch(
-        &mut self,
-        batch: SpanBatch<'_>,
-        resource: &Resource,
-    ) -> Result<(), ExportError> {
+    fn export(&mut self, batch: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError> {
         if batch.is_empty() {
             return Ok(());
         }
-        let body = serde_json::to_vec(&Self::encode_batch(batch, resource))
-            .map_err(|e| ExportError::with_source("could not encode Zipkin JSON", e))?;
+        let body = serde_json::to_vec(&Self::encode_batch(batch, resource)).map_err(|e| {
+            ExportError::with_source(ExportErrorKind::Encode, "could not encode Zipkin JSON", e)
+        })?;
         self.post(&body)
     }
 }

@@ -8,8 +8,8 @@ use crate::id::{SpanId, TraceFlags, TraceId};
 
 static EMPTY_TRACE_STATE: TraceState = TraceState::new();
 
-/// A batch of finished spans, as the collector hands it to [`Exporter::export_batch`](crate::Exporter::export_batch)
-/// (`crate::Exporter::export_batch`). It borrows the collector's buffer: read the spans through
+/// A batch of finished spans, as the collector hands it to
+/// [`Exporter::export`](crate::Exporter::export). It borrows the collector's buffer: read the spans through
 /// [`SpanView`]s, or turn them into owned [`SpanRecord`]s with [`to_records`](Self::to_records).
 ///
 /// ```
@@ -29,7 +29,7 @@ enum Spans<'a> {
 }
 
 impl<'a> SpanBatch<'a> {
-    /// A batch over owned records (to call a batch-reading exporter from records).
+    /// A batch over owned records (to call an exporter with records made elsewhere).
     pub fn from_records(records: &'a [SpanRecord]) -> Self {
         SpanBatch(Spans::Records(records))
     }
@@ -186,6 +186,13 @@ pub enum StatusRef<'a> {
     Ok,
     /// Failed, with this message (possibly empty).
     Error(&'a str),
+}
+
+impl StatusRef<'_> {
+    /// Whether the span failed.
+    pub fn is_error(&self) -> bool {
+        matches!(self, StatusRef::Error(_))
+    }
 }
 
 impl<'a> From<&'a Status> for StatusRef<'a> {

@@ -246,7 +246,7 @@ impl Collector {
         let counter = match outcome {
             Ok(()) => &counters.exported,
             Err(e) => {
-                *lock(&counters.last_error) = Some(e);
+                *lock(&counters.last_error) = Some((&e).into());
                 &counters.export_failed
             }
         };

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::Tracer;
 use super::pipeline::{Pipeline, lock};
+use crate::error::InitError;
 use crate::span::raw::RawSpan;
 
 /// Null: never initialised. `DISABLED`: disabled or shut down. Otherwise a pipeline kept in
@@ -122,11 +123,11 @@ pub(crate) fn is_global(pipeline: &Pipeline) -> bool {
 
 /// Installs `tracer` as the global tracer (`None`: tracing disabled). Fails if one is
 /// installed already.
-pub(crate) fn install_global(tracer: Option<Tracer>) -> Result<(), ()> {
+pub(crate) fn install_global(tracer: Option<Tracer>) -> Result<(), InitError> {
     restart_if_forked();
     let mut slot = lock(&GLOBAL_TRACER);
     if matches!(global_state(), GlobalState::Running(_)) {
-        return Err(());
+        return Err(InitError::AlreadyInitialised);
     }
     match tracer {
         Some(t) => {

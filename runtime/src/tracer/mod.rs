@@ -24,6 +24,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::context::{Context, ScopeHandle};
+use crate::error::{ExportError, ExportFailure};
 use crate::sampler::Sampler;
 use crate::span::raw::RawSpan;
 use crate::span::{Resource, SpanBatch, SpanLimits};
@@ -38,9 +39,8 @@ use pipeline::lock;
 /// What the collector hands batches to: the exporters, seen from the tracer. Calls are made
 /// on the collector thread only.
 pub(crate) trait Processor: Send + 'static {
-    /// Delivers one batch; whether every exporter accepted it.
-    /// Delivers one batch to every exporter; the error is the last failure's text.
-    fn export(&mut self, batch: SpanBatch<'_>) -> Result<(), String>;
+    /// Delivers one batch to every exporter; the error is the last exporter's failure.
+    fn export(&mut self, batch: SpanBatch<'_>) -> Result<(), ExportError>;
     /// Delivers what exporters buffer themselves.
     fn force_flush(&mut self);
     /// Releases the exporters; nothing follows.
@@ -134,7 +134,7 @@ pub struct SpanStats {
     pub queued: u64,
     /// The last export failure (what, where, why), if any export has failed. Failures are
     /// also printed on stderr: the first of each kind at once, then at most one line a minute.
-    pub last_export_error: Option<String>,
+    pub last_export_error: Option<ExportFailure>,
     /// How many times an application thread woke the collector (each one an `unpark`, a
     /// system call on that thread). Steady traffic costs none: the collector polls while spans
     /// flow and producers wake it only when it parked after a quiet spell or their queue is

@@ -53,7 +53,7 @@ pub(crate) struct Counters {
     pub(crate) stopped: AtomicBool,
     /// The last export failure's text (written by the collector when an export fails, read by
     /// `stats()`; never touched on an application thread's span path).
-    pub(crate) last_error: Mutex<Option<String>>,
+    pub(crate) last_error: Mutex<Option<crate::error::ExportFailure>>,
 }
 
 impl Pipeline {

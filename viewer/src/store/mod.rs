@@ -29,34 +29,20 @@ pub use map::{MapEdge, MapNode, ServiceMap};
 pub use search::{Query, ServiceOperations, TraceSummary};
 
 /// Why the store failed; `Display` says what to do where it can.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite refused (a full disk, a corrupt file).
-    Sqlite(rusqlite::Error),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
     /// The `--db` file holds something else.
+    #[error("{0}")]
     OtherLayout(String),
     /// Another process keeps its spans in the `--db` file.
+    #[error("{0}")]
     Locked(String),
     /// The lock file could not be made.
+    #[error(transparent)]
     Io(std::io::Error),
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Sqlite(e) => write!(f, "{e}"),
-            StoreError::OtherLayout(why) | StoreError::Locked(why) => f.write_str(why),
-            StoreError::Io(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Sqlite(e)
-    }
 }
 
 /// How much the store keeps: the oldest traces go first when any bound is passed, checked on

@@ -13,8 +13,8 @@ use super::encode;
 use crate::export::retry::{Attempt, deliver};
 use crate::export::tls::connect::TonicTls;
 use crate::export::tls::{TlsSettings, tls_failure};
-use crate::export::{ExportError, Exporter, Resource};
-use crate::span::{SpanBatch, SpanRecord};
+use crate::export::{ExportError, ExportErrorKind, Exporter, Resource};
+use crate::span::SpanBatch;
 
 struct Job {
     request: ExportTraceServiceRequest,
@@ -160,7 +160,13 @@ impl OtlpGrpcExporter {
             let worker = std::thread::Builder::new()
                 .name("traceweave-otlp-grpc".into())
                 .spawn(move || run(conn, rx))
-                .map_err(|e| ExportError::with_source("could not start the gRPC exporter", e))?;
+                .map_err(|e| {
+                    ExportError::with_source(
+                        ExportErrorKind::Other,
+                        "could not start the gRPC exporter",
+                        e,
+                    )
+                })?;
             self.jobs = Some(tx);
             self.worker = Some(worker);
         }
@@ -168,17 +174,8 @@ impl OtlpGrpcExporter {
     }
 }
 
-fn grpc_kind(code: Code) -> &'static str {
-    match code {
-        Code::Unavailable => "gRPC UNAVAILABLE",
-        Code::DeadlineExceeded => "gRPC DEADLINE_EXCEEDED",
-        Code::Unauthenticated => "gRPC UNAUTHENTICATED",
-        Code::PermissionDenied => "gRPC PERMISSION_DENIED",
-        Code::Unimplemented => "gRPC UNIMPLEMENTED",
-        Code::ResourceExhausted => "gRPC RESOURCE_EXHAUSTED",
-        Code::InvalidArgument => "gRPC INVALID_ARGUMENT",
-        _ => "gRPC error",
-    }
+fn grpc_kind(code: Code) -> ExportErrorKind {
+    ExportErrorKind::GrpcStatus(code as i32)
 }
 
 /// The endpoint to dial and, for `https`, the connector that does TLS with traceweave's own
@@ -188,9 +185,13 @@ fn channel(
     endpoint: &str,
     https: bool,
     tls: &TlsSettings,
-) -> Result<(tonic::transport::Endpoint, Option<TonicTls>), (String, &'static str)> {
-    let invalid =
-        |e: &dyn std::fmt::Display| (format!("invalid endpoint {endpoint:?}: {e}"), "invalid URL");
+) -> Result<(tonic::transport::Endpoint, Option<TonicTls>), (String, ExportErrorKind)> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        (
+            format!("invalid endpoint {endpoint:?}: {e}"),
+            ExportErrorKind::Configuration,
+        )
+    };
     let uri: http::Uri = endpoint.parse().map_err(|e| invalid(&e))?;
     if !https {
         return tonic::transport::Endpoint::from_shared(endpoint.to_owned())
@@ -200,7 +201,7 @@ fn channel(
     let config = tls.client_config(&[b"h2"]).map_err(|problem| {
         (
             format!("{problem}; the TLS settings cannot work, nothing is sent"),
-            "TLS configuration",
+            ExportErrorKind::Tls,
         )
     })?;
     let host = uri.host().ok_or_else(|| invalid(&"no host"))?;
@@ -232,6 +233,7 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
         Err(e) => {
             for job in jobs {
                 let _ = job.reply.send(Attempt::Fail(ExportError::with_source(
+                    ExportErrorKind::Other,
                     "the gRPC exporter could not start its runtime",
                     std::io::Error::other(e.to_string()),
                 )));
@@ -253,9 +255,10 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
         let channel = match &channel {
             Ok(c) => c.clone(),
             Err((why, kind)) => {
-                let _ = job.reply.send(Attempt::Fail(
-                    ExportError::new(format!("gRPC export to {endpoint}: {why}")).with_kind(*kind),
-                ));
+                let _ = job.reply.send(Attempt::Fail(ExportError::new(
+                    *kind,
+                    format!("gRPC export to {endpoint}: {why}"),
+                )));
                 continue;
             }
         };
@@ -282,25 +285,23 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
         };
         let attempt = match (result, tls_failed) {
             (Ok(Ok(_)), _) => Attempt::Delivered,
-            (Ok(Err(_)), Some(why)) => Attempt::Fail(
-                ExportError::new(format!("gRPC export to {endpoint}: {why}; not retried"))
-                    .with_kind("TLS"),
-            ),
+            (Ok(Err(_)), Some(why)) => Attempt::Fail(ExportError::new(
+                ExportErrorKind::Tls,
+                format!("gRPC export to {endpoint}: {why}; not retried"),
+            )),
             (Ok(Err(status)), None) if retryable(&status) => Attempt::Retry {
                 after: None,
                 why: format!("gRPC export to {endpoint}: {status}"),
                 kind: grpc_kind(status.code()),
             },
-            (Ok(Err(status)), None) => Attempt::Fail(
-                ExportError::new(format!(
-                    "gRPC export to {endpoint} refused (not retried): {status}"
-                ))
-                .with_kind(grpc_kind(status.code())),
-            ),
+            (Ok(Err(status)), None) => Attempt::Fail(ExportError::new(
+                grpc_kind(status.code()),
+                format!("gRPC export to {endpoint} refused (not retried): {status}"),
+            )),
             (Err(_), _) => Attempt::Retry {
                 after: None,
                 why: format!("gRPC export to {endpoint}: no answer in time"),
-                kind: "timeout",
+                kind: ExportErrorKind::Timeout,
             },
         };
         let _ = job.reply.send(attempt);
@@ -308,10 +309,6 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
 }
 
 impl Exporter for OtlpGrpcExporter {
-    fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
-        self.export_batch(SpanBatch::from_records(spans), resource)
-    }
-
     fn after_fork(&self) -> Option<Box<dyn Exporter>> {
         // The worker thread and its connection stayed in the parent; the copy starts its own.
         Some(Box::new(OtlpGrpcExporter {
@@ -322,11 +319,7 @@ impl Exporter for OtlpGrpcExporter {
         }))
     }
 
-    fn export_batch(
-        &mut self,
-        spans: SpanBatch<'_>,
-        resource: &Resource,
-    ) -> Result<(), ExportError> {
+    fn export(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError> {
         if spans.is_empty() {
             return Ok(());
         }
@@ -341,14 +334,17 @@ impl Exporter for OtlpGrpcExporter {
                 reply,
             };
             if jobs.send(job).is_err() {
-                return Attempt::Fail(ExportError::new("the gRPC exporter's thread is gone"));
+                return Attempt::Fail(ExportError::new(
+                    ExportErrorKind::Other,
+                    "the gRPC exporter's thread is gone",
+                ));
             }
             answer
                 .recv_timeout(remaining + Duration::from_millis(100))
                 .unwrap_or(Attempt::Retry {
                     after: None,
                     why: "no answer in time".into(),
-                    kind: "timeout",
+                    kind: ExportErrorKind::Timeout,
                 })
         })
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::http;
 use super::retry::deliver;
 use super::tls::TlsSettings;
-use super::{ExportError, Exporter, Resource};
+use super::{ExportError, ExportErrorKind, Exporter, Resource};
 use crate::span::{SpanBatch, SpanRecord};
 
 /// How OTLP is carried.
@@ -154,10 +154,6 @@ pub(crate) fn traces_url(endpoint: &str) -> String {
 }
 
 impl Exporter for OtlpExporter {
-    fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
-        self.export_batch(SpanBatch::from_records(spans), resource)
-    }
-
     fn after_fork(&self) -> Option<Box<dyn Exporter>> {
         Some(Box::new(OtlpExporter {
             url: self.url.clone(),
@@ -172,11 +168,7 @@ impl Exporter for OtlpExporter {
         }))
     }
 
-    fn export_batch(
-        &mut self,
-        spans: SpanBatch<'_>,
-        resource: &Resource,
-    ) -> Result<(), ExportError> {
+    fn export(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError> {
         if spans.is_empty() {
             return Ok(());
         }
@@ -186,11 +178,13 @@ impl Exporter for OtlpExporter {
                 .get(..8)
                 .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
         {
-            return Err(ExportError::new(format!(
-                "POST {}: {problem}; the TLS settings cannot work, nothing is sent",
-                self.url
-            ))
-            .with_kind("TLS configuration"));
+            return Err(ExportError::new(
+                ExportErrorKind::Tls,
+                format!(
+                    "POST {}: {problem}; the TLS settings cannot work, nothing is sent",
+                    self.url
+                ),
+            ));
         }
         let gzip = self.gzip;
         let encoded = self.encode_batch(spans, resource);

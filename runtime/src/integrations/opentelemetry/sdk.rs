@@ -10,7 +10,7 @@ use ::opentelemetry as otel;
 use ::opentelemetry_sdk as sdk;
 use sdk::trace::SpanExporter;
 
-use crate::export::{ExportError, Exporter};
+use crate::export::{ExportError, ExportErrorKind, Exporter};
 use crate::span::Resource;
 use crate::span::{
     Array, KeyValue, SpanBatch, SpanKind, SpanRecord, SpanView, StatusRef, Value, ValueRef,
@@ -50,7 +50,9 @@ impl<E: SpanExporter + 'static> SdkExporter<E> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| ExportError::with_source("could not start a runtime", e))?;
+                .map_err(|e| {
+                    ExportError::with_source(ExportErrorKind::Other, "could not start a runtime", e)
+                })?;
             self.runtime = Some(rt);
         }
         Ok(self.runtime.as_ref().expect("set above"))
@@ -196,20 +198,16 @@ pub fn span_data_of(s: SpanView<'_>) -> sdk::trace::SpanData {
 }
 
 fn sdk_error(e: sdk::error::OTelSdkError) -> ExportError {
-    ExportError::new(format!("the OpenTelemetry exporter failed: {e}"))
+    let kind = match e {
+        sdk::error::OTelSdkError::Timeout(_) => ExportErrorKind::Timeout,
+        _ => ExportErrorKind::Other,
+    };
+    ExportError::new(kind, format!("the OpenTelemetry exporter failed: {e}"))
 }
 
 impl<E: SpanExporter + 'static> Exporter for SdkExporter<E> {
-    fn export(&mut self, spans: &[SpanRecord], resource: &Resource) -> Result<(), ExportError> {
-        self.export_batch(SpanBatch::from_records(spans), resource)
-    }
-
     /// Builds the SDK's `SpanData` straight from the collector's buffer.
-    fn export_batch(
-        &mut self,
-        spans: SpanBatch<'_>,
-        resource: &Resource,
-    ) -> Result<(), ExportError> {
+    fn export(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError> {
         if self.resource.as_ref() != Some(resource) {
             let r = sdk::Resource::builder_empty()
                 .with_attributes(attributes(resource.attributes()))
