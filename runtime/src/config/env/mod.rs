@@ -6,8 +6,12 @@ use crate::sampler::{AlwaysOff, AlwaysOn, ParentBased, RateLimiting, Sampler, Tr
 use crate::span::{KeyValue, SpanLimits};
 use crate::tracer::BatchConfig;
 
+mod var;
+
+use var::{Count, Millis, Positive, Rate, Ratio, Vars};
+
 /// The longest delay or timeout the environment may set: one hour.
-const MAX_MILLIS: usize = 3_600_000;
+const MAX_DELAY: Millis = Millis(Duration::from_secs(3600));
 /// The largest attribute, event or link count limit the environment may set.
 const MAX_COUNT_LIMIT: u32 = 1 << 16;
 /// The largest value length limit the environment may set (characters).
@@ -111,40 +115,33 @@ impl Default for EnvConfig {
 impl EnvConfig {
     pub(super) fn read(get: impl Fn(&str) -> Option<String>) -> Self {
         let mut c = EnvConfig::default();
-        let get = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let mut vars = Vars::new(&get);
+        c.read_vars(&mut vars);
+        c.warnings = vars.warnings;
+        c
+    }
 
-        if let Some(v) = get("OTEL_SDK_DISABLED") {
-            match v.to_ascii_lowercase().as_str() {
-                "true" => c.disabled = Some(true),
-                "false" => c.disabled = Some(false),
-                _ => c.warnings.push(format!(
-                    "OTEL_SDK_DISABLED={v:?} is not `true` or `false`; using false"
-                )),
-            }
-        }
-        c.service_name = get("OTEL_SERVICE_NAME");
-        if let Some(v) = get("OTEL_RESOURCE_ATTRIBUTES") {
+    fn read_vars(&mut self, vars: &mut Vars<'_>) {
+        let c = self;
+        c.disabled = vars.var::<bool>("OTEL_SDK_DISABLED", false);
+        c.service_name = vars.text("OTEL_SERVICE_NAME");
+        if let Some(v) = vars.text("OTEL_RESOURCE_ATTRIBUTES") {
             for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
                 match pair.split_once('=') {
                     Some((k, val)) if !k.trim().is_empty() => c.resource.push(KeyValue::new(
                         crate::propagation::percent::decode(k.trim()),
                         crate::propagation::percent::decode(val.trim()),
                     )),
-                    _ => c.warnings.push(format!(
+                    _ => vars.warn(format!(
                         "OTEL_RESOURCE_ATTRIBUTES member {pair:?} is not key=value; ignoring it"
                     )),
                 }
             }
         }
-        let arg = get("OTEL_TRACES_SAMPLER_ARG");
-        if let Some(v) = get("OTEL_TRACES_SAMPLER") {
-            c.sampler = c.parse_sampler(&v, arg.as_deref());
+        if let Some(v) = vars.text("OTEL_TRACES_SAMPLER") {
+            c.sampler = Self::parse_sampler(vars, &v);
         }
-        if let Some(v) = get("OTEL_TRACES_EXPORTER") {
+        if let Some(v) = vars.text("OTEL_TRACES_EXPORTER") {
             let mut list = Vec::new();
             for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 let available = cfg!(feature = "otlp");
@@ -154,11 +151,11 @@ impl EnvConfig {
                     "otlp" if available => list.push(ExporterChoice::Otlp),
                     "zipkin" if available => list.push(ExporterChoice::Zipkin),
                     "file" if available => list.push(ExporterChoice::File),
-                    "otlp" | "zipkin" | "file" => c.warnings.push(format!(
+                    "otlp" | "zipkin" | "file" => vars.warn(format!(
                         "OTEL_TRACES_EXPORTER names {name:?}, but traceweave was built without \
                          its `otlp` feature; using console instead"
                     )),
-                    other => c.warnings.push(format!(
+                    other => vars.warn(format!(
                         "OTEL_TRACES_EXPORTER names {other:?}, which traceweave does not have \
                          (it has: otlp, zipkin, file, console, none); using console instead"
                     )),
@@ -169,148 +166,120 @@ impl EnvConfig {
             }
             c.exporters = list;
         }
-        if let Some(v) = get("OTEL_PROPAGATORS") {
+        if let Some(v) = vars.text("OTEL_PROPAGATORS") {
             let mut names = Vec::new();
             for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                 match crate::propagation::by_name(name) {
                     Ok(_) if name == "none" => {}
                     Ok(_) => names.push(name.to_owned()),
-                    Err(e) => c
-                        .warnings
-                        .push(format!("OTEL_PROPAGATORS: {e}; ignoring it")),
+                    Err(e) => vars.warn(format!("OTEL_PROPAGATORS: {e}; ignoring it")),
                 }
             }
             c.propagators = Some(names);
         }
-        c.read_otlp(&get);
+        c.read_otlp(vars);
         // An OTLP endpoint and no exporter named: the user wants OTLP, not the console tree
         // (the spec's default exporter is `otlp`; ours is the console so that a first run with
         // nothing set shows its spans).
-        let endpoint_set = get("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
-            || get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
-        if get("OTEL_TRACES_EXPORTER").is_none() && endpoint_set && cfg!(feature = "otlp") {
+        let endpoint_set = vars.text("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+            || vars.text("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
+        if vars.text("OTEL_TRACES_EXPORTER").is_none() && endpoint_set && cfg!(feature = "otlp") {
             c.exporters = vec![ExporterChoice::Otlp];
         }
-        if let Some(v) = get("OTEL_EXPORTER_ZIPKIN_ENDPOINT") {
+        if let Some(v) = vars.text("OTEL_EXPORTER_ZIPKIN_ENDPOINT") {
             c.zipkin_url = v;
         }
-        if let Some(ms) = c.parse_number(&get, "OTEL_EXPORTER_ZIPKIN_TIMEOUT", 10_000) {
-            c.zipkin_timeout = Duration::from_millis(ms as u64);
+        if let Some(Millis(timeout)) = vars.var("OTEL_EXPORTER_ZIPKIN_TIMEOUT", 10_000) {
+            c.zipkin_timeout = timeout;
         }
-        if let Some(v) = get("TRACEWEAVE_EXPORTER_FILE_PATH") {
+        if let Some(v) = vars.text("TRACEWEAVE_EXPORTER_FILE_PATH") {
             c.file_path = v;
         }
-        c.max_queue_size = c.parse_number_at_most(
-            &get,
+        let size = |p: Positive| p.0.to_string();
+        let millis = |m: Millis| m.0.as_millis().to_string();
+        c.max_queue_size = (vars.var_at_most(
             "OTEL_BSP_MAX_QUEUE_SIZE",
             BatchConfig::DEFAULT_MAX_QUEUE_SIZE,
-            BatchConfig::MAX_QUEUE_SIZE,
-        );
-        c.max_export_batch_size = c.parse_number_at_most(
-            &get,
+            Positive(BatchConfig::MAX_QUEUE_SIZE),
+            size,
+        ))
+        .map(|p| p.0);
+        c.max_export_batch_size = (vars.var_at_most(
             "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
             512,
-            BatchConfig::MAX_EXPORT_BATCH_SIZE,
-        );
-        c.schedule_delay = c
-            .parse_number_at_most(&get, "OTEL_BSP_SCHEDULE_DELAY", 5000, MAX_MILLIS)
-            .map(|ms| Duration::from_millis(ms as u64));
-        c.export_timeout = c
-            .parse_number_at_most(&get, "OTEL_BSP_EXPORT_TIMEOUT", 30000, MAX_MILLIS)
-            .map(|ms| Duration::from_millis(ms as u64));
-        c.read_limits(&get);
-        c
+            Positive(BatchConfig::MAX_EXPORT_BATCH_SIZE),
+            size,
+        ))
+        .map(|p| p.0);
+        c.schedule_delay =
+            (vars.var_at_most("OTEL_BSP_SCHEDULE_DELAY", 5000, MAX_DELAY, millis)).map(|m| m.0);
+        c.export_timeout =
+            (vars.var_at_most("OTEL_BSP_EXPORT_TIMEOUT", 30000, MAX_DELAY, millis)).map(|m| m.0);
+        c.read_limits(vars);
     }
 
     /// The span limits: the span-specific variables win over the general ones.
-    fn read_limits(&mut self, get: &impl Fn(&str) -> Option<String>) {
+    fn read_limits(&mut self, vars: &mut Vars<'_>) {
         let d = SpanLimits::DEFAULT;
-        let general_count = self.parse_limit(get, "OTEL_ATTRIBUTE_COUNT_LIMIT", MAX_COUNT_LIMIT);
-        let general_length =
-            self.parse_limit(get, "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", MAX_LENGTH_LIMIT);
-        let count = |c: &mut Self, key: &str, default: u32| {
-            c.parse_limit(get, key, MAX_COUNT_LIMIT)
+        // A limit: 0 is allowed (keep none), larger than its maximum is clamped.
+        let mut limit = |name: &str, max: u32| {
+            let max = Count(u64::from(max));
+            (vars.var_at_most(name, "the default", max, |c| c.0.to_string()))
+                .map(|c| u32::try_from(c.0).unwrap_or(u32::MAX))
+        };
+        let general_count = limit("OTEL_ATTRIBUTE_COUNT_LIMIT", MAX_COUNT_LIMIT);
+        let general_length = limit("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", MAX_LENGTH_LIMIT);
+        let mut count = |name: &str, default: u32| {
+            limit(name, MAX_COUNT_LIMIT)
                 .or(general_count)
                 .unwrap_or(default)
         };
+        let attribute_count = count("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", d.attribute_count);
+        let attributes_per_event =
+            count("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", d.attributes_per_event);
+        let attributes_per_link = count("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", d.attributes_per_link);
         self.span_limits = SpanLimits {
-            attribute_count: count(self, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", d.attribute_count),
-            event_count: self
-                .parse_limit(get, "OTEL_SPAN_EVENT_COUNT_LIMIT", MAX_COUNT_LIMIT)
+            attribute_count,
+            event_count: (limit("OTEL_SPAN_EVENT_COUNT_LIMIT", MAX_COUNT_LIMIT))
                 .unwrap_or(d.event_count),
-            link_count: self
-                .parse_limit(get, "OTEL_SPAN_LINK_COUNT_LIMIT", MAX_COUNT_LIMIT)
+            link_count: (limit("OTEL_SPAN_LINK_COUNT_LIMIT", MAX_COUNT_LIMIT))
                 .unwrap_or(d.link_count),
-            attributes_per_event: count(
-                self,
-                "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
-                d.attributes_per_event,
-            ),
-            attributes_per_link: count(
-                self,
-                "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
-                d.attributes_per_link,
-            ),
-            attribute_value_length: self
-                .parse_limit(
-                    get,
-                    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
-                    MAX_LENGTH_LIMIT,
-                )
-                .or(general_length)
-                .or(d.attribute_value_length),
+            attributes_per_event,
+            attributes_per_link,
+            attribute_value_length: (limit(
+                "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                MAX_LENGTH_LIMIT,
+            ))
+            .or(general_length)
+            .or(d.attribute_value_length),
         };
     }
 
-    /// A limit: a non-negative integer (0 is allowed: keep none), clamped to `max`.
-    fn parse_limit(
-        &mut self,
-        get: &impl Fn(&str) -> Option<String>,
-        key: &str,
-        max: u32,
-    ) -> Option<u32> {
-        let v = get(key)?;
-        match v.parse::<u64>() {
-            Ok(n) if n > u64::from(max) => {
-                self.warnings
-                    .push(format!("{key}={n} is larger than the maximum; using {max}"));
-                Some(max)
-            }
-            Ok(n) => Some(n as u32),
-            Err(_) => {
-                self.warnings.push(format!(
-                    "{key}={v:?} is not a non-negative integer; using the default"
-                ));
-                None
-            }
-        }
-    }
-
-    fn read_otlp(&mut self, get: &impl Fn(&str) -> Option<String>) {
+    fn read_otlp(&mut self, vars: &mut Vars<'_>) {
         // The signal-specific variable wins over the general one.
-        let pick = |name: &str| {
+        let pick = |vars: &Vars<'_>, name: &str| {
             let specific = format!("OTEL_EXPORTER_OTLP_TRACES_{name}");
-            get(&specific).map(|v| (specific, v)).or_else(|| {
+            vars.text(&specific).map(|v| (specific, v)).or_else(|| {
                 let general = format!("OTEL_EXPORTER_OTLP_{name}");
-                get(&general).map(|v| (general, v))
+                vars.text(&general).map(|v| (general, v))
             })
         };
         let mut endpoint_var = None;
-        if let Some(v) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+        if let Some(v) = vars.text("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
             self.otlp.url = v.clone();
             self.otlp.grpc_endpoint = v;
             endpoint_var = Some("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
-        } else if let Some(v) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        } else if let Some(v) = vars.text("OTEL_EXPORTER_OTLP_ENDPOINT") {
             self.otlp.url = format!("{}/v1/traces", v.trim_end_matches('/'));
             self.otlp.grpc_endpoint = v;
             endpoint_var = Some("OTEL_EXPORTER_OTLP_ENDPOINT");
         }
-        if let Some((var, v)) = pick("PROTOCOL") {
+        if let Some((var, v)) = pick(vars, "PROTOCOL") {
             match v.as_str() {
                 "http/protobuf" => self.otlp.json = false,
                 "http/json" => self.otlp.json = true,
                 "grpc" if cfg!(feature = "otlp-grpc") => self.otlp.grpc = true,
-                other => self.warnings.push(format!(
+                other => vars.warn(format!(
                     "{var}={other:?} is not available (this build speaks http/protobuf, \
                      http/json{}); using http/protobuf",
                     if cfg!(feature = "otlp-grpc") {
@@ -322,14 +291,14 @@ impl EnvConfig {
             }
         }
         // Header values carry credentials: no message below prints one, only header names.
-        if let Some((var, v)) = pick("HEADERS") {
+        if let Some((var, v)) = pick(vars, "HEADERS") {
             for (i, pair) in v.split(',').filter(|p| !p.trim().is_empty()).enumerate() {
                 match pair.split_once('=') {
                     Some((k, val)) if !k.trim().is_empty() => {
                         let key = crate::propagation::percent::decode(k.trim());
                         let value = crate::propagation::percent::decode(val.trim());
                         if !crate::propagation::is_token(&key) {
-                            self.warnings.push(format!(
+                            vars.warn(format!(
                                 "{var}: member {} has a name that is not a valid header name; \
                                  it is not sent",
                                 i + 1
@@ -338,7 +307,7 @@ impl EnvConfig {
                             .bytes()
                             .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
                         {
-                            self.warnings.push(format!(
+                            vars.warn(format!(
                                 "{var}: the value of header {key:?} is not valid header text \
                                  after percent-decoding (control characters or non-ASCII); it \
                                  is not sent"
@@ -347,50 +316,39 @@ impl EnvConfig {
                             self.otlp.headers.push((key, value));
                         }
                     }
-                    _ => self.warnings.push(format!(
+                    _ => vars.warn(format!(
                         "{var}: member {} is not key=value; ignoring it",
                         i + 1
                     )),
                 }
             }
         }
-        if let Some((var, v)) = pick("TIMEOUT") {
-            match v.parse::<u64>() {
-                Ok(ms) if ms > 0 => self.otlp.timeout = Duration::from_millis(ms),
-                _ => self.warnings.push(format!(
-                    "{var}={v:?} is not a positive number of milliseconds; using 10000"
-                )),
-            }
+        if let Some((var, _)) = pick(vars, "TIMEOUT")
+            && let Some(Millis(timeout)) = vars.var(&var, 10_000)
+        {
+            self.otlp.timeout = timeout;
         }
-        self.otlp.certificate = pick("CERTIFICATE");
-        self.otlp.client_certificate = pick("CLIENT_CERTIFICATE");
-        self.otlp.client_key = pick("CLIENT_KEY");
-        if let Some((var, v)) = pick("INSECURE") {
-            match v.trim().to_ascii_lowercase().as_str() {
-                "true" => self.otlp.insecure = true,
-                "false" => self.otlp.insecure = false,
-                _ => self
-                    .warnings
-                    .push(format!("{var}={v:?} is not true or false; using false")),
-            }
+        self.otlp.certificate = pick(vars, "CERTIFICATE");
+        self.otlp.client_certificate = pick(vars, "CLIENT_CERTIFICATE");
+        self.otlp.client_key = pick(vars, "CLIENT_KEY");
+        if let Some((var, _)) = pick(vars, "INSECURE") {
+            self.otlp.insecure = vars.var::<bool>(&var, false).unwrap_or(false);
         }
         if let Some(var) = endpoint_var {
-            self.check_otlp_endpoint(var);
+            self.check_otlp_endpoint(vars, var);
         }
-        if let Some((var, v)) = pick("COMPRESSION") {
+        if let Some((var, v)) = pick(vars, "COMPRESSION") {
             match v.as_str() {
                 "gzip" => self.otlp.gzip = true,
                 "none" => self.otlp.gzip = false,
-                other => self
-                    .warnings
-                    .push(format!("{var}={other:?} is not gzip or none; using none")),
+                other => vars.warn(format!("{var}={other:?} is not gzip or none; using none")),
             }
         }
     }
 
     /// One line per endpoint problem that would lose every span, said at `init` rather than
     /// discovered in the collector's silence.
-    fn check_otlp_endpoint(&mut self, var: &str) {
+    fn check_otlp_endpoint(&self, vars: &mut Vars<'_>, var: &str) {
         let endpoint = if self.otlp.grpc {
             self.otlp.grpc_endpoint.clone()
         } else {
@@ -405,7 +363,7 @@ impl EnvConfig {
                 endpoint.as_str(),
             ),
             None => {
-                self.warnings.push(format!(
+                vars.warn(format!(
                     "{var}={shown:?} has no scheme; write http://host:port or \
                      https://host:port (spans will not be delivered)"
                 ));
@@ -422,19 +380,19 @@ impl EnvConfig {
         .map(|(v, _)| v.as_str())
         .collect();
         if scheme.eq_ignore_ascii_case("http") && !tls_vars.is_empty() {
-            self.warnings.push(format!(
+            vars.warn(format!(
                 "{} set, but {var}={shown:?} is plaintext http; the TLS settings are unused",
                 tls_vars.join(" and ")
             ));
         }
         match scheme.to_ascii_lowercase().as_str() {
             "http" => {}
-            "https" if !cfg!(feature = "otlp-tls") => self.warnings.push(format!(
+            "https" if !cfg!(feature = "otlp-tls") => vars.warn(format!(
                 "{var}={shown:?} needs TLS, and traceweave was built without its `otlp-tls` \
                  feature (on by default); spans will not be delivered"
             )),
             "https" => {}
-            other => self.warnings.push(format!(
+            other => vars.warn(format!(
                 "{var}={shown:?} has the scheme {other:?}; OTLP needs http:// or https:// \
                  (spans will not be delivered)"
             )),
@@ -445,11 +403,11 @@ impl EnvConfig {
             .filter(|(_, p)| !p.contains(']'))
             .and_then(|(_, p)| p.parse::<u16>().ok());
         match (self.otlp.grpc, port) {
-            (true, Some(4318)) => self.warnings.push(format!(
+            (true, Some(4318)) => vars.warn(format!(
                 "{var}={shown:?}: the protocol is grpc, but 4318 is the OTLP/HTTP port \
                  (gRPC receivers listen on 4317)"
             )),
-            (false, Some(4317)) => self.warnings.push(format!(
+            (false, Some(4317)) => vars.warn(format!(
                 "{var}={shown:?}: the protocol is http, but 4317 is the OTLP/gRPC port \
                  (HTTP receivers listen on 4318; or set OTEL_EXPORTER_OTLP_PROTOCOL=grpc)"
             )),
@@ -457,81 +415,23 @@ impl EnvConfig {
         }
     }
 
-    fn parse_number(
-        &mut self,
-        get: &impl Fn(&str) -> Option<String>,
-        key: &str,
-        default: usize,
-    ) -> Option<usize> {
-        let v = get(key)?;
-        match v.parse::<usize>() {
-            Ok(n) if n > 0 => Some(n),
-            _ => {
-                self.warnings.push(format!(
-                    "{key}={v:?} is not a positive integer; using {default}"
-                ));
-                None
-            }
-        }
-    }
-
-    /// A positive integer no larger than `max`: a larger one warns and gives `max` (a typo
-    /// such as `1e9` slots must not abort the process on allocation).
-    fn parse_number_at_most(
-        &mut self,
-        get: &impl Fn(&str) -> Option<String>,
-        key: &str,
-        default: usize,
-        max: usize,
-    ) -> Option<usize> {
-        let n = self.parse_number(get, key, default)?;
-        if n > max {
-            self.warnings
-                .push(format!("{key}={n} is larger than the maximum; using {max}"));
-            return Some(max);
-        }
-        Some(n)
-    }
-
-    fn parse_sampler(&mut self, name: &str, arg: Option<&str>) -> Option<Box<dyn Sampler>> {
-        let ratio = |c: &mut EnvConfig| -> f64 {
-            match arg.map(|a| (a, a.parse::<f64>())) {
-                None => 1.0,
-                Some((_, Ok(r))) if (0.0..=1.0).contains(&r) => r,
-                Some((a, _)) => {
-                    c.warnings.push(format!(
-                        "OTEL_TRACES_SAMPLER_ARG={a:?} is not a ratio between 0 and 1; using 1.0"
-                    ));
-                    1.0
-                }
-            }
-        };
-        let rate = |c: &mut EnvConfig| -> f64 {
-            match arg.map(|a| (a, a.parse::<f64>())) {
-                None => 100.0,
-                Some((_, Ok(r))) if r >= 0.0 && r.is_finite() => r,
-                Some((a, _)) => {
-                    c.warnings.push(format!(
-                        "OTEL_TRACES_SAMPLER_ARG={a:?} is not a rate of traces per second; \
-                         using 100"
-                    ));
-                    100.0
-                }
-            }
-        };
+    fn parse_sampler(vars: &mut Vars<'_>, name: &str) -> Option<Box<dyn Sampler>> {
+        const ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+        let ratio = |vars: &mut Vars<'_>| vars.var(ARG, "1.0").map_or(1.0, |Ratio(r)| r);
+        let rate = |vars: &mut Vars<'_>| vars.var(ARG, 100).map_or(100.0, |Rate(r)| r);
         let s: Box<dyn Sampler> = match name {
             "always_on" => Box::new(AlwaysOn),
             "always_off" => Box::new(AlwaysOff),
-            "traceidratio" => Box::new(TraceIdRatio::new(ratio(self))),
+            "traceidratio" => Box::new(TraceIdRatio::new(ratio(vars))),
             "parentbased_always_on" => Box::new(ParentBased::new(AlwaysOn)),
             "parentbased_always_off" => Box::new(ParentBased::new(AlwaysOff)),
             "parentbased_traceidratio" => {
-                Box::new(ParentBased::new(TraceIdRatio::new(ratio(self))))
+                Box::new(ParentBased::new(TraceIdRatio::new(ratio(vars))))
             }
-            "ratelimiting" => Box::new(RateLimiting::new(rate(self))),
-            "parentbased_ratelimiting" => Box::new(ParentBased::new(RateLimiting::new(rate(self)))),
+            "ratelimiting" => Box::new(RateLimiting::new(rate(vars))),
+            "parentbased_ratelimiting" => Box::new(ParentBased::new(RateLimiting::new(rate(vars)))),
             other => {
-                self.warnings.push(format!(
+                vars.warn(format!(
                     "OTEL_TRACES_SAMPLER={other:?} is not a known sampler (always_on, \
                      always_off, traceidratio, parentbased_always_on, parentbased_always_off, \
                      parentbased_traceidratio, ratelimiting, parentbased_ratelimiting); using \
@@ -798,7 +698,7 @@ mod tests {
         );
         assert_eq!(
             c.schedule_delay,
-            Some(Duration::from_millis(MAX_MILLIS as u64))
+            Some(MAX_DELAY.0)
         );
         assert_eq!(c.warnings.len(), 3, "{:#?}", c.warnings);
         assert!(c.warnings[0].contains("OTEL_BSP_MAX_QUEUE_SIZE=1000000000"));
