@@ -9,7 +9,7 @@
 
 use reqwest_middleware::{Middleware, Next};
 
-use super::http::{Method, Side, client_span, protocol_version, record_response, record_server};
+use super::http::{Method, ResponseClassifier, client_span, protocol_version, record_server};
 use crate::context::FutureExt;
 use crate::redact::UrlRedaction;
 use crate::semconv::attr;
@@ -70,7 +70,11 @@ impl Middleware for TracingMiddleware {
                 {
                     span.set_attribute(attr::NETWORK_PROTOCOL_VERSION, version);
                 }
-                record_response(&mut span, response.status(), Side::Client);
+                ResponseClassifier::HTTP_CLIENT.on_response(
+                    &mut span,
+                    response.status(),
+                    response.headers(),
+                );
             }
             Err(e) => {
                 if span.is_recording() {

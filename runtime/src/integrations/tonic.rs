@@ -37,7 +37,9 @@ use tonic::{Code, Status};
 
 use crate::__private::{Outcome, ViaEcosystem};
 use crate::context::Context;
-use crate::integrations::http::{OpenSpan, Rules, TracedService, record_server};
+use crate::integrations::http::{
+    MakeSpan, ResponseClassifier, TracedService, record_server, sealed,
+};
 use crate::propagation::{Extractor, Injector, RpcCarrier};
 use crate::semconv::rpc;
 use crate::span::{Key, Parent, Span, SpanKind, Status as SpanStatus};
@@ -168,6 +170,9 @@ impl GrpcPath {
     }
 }
 
+/// The gRPC layers' response rules: by `grpc-status`, in the trailers or a trailers-only head.
+const GRPC: ResponseClassifier = ResponseClassifier::by_trailers(record_grpc_status);
+
 /// Records the status a gRPC response carries in `headers` (the trailers, or the headers of a
 /// trailers-only response); `false` if there is none.
 fn record_grpc_status(span: &mut Span, headers: &http::HeaderMap) -> bool {
@@ -223,8 +228,10 @@ impl<S> tower_layer::Layer<S> for GrpcServerLayer {
     }
 }
 
-impl OpenSpan for GrpcServerLayer {
-    fn open<B>(&self, req: &mut http::Request<B>) -> (Span, Rules) {
+impl sealed::Sealed for GrpcServerLayer {}
+
+impl MakeSpan for GrpcServerLayer {
+    fn make_span<B>(&self, req: &mut http::Request<B>) -> (Span, ResponseClassifier) {
         let parent = crate::propagation::extract(req.headers());
         let path = GrpcPath::parse(req.uri().path());
         let name = span_name(path.as_ref(), req.uri());
@@ -235,7 +242,7 @@ impl OpenSpan for GrpcServerLayer {
         if let Some(path) = path {
             req.extensions_mut().insert(path);
         }
-        (span, Rules::Trailers(record_grpc_status))
+        (span, GRPC)
     }
 }
 
@@ -289,8 +296,10 @@ impl<S> tower_layer::Layer<S> for GrpcClientLayer {
     }
 }
 
-impl OpenSpan for GrpcClientLayer {
-    fn open<B>(&self, req: &mut http::Request<B>) -> (Span, Rules) {
+impl sealed::Sealed for GrpcClientLayer {}
+
+impl MakeSpan for GrpcClientLayer {
+    fn make_span<B>(&self, req: &mut http::Request<B>) -> (Span, ResponseClassifier) {
         let path = GrpcPath::parse(req.uri().path());
         let name = span_name(path.as_ref(), req.uri());
         let mut span = crate::span::start(name, SpanKind::Client, Parent::Current);
@@ -303,7 +312,7 @@ impl OpenSpan for GrpcClientLayer {
                 record_server(&mut span, Some(host), port);
             }
         }
-        (span, Rules::Trailers(record_grpc_status))
+        (span, GRPC)
     }
 }
 

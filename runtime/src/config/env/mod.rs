@@ -696,10 +696,7 @@ mod tests {
             c.max_export_batch_size,
             Some(BatchConfig::MAX_EXPORT_BATCH_SIZE)
         );
-        assert_eq!(
-            c.schedule_delay,
-            Some(MAX_DELAY.0)
-        );
+        assert_eq!(c.schedule_delay, Some(MAX_DELAY.0));
         assert_eq!(c.warnings.len(), 3, "{:#?}", c.warnings);
         assert!(c.warnings[0].contains("OTEL_BSP_MAX_QUEUE_SIZE=1000000000"));
     }

@@ -1,0 +1,169 @@
+//! The layers: [`ServerLayer`] (a server span per request, child of the caller's context from
+//! the headers) and [`ClientLayer`] (a client span per outgoing request, its context injected).
+
+use std::borrow::Cow;
+
+use http::HeaderMap;
+
+use super::attributes::{Method, describe_client, describe_server, route_of};
+use super::classify::ResponseClassifier;
+use super::service::{MakeSpan, TracedService, sealed};
+use crate::redact::UrlRedaction;
+use crate::span::{Parent, Span, SpanKind};
+
+/// A tower layer that traces every request a server handles (axum, hyper, tonic-web, any
+/// `tower::Service<http::Request<B>>`): a server span child of the caller's context from the
+/// headers, named `{method} {route}` (the route from axum's `MatchedPath` with the `axum`
+/// feature, else `{method}`), with the request's semantic-convention attributes. The span is
+/// current while the handler runs (so `#[traced]` fns inside are its children) and ends when
+/// the response body has been streamed. A 5xx response marks it failed; a 4xx does not (the
+/// client's fault, not the server's).
+///
+/// ```ignore
+/// let app = axum::Router::new()
+///     .route("/orders/{id}", get(order))
+///     .layer(traceweave::integrations::http::ServerLayer::new());
+/// ```
+///
+/// With axum, add it with `Router::layer` (it then runs per route and sees the route); a layer
+/// outside the router sees no route and names spans `{method}`.
+#[derive(Debug, Clone, Default)]
+pub struct ServerLayer {
+    record_query: bool,
+    redaction: UrlRedaction,
+}
+
+impl ServerLayer {
+    /// The layer with the defaults: `url.query` not recorded.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `url.query` too (off by default: queries often carry tokens and personal data),
+    /// with the values of sensitive parameters (`token`, `api_key`, signatures...: see
+    /// [`UrlRedaction`]) replaced by `REDACTED`.
+    ///
+    /// ```
+    /// use traceweave::integrations::http::ServerLayer;
+    /// use traceweave::redact::UrlRedaction;
+    ///
+    /// let layer = ServerLayer::new()
+    ///     .record_query(true)
+    ///     .url_redaction(UrlRedaction::new().redact_key("session"));
+    /// # let _ = layer;
+    /// ```
+    pub fn record_query(mut self, record: bool) -> Self {
+        self.record_query = record;
+        self
+    }
+
+    /// Which query values a recorded `url.query` keeps (default: [`UrlRedaction::new`]).
+    pub fn url_redaction(mut self, redaction: UrlRedaction) -> Self {
+        self.redaction = redaction;
+        self
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ServerLayer {
+    type Service = TracedService<S, ServerLayer>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TracedService::new(inner, self.clone())
+    }
+}
+
+impl sealed::Sealed for ServerLayer {}
+
+impl MakeSpan for ServerLayer {
+    fn make_span<B>(&self, req: &mut http::Request<B>) -> (Span, ResponseClassifier) {
+        let parent = crate::propagation::extract(req.headers());
+        let method = Method::of(req.method());
+        let route = route_of(req);
+        let name = match &route {
+            Some(route) => Cow::Owned(format!("{} {route}", method.span_name())),
+            None => Cow::Borrowed(method.span_name()),
+        };
+        let mut span = crate::span::start(name, SpanKind::Server, Parent::Explicit(&parent));
+        if span.is_recording() {
+            let query = self.record_query.then_some(&self.redaction);
+            describe_server(&mut span, req, &method, route, query);
+        }
+        (span, ResponseClassifier::HTTP_SERVER)
+    }
+}
+
+/// The service [`ServerLayer`] makes.
+pub type ServerService<S> = TracedService<S, ServerLayer>;
+
+/// A tower layer that traces every request a client sends (hyper-util's client, a tonic
+/// `Channel`, any `tower::Service<http::Request<B>>`): a client span child of the current
+/// context, named `{method}`, whose context is injected into the request headers in every
+/// configured format; `url.full` (credentials and the values of sensitive query parameters
+/// replaced by `REDACTED`: see [`UrlRedaction`]), `server.address`, `server.port`,
+/// `http.response.status_code`, `error.type`. 4xx and 5xx mark it failed (client side); an
+/// error's text reaches the span without any URL's query. The span ends when the response body
+/// has been read.
+#[derive(Debug, Clone, Default)]
+pub struct ClientLayer {
+    redaction: UrlRedaction,
+}
+
+impl ClientLayer {
+    /// The layer, redacting what [`UrlRedaction::new`] redacts.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Which query values `url.full` keeps: more keys redacted, or the query in full.
+    ///
+    /// ```
+    /// use traceweave::integrations::http::ClientLayer;
+    /// use traceweave::redact::UrlRedaction;
+    ///
+    /// let layer = ClientLayer::new().url_redaction(UrlRedaction::new().redact_key("session"));
+    /// # let _ = layer;
+    /// ```
+    pub fn url_redaction(mut self, redaction: UrlRedaction) -> Self {
+        self.redaction = redaction;
+        self
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ClientLayer {
+    type Service = TracedService<S, ClientLayer>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TracedService::new(inner, self.clone())
+    }
+}
+
+impl sealed::Sealed for ClientLayer {}
+
+impl MakeSpan for ClientLayer {
+    fn make_span<B>(&self, req: &mut http::Request<B>) -> (Span, ResponseClassifier) {
+        let method = Method::of(req.method());
+        let mut span = client_span(&method, req.headers_mut());
+        if span.is_recording() {
+            describe_client(&mut span, req, &self.redaction);
+        }
+        (span, ResponseClassifier::HTTP_CLIENT)
+    }
+}
+
+/// The service [`ClientLayer`] makes.
+pub type ClientService<S> = TracedService<S, ClientLayer>;
+
+/// Starts an HTTP client span (`{method}`, child of the current context) and injects its
+/// context into the outgoing `headers`; records the method.
+pub(crate) fn client_span(method: &Method, headers: &mut HeaderMap) -> Span {
+    let mut span = crate::span::start(
+        Cow::Borrowed(method.span_name()),
+        SpanKind::Client,
+        Parent::Current,
+    );
+    crate::propagation::inject_context(&span.context(), headers);
+    if span.is_recording() {
+        method.record(&mut span);
+    }
+    span
+}
