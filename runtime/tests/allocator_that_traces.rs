@@ -45,6 +45,8 @@ impl Tracing {
     }
 }
 
+// SAFETY: every method forwards to `System` with the arguments it was given; what runs before
+// (`reenter`) allocates only through this same allocator and frees what it allocates.
 unsafe impl GlobalAlloc for Tracing {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         Self::reenter();
@@ -130,4 +132,29 @@ fn the_first_span_of_a_thread_registers_its_ring_while_the_allocator_traces() {
     assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
     assert!(stats.exported >= 50, "{stats:?}");
     assert_eq!(memory.spans().len() as u64, stats.exported);
+}
+
+#[test]
+fn a_span_refused_by_a_full_queue_is_freed_while_the_allocator_traces() {
+    // A queue of two: most spans are refused. Dropping a refused span frees what it owns (its
+    // attribute's text), the allocator then ends a span of its own into the same queue, which
+    // must find the thread's queue free to borrow (the refused one is dropped after the push).
+    let tracer = traceweave::builder().ignore_env().max_queue_size(2).build();
+    let handle = std::thread::spawn(move || {
+        tracer.in_scope(|| {
+            ARMED.with(|c| c.set(true));
+            for i in 0..5_000u64 {
+                let mut span = traceweave::span("owned").start();
+                span.set_attribute("text", format!("an owned value {i}"));
+                span.end();
+            }
+            ARMED.with(|c| c.set(false));
+        });
+        tracer
+    });
+    let tracer = handle.join().unwrap();
+    assert!(tracer.shutdown_with_timeout(std::time::Duration::from_secs(10)));
+    let stats = tracer.stats();
+    assert!(stats.dropped_queue_full > 0, "{stats:?}");
+    assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
 }

@@ -166,7 +166,9 @@ impl Collector {
             loop {
                 let room = max.saturating_sub(self.batch.len()).max(1);
                 let from = self.batch.len();
-                let n = self.rings[i].drain_into(room, &mut self.batch);
+                // SAFETY: a pipeline has one collector, and only it drains the pipeline's rings
+                // (a forked child's pipeline starts its own collector over fresh rings).
+                let n = unsafe { self.rings[i].drain_into(room, &mut self.batch) };
                 for raw in &mut self.batch[from..] {
                     raw.seal();
                 }

@@ -13,8 +13,20 @@ use super::wake::Wake;
 
 fn push(ring: &Ring<String>, value: u32) -> Pushed {
     let mut item = ManuallyDrop::new(value.to_string());
-    // SAFETY: `item` is not used again; the calling thread is the ring's only producer.
-    unsafe { ring.push_from(&mut *item) }
+    // SAFETY: the calling thread is the ring's only producer; `item` is used again only if
+    // refused.
+    let pushed = unsafe { ring.push_from(&mut *item) };
+    if pushed == Pushed::Refused {
+        // SAFETY: a refused item is still ours, and dropped once.
+        unsafe { ManuallyDrop::drop(&mut item) };
+    }
+    pushed
+}
+
+/// Drains as the collector does: each model has one consumer thread.
+fn drain(ring: &Ring<String>, max: usize, out: &mut Vec<String>) -> usize {
+    // SAFETY: the calling thread is the model's only consumer of `ring`.
+    unsafe { ring.drain_into(max, out) }
 }
 
 #[test]
@@ -31,10 +43,10 @@ fn every_item_arrives_once_in_order_or_is_counted_dropped() {
         };
         let mut got: Vec<String> = Vec::new();
         for _ in 0..2 {
-            ring.drain_into(2, &mut got);
+            drain(&ring, 2, &mut got);
         }
         producer.join().unwrap();
-        ring.drain_into(4, &mut got);
+        drain(&ring, 4, &mut got);
         let got: Vec<u32> = got.iter().map(|s| s.parse().unwrap()).collect();
         assert!(got.windows(2).all(|w| w[0] < w[1]), "out of order: {got:?}");
         assert_eq!(got.len() as u64 + ring.dropped(), 3);
@@ -67,7 +79,7 @@ fn sleeping_collector(long: bool) {
             thread::spawn(move || {
                 let mut got = 0;
                 loop {
-                    got += ring.drain_into(2, &mut Vec::new());
+                    got += drain(&ring, 2, &mut Vec::new());
                     if got == 1 {
                         break;
                     }

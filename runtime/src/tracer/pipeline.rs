@@ -105,33 +105,39 @@ impl Pipeline {
                     // on this thread, and no block calls user code: finding a ring, pushing
                     // into its preallocated slots and waking the collector neither allocate nor
                     // free (a `#[global_allocator]` is user code and may trace), so no second
-                    // borrow can start while this one lives.
+                    // borrow can start while this one lives. A refused span is dropped (which
+                    // frees) below, after this borrow has ended.
                     let cache = unsafe { &mut *cell.0.get() };
                     match cache.find(self.id) {
                         Some(ring) => {
-                            // SAFETY: ownership of `*src` passes to the ring; this thread is
-                            // its producer.
-                            if unsafe { ring.push_from(src) } == Pushed::QueuedCheck
+                            // SAFETY: this thread is the ring's producer; `*src` passes to the
+                            // ring unless refused, and then stays ours (dropped below).
+                            let pushed = unsafe { ring.push_from(src) };
+                            if pushed == Pushed::QueuedCheck
                                 // SAFETY: as above, this thread is the ring's producer.
                                 && let Some(half_full) = unsafe { ring.check_fill() }
                             {
                                 self.wake.notify(half_full);
                             }
-                            true
+                            Some(pushed)
                         }
-                        None => false,
+                        None => None,
                     }
                 };
-                if pushed {
-                    break;
+                if let Some(pushed) = pushed {
+                    break pushed;
                 }
                 self.install_ring(cell);
             }
         });
-        if pushed.is_err() {
+        match pushed {
+            Ok(Pushed::Queued | Pushed::QueuedCheck) => {}
+            // SAFETY: the ring refused `*src`, so it is still ours, and no borrow of the ring
+            // cache is alive: dropping it may free, and a tracing allocator may push again.
+            Ok(Pushed::Refused) => unsafe { std::ptr::drop_in_place(src) },
             // Thread teardown: no ring any more.
             // SAFETY: ownership of `*src` was handed to us and `try_with` did not run.
-            unsafe { self.drop_late(src) };
+            Err(_) => unsafe { self.drop_late(src) },
         }
     }
 

@@ -15,8 +15,10 @@ pub(crate) enum Pushed {
     /// Queued, and the ring may be filling up: the caller should see whether the collector
     /// sleeps (rare: once per `check_every` pushes at most).
     QueuedCheck,
-    /// The ring was full: the item was dropped and counted.
-    Dropped,
+    /// The ring was full: the item was counted as dropped and left where it was, for the
+    /// caller to drop (dropping frees memory, which a tracing global allocator may turn into
+    /// another push: the caller does it once nothing of the ring's producer state is borrowed).
+    Refused,
 }
 
 pub(crate) struct Ring<T> {
@@ -81,12 +83,14 @@ impl<T> Ring<T> {
         (capacity / 2).max(1)
     }
 
-    /// Producer side: moves `*src` into the ring, or drops it (and counts it) when the ring is
-    /// full.
+    /// Producer side: moves `*src` into the ring, or (the ring full) counts it as dropped and
+    /// leaves it to the caller. Calls no code but the copy: nothing is dropped or freed here.
     ///
     /// # Safety
-    /// `src` points to an initialised item that the caller never uses or drops again. Only the
-    /// ring's one producer thread calls this (and `check_fill`).
+    /// `src` points to an initialised item. Unless this returns [`Pushed::Refused`], the item is
+    /// the ring's and the caller never uses or drops it again; when refused, it is still the
+    /// caller's, who must drop it. Only the ring's one producer thread calls this (and
+    /// `check_fill`).
     #[inline(always)]
     pub(crate) unsafe fn push_from(&self, src: *mut T) -> Pushed {
         let tail = self.tail.0.load(Ordering::Relaxed);
@@ -96,10 +100,7 @@ impl<T> Ring<T> {
                 // Single writer: a plain load and store, no locked instruction.
                 self.dropped
                     .store(self.dropped.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-                // SAFETY: the caller hands over ownership of `*src`; the item holds no user
-                // code (spans own strings, vectors and Arcs of our own types only).
-                unsafe { std::ptr::drop_in_place(src) };
-                return Pushed::Dropped;
+                return Pushed::Refused;
             }
         }
         // SAFETY: the slot is outside [head, tail), so the consumer does not read it, and only
@@ -142,7 +143,11 @@ impl<T> Ring<T> {
     /// Consumer side: moves up to `max` items, in order, to the end of `out`, each copied once
     /// from its slot straight into `out`'s buffer; returns how many moved. Calls no code but the
     /// copy: the items are `out`'s before anything else runs.
-    pub(crate) fn drain_into(&self, max: usize, out: &mut Vec<T>) -> usize {
+    ///
+    /// # Safety
+    /// Only one thread at a time drains a ring (the collector that owns it): two consumers
+    /// would both read the slots in [head, tail) and own their items twice.
+    pub(crate) unsafe fn drain_into(&self, max: usize, out: &mut Vec<T>) -> usize {
         let head = self.head.0.load(Ordering::Relaxed);
         let tail = self.tail.0.load(Ordering::Acquire);
         let n = tail.wrapping_sub(head).min(max);
@@ -213,8 +218,19 @@ mod tests {
 
     fn push(ring: &Ring<String>, s: &str) -> Pushed {
         let mut item = std::mem::ManuallyDrop::new(s.to_owned());
-        // SAFETY: `item` is not used again; this test thread is the only producer.
-        unsafe { ring.push_from(&mut *item) }
+        // SAFETY: this test thread is the only producer; `item` is used again only if refused.
+        let pushed = unsafe { ring.push_from(&mut *item) };
+        if pushed == Pushed::Refused {
+            // SAFETY: a refused item is still ours, and dropped once.
+            unsafe { std::mem::ManuallyDrop::drop(&mut item) };
+        }
+        pushed
+    }
+
+    /// Drains as the collector does; this test thread is the only consumer.
+    fn drain(ring: &Ring<String>, max: usize, out: &mut Vec<String>) -> usize {
+        // SAFETY: one consumer: this thread.
+        unsafe { ring.drain_into(max, out) }
     }
 
     #[test]
@@ -225,7 +241,7 @@ mod tests {
         }
         assert_eq!((ring.len(), ring.dropped(), ring.created()), (4, 2, 6));
         let mut out = Vec::new();
-        assert_eq!(ring.drain_into(3, &mut out), 3);
+        assert_eq!(drain(&ring, 3, &mut out), 3);
         assert_eq!(out, ["0", "1", "2"]);
         assert_eq!(push(&ring, "x"), Pushed::Queued);
         // What stays queued is dropped with the ring (the sanitizer run checks for leaks).
@@ -254,7 +270,7 @@ mod tests {
                 (15, Some(true))
             ]
         );
-        ring.drain_into(16, &mut Vec::new());
+        drain(&ring, 16, &mut Vec::new());
         let mut later = Vec::new();
         for i in 0..16 {
             if push(&ring, "s") == Pushed::QueuedCheck {
@@ -275,7 +291,7 @@ mod tests {
                 push(&ring, &format!("{round}.{i}"));
             }
             // Two at a time: the slots read wrap around the end of the buffer.
-            while ring.drain_into(2, &mut out) > 0 {}
+            while drain(&ring, 2, &mut out) > 0 {}
         }
         let want: Vec<String> = std::iter::once("before".to_owned())
             .chain((0..3).flat_map(|r| (0..3).map(move |i| format!("{r}.{i}"))))

@@ -22,10 +22,10 @@ pub use layer::{ClientLayer, ClientService, ServerLayer, ServerService};
 pub use service::{MakeSpan, TracedService};
 
 // What the reqwest middleware and the gRPC layers share with these layers.
-#[cfg(feature = "reqwest")]
-pub(crate) use attributes::{Method, protocol_version};
 #[cfg(any(feature = "reqwest", feature = "tonic"))]
 pub(crate) use attributes::record_server;
+#[cfg(feature = "reqwest")]
+pub(crate) use attributes::{Method, protocol_version};
 #[cfg(feature = "reqwest")]
 pub(crate) use layer::client_span;
 #[cfg(feature = "tonic")]
