@@ -75,10 +75,10 @@ pub use sampler::{
 };
 pub use span::{
     Array, AttributeIter, Attributes, CurrentSpan, EnteredSpan, Event, FORMATTED_VALUE_CAP, Key,
-    KeyValue, Link, Resource, Span, SpanBatch, SpanBatchIter, SpanBuilder, SpanKind, SpanLimits,
-    SpanRecord, SpanView, Status, StatusRef, ToValue, Value, ValueRef, current_span, span,
+    KeyValue, Link, Resource, Span, SpanBatch, SpanBatchIter, SpanKind, SpanLimits, SpanRecord,
+    SpanView, Status, StatusRef, ToValue, Value, ValueRef, current_span,
 };
-pub use tracer::{BatchConfig, SpanStats, Tracer};
+pub use tracer::{BatchConfig, SpanBuilder, SpanStats, Tracer, span};
 
 /// The trace and span ids of the current context (a `#[traced]` fn's span, an entered span, a
 /// `tracing` span through the layer, an extracted remote parent), to put into log lines of any

@@ -19,7 +19,7 @@ use crate::span::Parent;
 #[inline(always)]
 pub fn start(name: &'static str, kind: SpanKind, root: bool) -> Span {
     let parent = if root { Parent::Root } else { Parent::Current };
-    crate::span::start(Cow::Borrowed(name), kind, parent)
+    crate::tracer::start(Cow::Borrowed(name), kind, parent)
 }
 
 /// Starts a span whose parent is given explicitly.
@@ -29,13 +29,13 @@ pub fn start_with_parent<P: AsRef<Context> + ?Sized>(
     kind: SpanKind,
     parent: &P,
 ) -> Span {
-    crate::span::start(Cow::Borrowed(name), kind, Parent::Explicit(parent.as_ref()))
+    crate::tracer::start(Cow::Borrowed(name), kind, Parent::Explicit(parent.as_ref()))
 }
 
 /// Starts and enters a span for a sync body (the hot path, built in place).
 #[inline(always)]
 pub fn enter_new(name: &'static str, kind: SpanKind, root: bool) -> EnteredSpan {
-    crate::span::start_entered(name, kind, root)
+    crate::tracer::start_entered(name, kind, root)
 }
 
 pub use crate::propagation::RpcCarrier;
@@ -125,13 +125,13 @@ pub fn start_rpc(name: &'static str, kind: SpanKind, parent: Context, link: bool
     if link {
         let remote = *parent.span_context();
         let detached = parent.with_span_context(crate::context::SpanContext::INVALID);
-        let mut span = crate::span::start(Cow::Borrowed(name), kind, Parent::Explicit(&detached));
+        let mut span = crate::tracer::start(Cow::Borrowed(name), kind, Parent::Explicit(&detached));
         if remote.is_valid() {
             span.add_link(remote, Vec::new());
         }
         span
     } else {
-        crate::span::start(Cow::Borrowed(name), kind, Parent::Explicit(&parent))
+        crate::tracer::start(Cow::Borrowed(name), kind, Parent::Explicit(&parent))
     }
 }
 

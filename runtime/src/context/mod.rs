@@ -117,9 +117,25 @@ impl fmt::Debug for SpanContext {
     }
 }
 
-/// Which pipeline records the spans of a context, when it is not the global one. Opaque here:
-/// the tracer puts its own handle in, so this module needs nothing from the tracer.
-pub(crate) type ScopeHandle = Arc<dyn std::any::Any + Send + Sync>;
+/// Which tracer records the spans of a context, when it is not the global one. Opaque here: the
+/// tracer wraps its own shared state (`ScopeHandle::new`) and reads it back by its type
+/// (`downcast`), so this module needs nothing from the tracer and nothing else can pass for one.
+#[derive(Clone)]
+pub(crate) struct ScopeHandle(Arc<dyn std::any::Any + Send + Sync>);
+
+impl ScopeHandle {
+    /// The handle of a tracer's shared state.
+    pub(crate) fn new<T: std::any::Any + Send + Sync>(tracer: Arc<T>) -> Self {
+        ScopeHandle(tracer)
+    }
+
+    /// The tracer's state, if it is a `T`.
+    #[inline]
+    pub(crate) fn downcast<T: std::any::Any>(&self) -> Option<&T> {
+        let any: &(dyn std::any::Any + Send + Sync) = &*self.0;
+        any.downcast_ref::<T>()
+    }
+}
 
 /// What travels with a context besides the span identity; shared, rarely present.
 #[derive(Clone, Default)]

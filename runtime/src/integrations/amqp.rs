@@ -44,7 +44,7 @@ pub async fn publish(
     } else {
         exchange
     };
-    let mut span = crate::span::start(
+    let mut span = crate::tracer::start(
         Cow::Owned(format!("{destination} publish")),
         SpanKind::Producer,
         Parent::Current,

@@ -146,7 +146,7 @@ where
     K: ToBytes + ?Sized,
     P: ToBytes + ?Sized,
 {
-    let mut span = crate::span::start(
+    let mut span = crate::tracer::start(
         Cow::Owned(format!("{} publish", record.topic)),
         SpanKind::Producer,
         Parent::Current,

@@ -26,7 +26,7 @@ fn send_span(
     headers: &mut HeaderMap,
     size: usize,
 ) -> Span {
-    let mut span = crate::span::start(
+    let mut span = crate::tracer::start(
         Cow::Owned(format!("{subject} {operation}")),
         kind,
         Parent::Current,

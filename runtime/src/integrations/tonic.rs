@@ -235,7 +235,7 @@ impl MakeSpan for GrpcServerLayer {
         let parent = crate::propagation::extract(req.headers());
         let path = GrpcPath::parse(req.uri().path());
         let name = span_name(path.as_ref(), req.uri());
-        let mut span = crate::span::start(name, SpanKind::Server, Parent::Explicit(&parent));
+        let mut span = crate::tracer::start(name, SpanKind::Server, Parent::Explicit(&parent));
         if span.is_recording() {
             describe_call(&mut span, path.as_ref());
         }
@@ -302,7 +302,7 @@ impl MakeSpan for GrpcClientLayer {
     fn make_span<B>(&self, req: &mut http::Request<B>) -> (Span, ResponseClassifier) {
         let path = GrpcPath::parse(req.uri().path());
         let name = span_name(path.as_ref(), req.uri());
-        let mut span = crate::span::start(name, SpanKind::Client, Parent::Current);
+        let mut span = crate::tracer::start(name, SpanKind::Client, Parent::Current);
         crate::propagation::inject_context(&span.context(), req.headers_mut());
         if span.is_recording() {
             describe_call(&mut span, path.as_ref());

@@ -44,7 +44,7 @@ use crate::context::{self, Context};
 use crate::id::{SpanId, TraceId};
 use crate::semconv;
 use crate::span::raw::CodeLocation;
-use crate::span::{self, Event, KeyValue, Parent, Span, SpanKind, Status, Value, clock, inbox};
+use crate::span::{Event, KeyValue, Parent, Span, SpanKind, Status, Value, clock, inbox};
 
 /// A span's code location is its callsite's: the span points at the metadata.
 impl CodeLocation for Metadata<'static> {
@@ -389,7 +389,7 @@ where
         };
         // The span goes straight into its `Data`, which the registry then boxes.
         let mut data = Data {
-            span: span::start(name, kind, parent),
+            span: crate::tracer::start(name, kind, parent),
             ctx: None,
             status: (!fields.status.is_unset()).then(|| Box::new(fields.status)),
         };

@@ -8,13 +8,9 @@ use std::sync::Arc;
 use super::clock;
 use super::inbox;
 use super::raw::{RawSpan, STATUS_ERROR, STATUS_OK, STATUS_UNSET};
-use super::{Event, KeyValue, Link, SpanKind, SpanLimits, Status};
+use super::{Event, KeyValue, Link, SpanKind, Status};
 use crate::context::{self, Context, Shared, SpanContext};
-use crate::id::{SpanId, TraceFlags, TraceId};
-use crate::sampler::{SamplingDecision, SamplingInput};
-use crate::tracer::{
-    GlobalState, Pipeline, global_state, global_state_cold, scoped_pipeline, submit_pre_init,
-};
+use crate::tracer::Sink;
 
 /// Where a new span's parent comes from.
 #[derive(Debug, Clone, Copy)]
@@ -57,13 +53,6 @@ pub(crate) struct Recording {
     sink: Sink,
 }
 
-#[derive(Clone, Copy)]
-enum Sink {
-    Global(&'static Pipeline),
-    Scoped,
-    PreInit,
-}
-
 impl fmt::Debug for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
@@ -86,10 +75,16 @@ impl Span {
         Span(State::Noop)
     }
 
-    /// Starts a span named `name` as a child of the current context.
-    #[inline]
-    pub fn start(name: &'static str, kind: SpanKind) -> Self {
-        start(Cow::Borrowed(name), kind, Parent::Current)
+    /// A span that records `raw` and ends into `sink` (the tracer chose both when it started
+    /// the span); `shared` is what travels with its context (baggage, tracestate, the scope).
+    #[inline(always)]
+    pub(crate) fn new_recording(raw: RawSpan, shared: Option<Arc<Shared>>, sink: Sink) -> Self {
+        Span(State::Recording(Recording { raw, shared, sink }))
+    }
+
+    /// A span not recorded, whose new context still propagates (an unsampled root).
+    pub(crate) fn non_recording(context: Context) -> Self {
+        Span(State::NonRecording(context))
     }
 
     /// Whether this span records data (it is sampled and tracing is on).
@@ -102,7 +97,7 @@ impl Span {
     #[inline]
     pub(crate) fn value_length_limit(&self) -> Option<u32> {
         match &self.0 {
-            State::Recording(r) => limits_of(r.sink, &r.shared).attribute_value_length,
+            State::Recording(r) => r.sink.limits(r.shared.as_deref()).attribute_value_length,
             _ => None,
         }
     }
@@ -162,7 +157,7 @@ impl Span {
     #[inline]
     pub fn set_attribute(&mut self, key: impl Into<super::Key>, value: impl Into<super::Value>) {
         if let Some(r) = self.recording() {
-            let limits = limits_of(r.sink, &r.shared);
+            let limits = r.sink.limits(r.shared.as_deref());
             r.raw.push_attribute(key.into(), value.into(), limits);
         }
     }
@@ -187,7 +182,7 @@ impl Span {
 
     fn add_event_at_ticks(&mut self, name: Cow<'static, str>, at: u64, attributes: Vec<KeyValue>) {
         if let Some(r) = self.recording() {
-            let limits = limits_of(r.sink, &r.shared);
+            let limits = r.sink.limits(r.shared.as_deref());
             let event = Event {
                 name,
                 time_unix_nano: at,
@@ -218,7 +213,7 @@ impl Span {
         if let Some(r) = self.recording()
             && span_context.is_valid()
         {
-            let limits = limits_of(r.sink, &r.shared);
+            let limits = r.sink.limits(r.shared.as_deref());
             let link = Link {
                 trace_id: span_context.trace_id(),
                 span_id: span_context.span_id(),
@@ -266,7 +261,7 @@ impl Span {
             match posted.op {
                 inbox::Op::Event(event) => {
                     if let Some(r) = self.recording() {
-                        let limits = limits_of(r.sink, &r.shared);
+                        let limits = r.sink.limits(r.shared.as_deref());
                         r.raw.push_event(event, limits);
                     }
                 }
@@ -354,7 +349,7 @@ impl Span {
             let shared = unsafe { std::ptr::read(&r.shared) };
             let _ended = MarkEnded(state);
             // SAFETY: `raw` is initialised and, from here on, owned by `submit`.
-            unsafe { submit(sink, shared.as_deref(), raw) };
+            unsafe { sink.submit(shared.as_deref(), raw) };
         }
     }
 
@@ -387,23 +382,6 @@ impl Recording {
     }
 }
 
-/// The limits of the pipeline a span records into.
-#[inline(always)]
-fn limits_of(sink: Sink, shared: &Option<Arc<Shared>>) -> &SpanLimits {
-    match sink {
-        Sink::Global(p) => &p.limits,
-        Sink::Scoped => match shared
-            .as_deref()
-            .and_then(|s| s.scope.as_ref())
-            .and_then(scoped_pipeline)
-        {
-            Some(p) => &p.limits,
-            None => &SpanLimits::DEFAULT,
-        },
-        Sink::PreInit => &SpanLimits::DEFAULT,
-    }
-}
-
 /// Overwrites a span's state with `Ended` when dropped, without dropping what was there: the
 /// recording's fields have been moved out by then.
 struct MarkEnded(*mut State);
@@ -414,36 +392,6 @@ impl Drop for MarkEnded {
         // SAFETY: the pointer is the live span's state (see `end_in_place`); its old fields
         // were moved out, so writing without dropping them neither leaks nor double-drops.
         unsafe { std::ptr::write(self.0, State::Ended) };
-    }
-}
-
-/// # Safety
-/// `raw` is initialised and is not used or dropped by the caller afterwards.
-#[inline(always)]
-unsafe fn submit(sink: Sink, shared: Option<&Shared>, raw: *mut RawSpan) {
-    match sink {
-        // SAFETY: forwarded from the caller.
-        Sink::Global(p) => unsafe { p.submit_from(raw) },
-        Sink::Scoped => match shared
-            .and_then(|s| s.scope.as_ref())
-            .and_then(scoped_pipeline)
-        {
-            // SAFETY: forwarded from the caller.
-            Some(p) => unsafe { p.submit_from(raw) },
-            // SAFETY: forwarded from the caller; a RawSpan holds no user code.
-            None => unsafe { std::ptr::drop_in_place(raw) },
-        },
-        // SAFETY: forwarded from the caller.
-        Sink::PreInit => submit_late(unsafe { std::ptr::read(raw) }),
-    }
-}
-
-#[cold]
-fn submit_late(record: RawSpan) {
-    match global_state_cold() {
-        GlobalState::Running(p) => p.submit(record),
-        GlobalState::Uninit => submit_pre_init(record),
-        GlobalState::Disabled => {}
     }
 }
 
@@ -458,6 +406,17 @@ pub struct EnteredSpan {
 }
 
 impl EnteredSpan {
+    /// The guard of a span the caller has already made current with `token`
+    /// (`context::push_span`); `token` 0 for one that did not change the context.
+    #[inline(always)]
+    pub(crate) fn from_pushed(span: Span, token: u64) -> Self {
+        EnteredSpan {
+            span: std::mem::ManuallyDrop::new(span),
+            token,
+            _not_send: PhantomData,
+        }
+    }
+
     /// The span, to record on it.
     #[inline]
     pub fn span_mut(&mut self) -> &mut Span {
@@ -527,325 +486,5 @@ impl EnteredSpan {
             }
             State::Noop | State::Ended => {}
         }
-    }
-}
-
-/// Builds a span by hand: name, kind, parent, attributes and links, then [`start`](Self::start).
-#[derive(Debug)]
-#[must_use = "a span builder does nothing until `start` is called"]
-pub struct SpanBuilder {
-    name: Cow<'static, str>,
-    kind: SpanKind,
-    parent: BuilderParent,
-    attributes: Vec<KeyValue>,
-    links: Vec<(SpanContext, Vec<KeyValue>)>,
-}
-
-#[derive(Debug)]
-enum BuilderParent {
-    Current,
-    Root,
-    Explicit(Context),
-}
-
-/// Starts building a span named `name`; by default an internal child of the current context.
-pub fn span(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
-    SpanBuilder {
-        name: name.into(),
-        kind: SpanKind::Internal,
-        parent: BuilderParent::Current,
-        attributes: Vec::new(),
-        links: Vec::new(),
-    }
-}
-
-impl SpanBuilder {
-    /// The span's kind.
-    pub fn kind(mut self, kind: SpanKind) -> Self {
-        self.kind = kind;
-        self
-    }
-
-    /// Makes the span a child of `parent` (e.g. a context extracted from a request).
-    pub fn parent(mut self, parent: &Context) -> Self {
-        self.parent = BuilderParent::Explicit(parent.clone());
-        self
-    }
-
-    /// Starts a new trace, whatever the current context is.
-    pub fn root(mut self) -> Self {
-        self.parent = BuilderParent::Root;
-        self
-    }
-
-    /// Adds an attribute.
-    pub fn attribute(mut self, key: impl Into<super::Key>, value: impl Into<super::Value>) -> Self {
-        self.attributes.push(KeyValue::new(key, value));
-        self
-    }
-
-    /// Adds a link.
-    pub fn link(mut self, span_context: SpanContext, attributes: Vec<KeyValue>) -> Self {
-        self.links.push((span_context, attributes));
-        self
-    }
-
-    /// Starts the span.
-    pub fn start(self) -> Span {
-        let parent = match &self.parent {
-            BuilderParent::Current => Parent::Current,
-            BuilderParent::Root => Parent::Root,
-            BuilderParent::Explicit(c) => Parent::Explicit(c),
-        };
-        let mut span = start(self.name, self.kind, parent);
-        if span.is_recording() {
-            for kv in self.attributes {
-                span.set_attribute(kv.key, kv.value);
-            }
-            for (ctx, attrs) in self.links {
-                span.add_link(ctx, attrs);
-            }
-        }
-        span
-    }
-}
-
-/// The one place spans begin: parent, pipeline, sampling, ids.
-#[inline(always)]
-pub(crate) fn start(name: Cow<'static, str>, kind: SpanKind, parent: Parent<'_>) -> Span {
-    // The hot path: a child of the current, local span of the global pipeline, whose sampler
-    // leaves children of local parents to the parent's flag.
-    if let (Parent::Current, GlobalState::Running(p)) = (parent, global_state())
-        && p.follows_local_parent
-    {
-        match context::fast_parent() {
-            context::FastParent::Sampled(ps) => {
-                return Span(State::Recording(Recording {
-                    raw: new_record(
-                        name,
-                        kind,
-                        ps.trace_id(),
-                        ps.span_id(),
-                        false,
-                        ps.trace_flags(),
-                    ),
-                    shared: None,
-                    sink: Sink::Global(p),
-                }));
-            }
-            context::FastParent::Unsampled => return Span::noop(),
-            context::FastParent::Other => {}
-        }
-    }
-    start_general(name, kind, parent)
-}
-
-/// `start` followed by `enter`, with every case built straight into the guard (no copy of a
-/// whole span through temporaries): what `#[traced]` on a sync fn calls.
-#[inline(always)]
-pub(crate) fn start_entered(name: &'static str, kind: SpanKind, root: bool) -> EnteredSpan {
-    // Unsampled: one thread-local load decides, before anything else is read.
-    if !root
-        && context::top_is_unsampled()
-        && let GlobalState::Running(p) = global_state()
-        && p.follows_local_parent
-    {
-        return EnteredSpan {
-            span: std::mem::ManuallyDrop::new(Span::noop()),
-            token: 0,
-            _not_send: PhantomData,
-        };
-    }
-    if let (false, GlobalState::Running(p)) = (root, global_state())
-        && p.follows_local_parent
-    {
-        match context::fast_parent() {
-            context::FastParent::Sampled(ps) => {
-                let raw = new_record(
-                    Cow::Borrowed(name),
-                    kind,
-                    ps.trace_id(),
-                    ps.span_id(),
-                    false,
-                    ps.trace_flags(),
-                );
-                let token = context::push_span(Context {
-                    span: SpanContext::new(raw.trace_id, raw.span_id, raw.flags, false),
-                    shared: None,
-                });
-                return EnteredSpan {
-                    span: std::mem::ManuallyDrop::new(Span(State::Recording(Recording {
-                        raw,
-                        shared: None,
-                        sink: Sink::Global(p),
-                    }))),
-                    token,
-                    _not_send: PhantomData,
-                };
-            }
-            context::FastParent::Unsampled => {
-                return EnteredSpan {
-                    span: std::mem::ManuallyDrop::new(Span::noop()),
-                    token: 0,
-                    _not_send: PhantomData,
-                };
-            }
-            context::FastParent::Other => {}
-        }
-    }
-    let parent = if root { Parent::Root } else { Parent::Current };
-    start_general(Cow::Borrowed(name), kind, parent).enter()
-}
-
-#[inline(never)]
-fn start_general(name: Cow<'static, str>, kind: SpanKind, parent: Parent<'_>) -> Span {
-    // An owned copy of the current frame: the sampler runs below, and it may attach contexts.
-    match context::current_frame() {
-        None => start_slow(name, kind, parent, None),
-        Some((_, true)) => Span::noop(),
-        Some((top, false)) => start_slow(name, kind, parent, Some(&top)),
-    }
-}
-
-#[inline(always)]
-fn new_record(
-    name: Cow<'static, str>,
-    kind: SpanKind,
-    trace_id: TraceId,
-    parent_span_id: SpanId,
-    parent_is_remote: bool,
-    trace_flags: TraceFlags,
-) -> RawSpan {
-    let (static_name, owned) = match name {
-        Cow::Borrowed(s) => (s, None),
-        owned @ Cow::Owned(_) => ("", Some(owned)),
-    };
-    let mut raw = RawSpan::new(
-        static_name,
-        kind,
-        trace_id,
-        SpanId::random(),
-        parent_span_id,
-        parent_is_remote,
-        trace_flags,
-        clock::ticks(),
-    );
-    if owned.is_some() {
-        raw.extra().name = owned;
-    }
-    raw
-}
-
-#[inline(never)]
-fn start_slow(
-    name: Cow<'static, str>,
-    kind: SpanKind,
-    parent: Parent<'_>,
-    current: Option<&Context>,
-) -> Span {
-    let parent_ctx: Option<&Context> = match parent {
-        Parent::Current => current,
-        Parent::Root => None,
-        Parent::Explicit(c) => Some(c),
-    };
-    let scope = parent_ctx
-        .and_then(Context::scope)
-        .or_else(|| current.and_then(Context::scope));
-    let (pipeline, sink): (Option<&Pipeline>, Sink) = match scope.and_then(scoped_pipeline) {
-        Some(p) => {
-            if !p.running.load(std::sync::atomic::Ordering::Relaxed) {
-                return Span::noop();
-            }
-            (Some(p), Sink::Scoped)
-        }
-        None => match global_state_cold() {
-            GlobalState::Running(p) => (Some(p), Sink::Global(p)),
-            GlobalState::Disabled => return Span::noop(),
-            GlobalState::Uninit => (None, Sink::PreInit),
-        },
-    };
-
-    let parent_span = parent_ctx.map(|c| c.span).filter(SpanContext::is_valid);
-    let remote_decision = match parent_span {
-        Some(_) => None,
-        None => parent_ctx.and_then(|c| c.span.decision_hint()),
-    };
-    let (trace_id, parent_id, remote, flags) = match parent_span {
-        Some(ps) => (
-            ps.trace_id(),
-            ps.span_id(),
-            ps.is_remote(),
-            ps.trace_flags(),
-        ),
-        None => (
-            TraceId::random(),
-            SpanId::INVALID,
-            false,
-            TraceFlags::RANDOM_TRACE_ID,
-        ),
-    };
-    let decision = match (pipeline, parent_span) {
-        (Some(p), Some(ps)) if p.follows_local_parent && !ps.is_remote() => {
-            if ps.is_sampled() {
-                SamplingDecision::RecordAndSample
-            } else {
-                return Span::noop();
-            }
-        }
-        (Some(p), _) => {
-            // User code: whatever it starts or attaches records nothing, so a traced function
-            // inside a sampler cannot recurse into the sampler.
-            let _suppressed = context::suppress();
-            p.sampler.should_sample(&SamplingInput {
-                parent: parent_span.as_ref(),
-                trace_id,
-                name: &name,
-                kind,
-                remote_decision,
-            })
-        }
-        // Before init: keep what the default sampler (parent-based, always on) would keep.
-        (None, Some(ps)) if !ps.is_sampled() => SamplingDecision::Drop,
-        (None, None) if remote_decision == Some(false) => SamplingDecision::Drop,
-        (None, _) => SamplingDecision::RecordAndSample,
-    };
-
-    // What travels with the new span: the parent's baggage (and tracestate, unless this is a
-    // new trace) plus the tracer that records it.
-    let mut shared = parent_ctx.and_then(|c| c.shared.clone());
-    let needs_fix = match (&shared, scope) {
-        (Some(s), _) if parent_span.is_none() && !s.trace_state.is_empty() => true,
-        (Some(s), Some(_)) if s.scope.is_none() => true,
-        (None, Some(_)) => true,
-        _ => false,
-    };
-    if needs_fix {
-        let mut s = shared.as_deref().cloned().unwrap_or_default();
-        if parent_span.is_none() {
-            s.trace_state = Default::default();
-        }
-        if s.scope.is_none() {
-            s.scope = scope.cloned();
-        }
-        shared = Some(Arc::new(s));
-    }
-
-    match decision {
-        SamplingDecision::Drop => Span(State::NonRecording(Context {
-            span: SpanContext::new(trace_id, SpanId::random(), flags.with_sampled(false), false),
-            shared,
-        })),
-        SamplingDecision::RecordAndSample => Span(State::Recording(Recording {
-            raw: new_record(
-                name,
-                kind,
-                trace_id,
-                parent_id,
-                remote,
-                flags.with_sampled(true),
-            ),
-            shared,
-            sink,
-        })),
     }
 }

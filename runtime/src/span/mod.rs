@@ -16,8 +16,8 @@ use std::fmt;
 use crate::context::TraceState;
 use crate::id::{SpanId, TraceFlags, TraceId};
 
-pub use active::{EnteredSpan, Span, SpanBuilder, span};
-pub(crate) use active::{Parent, start, start_entered};
+pub(crate) use active::Parent;
+pub use active::{EnteredSpan, Span};
 pub use current::{CurrentSpan, current_span};
 #[cfg(feature = "tracing")]
 pub(crate) use limits::format_bounded;

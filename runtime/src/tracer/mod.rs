@@ -1,21 +1,23 @@
-//! The tracer: a pipeline of per-thread rings drained by one collector thread, its counters,
-//! flush and shutdown, and the global instance `init` installs.
+//! The tracer: it starts spans (sampling, limits, which pipeline: `start.rs`), keeps a
+//! pipeline of per-thread rings drained by one collector thread, its counters, flush and
+//! shutdown, and the global instance `init` installs.
 //!
-//! `span/` talks to it through the submit API only (`Pipeline::submit_from`, `global_state`,
-//! `submit_pre_init`, `scoped_pipeline`); `export/` plugs in through [`Processor`].
+//! `span/` knows only the [`Sink`] a span ends into (chosen here when the span starts);
+//! `export/` plugs in through [`Processor`].
 
 mod collector;
 mod fork;
 mod global;
 mod pipeline;
 mod ring;
+mod sink;
+mod start;
 mod sync;
 mod wake;
 
 #[cfg(all(test, loom))]
 mod loom_model;
 
-use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -35,6 +37,9 @@ pub(crate) use global::{
 };
 pub(crate) use pipeline::Pipeline;
 use pipeline::lock;
+pub(crate) use sink::Sink;
+pub use start::{SpanBuilder, span};
+pub(crate) use start::{start, start_entered};
 
 /// What the collector hands batches to: the exporters, seen from the tracer. Calls are made
 /// on the collector thread only.
@@ -295,7 +300,7 @@ impl Tracer {
     /// A context whose spans are recorded by this tracer (the current context plus this
     /// tracer). Attach it, or hand it to a future, to scope spans to this pipeline.
     pub fn context(&self) -> Context {
-        Context::current().with_scope(self.0.clone())
+        Context::current().with_scope(ScopeHandle::new(self.0.clone()))
     }
 
     /// Runs `f` with spans recorded by this tracer, including spans in tasks and threads that
@@ -361,6 +366,5 @@ impl Drop for TracerInner {
 
 /// The pipeline a scoped context records into, if the scope is a tracer's.
 pub(crate) fn scoped_pipeline(scope: &ScopeHandle) -> Option<&Pipeline> {
-    let any: &(dyn Any + Send + Sync) = &**scope;
-    any.downcast_ref::<TracerInner>().map(|t| &*t.pipeline)
+    scope.downcast::<TracerInner>().map(|t| &*t.pipeline)
 }

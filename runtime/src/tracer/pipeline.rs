@@ -18,42 +18,42 @@ use crate::span::raw::RawSpan;
 pub(crate) type SpanRing = Ring<RawSpan>;
 
 pub(crate) struct Pipeline {
-    pub(crate) id: u64,
-    pub(crate) sampler: Arc<dyn Sampler>,
+    pub(super) id: u64,
+    pub(super) sampler: Arc<dyn Sampler>,
     /// The sampler leaves children of local parents to the parent's flag (the fast path).
-    pub(crate) follows_local_parent: bool,
+    pub(super) follows_local_parent: bool,
     /// How much one span may carry.
-    pub(crate) limits: SpanLimits,
+    pub(super) limits: SpanLimits,
     /// Cleared when shutdown begins: spans ending afterwards are counted and dropped at once.
-    pub(crate) running: AtomicBool,
+    pub(super) running: AtomicBool,
     ring_capacity: usize,
-    pub(crate) rings: Mutex<Vec<Arc<SpanRing>>>,
-    pub(crate) rings_version: CacheLine<AtomicU64>,
-    pub(crate) wake: Wake,
-    pub(crate) commands: Mutex<Sender<Command>>,
-    pub(crate) counters: CacheLine<Counters>,
+    pub(super) rings: Mutex<Vec<Arc<SpanRing>>>,
+    pub(super) rings_version: CacheLine<AtomicU64>,
+    pub(super) wake: Wake,
+    pub(super) commands: Mutex<Sender<Command>>,
+    pub(super) counters: CacheLine<Counters>,
 }
 
 /// Counts the collector (and, rarely, exiting threads) keep; the rings count the rest.
 #[derive(Default)]
 pub(crate) struct Counters {
-    pub(crate) exported: AtomicU64,
-    pub(crate) export_failed: AtomicU64,
+    pub(super) exported: AtomicU64,
+    pub(super) export_failed: AtomicU64,
     /// Spans of rings that were retired (their thread exited), counted when retired.
-    pub(crate) retired_created: AtomicU64,
-    pub(crate) retired_dropped: AtomicU64,
+    pub(super) retired_created: AtomicU64,
+    pub(super) retired_dropped: AtomicU64,
     /// Spans that ended after shutdown began, or on a thread being torn down.
-    pub(crate) late: AtomicU64,
+    pub(super) late: AtomicU64,
     /// Spans queued when shutdown began but not exported by its deadline (already counted as
     /// created by their rings).
-    pub(crate) past_deadline: AtomicU64,
+    pub(super) past_deadline: AtomicU64,
     /// Set by a shutdown with a timeout: no export starts after it.
-    pub(crate) shutdown_deadline: std::sync::OnceLock<std::time::Instant>,
+    pub(super) shutdown_deadline: std::sync::OnceLock<std::time::Instant>,
     /// Set when the collector has exported its last batch: what is left in rings is lost.
-    pub(crate) stopped: AtomicBool,
+    pub(super) stopped: AtomicBool,
     /// The last export failure's text (written by the collector when an export fails, read by
     /// `stats()`; never touched on an application thread's span path).
-    pub(crate) last_error: Mutex<Option<crate::error::ExportFailure>>,
+    pub(super) last_error: Mutex<Option<crate::error::ExportFailure>>,
 }
 
 impl Pipeline {

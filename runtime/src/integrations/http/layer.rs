@@ -83,7 +83,7 @@ impl MakeSpan for ServerLayer {
             Some(route) => Cow::Owned(format!("{} {route}", method.span_name())),
             None => Cow::Borrowed(method.span_name()),
         };
-        let mut span = crate::span::start(name, SpanKind::Server, Parent::Explicit(&parent));
+        let mut span = crate::tracer::start(name, SpanKind::Server, Parent::Explicit(&parent));
         if span.is_recording() {
             let query = self.record_query.then_some(&self.redaction);
             describe_server(&mut span, req, &method, route, query);
@@ -156,7 +156,7 @@ pub type ClientService<S> = TracedService<S, ClientLayer>;
 /// Starts an HTTP client span (`{method}`, child of the current context) and injects its
 /// context into the outgoing `headers`; records the method.
 pub(crate) fn client_span(method: &Method, headers: &mut HeaderMap) -> Span {
-    let mut span = crate::span::start(
+    let mut span = crate::tracer::start(
         Cow::Borrowed(method.span_name()),
         SpanKind::Client,
         Parent::Current,

@@ -36,7 +36,7 @@ use otel::trace::TraceContextExt as _;
 
 use crate::context::{Baggage, BaggageEntry, Context, SpanContext, TraceState, foreign};
 use crate::id::{SpanId, TraceFlags, TraceId};
-use crate::span::{self, Array, KeyValue, Parent, SpanKind, Status, Value};
+use crate::span::{Array, KeyValue, Parent, SpanKind, Status, Value};
 
 #[cfg(feature = "opentelemetry")]
 mod sdk;
@@ -108,7 +108,7 @@ impl otel::trace::Tracer for Tracer {
             .span_kind
             .as_ref()
             .map_or(SpanKind::Internal, kind_of);
-        let mut span = span::start(builder.name, kind, parent);
+        let mut span = crate::tracer::start(builder.name, kind, parent);
         if span.is_recording() {
             if let Some(start) = builder.start_time {
                 span.set_start_time(start);
