@@ -59,40 +59,217 @@ impl Macro {
         }
     }
 
-    fn options(self) -> &'static str {
-        match self {
-            Macro::Traced => {
-                "`name`, `kind`, `args`, `attrs`, `ret`, `root`, `parent`, `future` and `crate`"
-            }
-            Macro::TracedRpc => {
-                "`server`, `consumer`, `kind`, `link`, `carrier`, `name`, `args`, `attrs`, `ret`, \
-                 `future` and `crate`"
-            }
+    /// This macro's options, in the order its messages list them.
+    fn options(self) -> impl Iterator<Item = &'static OptionSpec> {
+        let mut specs: Vec<_> = (OPTIONS.iter())
+            .filter_map(|o| o.position(self).map(|at| (at, o)))
+            .collect();
+        specs.sort_by_key(|(at, _)| *at);
+        specs.into_iter().map(|(_, o)| o)
+    }
+
+    /// "`name`, `kind` ... and `crate`": the list an error about an option shows.
+    fn option_list(self) -> String {
+        let names: Vec<String> = self.options().map(|o| format!("`{}`", o.keyword)).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            _ => names.concat(),
         }
     }
 
-    fn accepts(self, option: &str) -> bool {
-        match self {
-            Macro::Traced => matches!(
-                option,
-                "name" | "kind" | "args" | "attrs" | "ret" | "root" | "parent" | "future" | "crate"
-            ),
-            Macro::TracedRpc => matches!(
-                option,
-                "server"
-                    | "consumer"
-                    | "kind"
-                    | "link"
-                    | "carrier"
-                    | "name"
-                    | "args"
-                    | "attrs"
-                    | "ret"
-                    | "future"
-                    | "crate"
-            ),
+    fn option(self, keyword: &str) -> Option<&'static OptionSpec> {
+        self.options().find(|o| o.keyword == keyword)
+    }
+}
+
+/// How an option's value is read and where it is stored.
+enum Reads {
+    /// A flag: the keyword alone.
+    Flag(fn(&mut Options) -> &mut Option<Given<()>>),
+    /// `keyword = <expression>`.
+    Expr(fn(&mut Options) -> &mut Option<Given<Expr>>),
+    /// Anything else, read by its own function.
+    Custom(fn(&mut Options, Ident, ParseStream<'_>) -> syn::Result<()>),
+}
+
+/// One option: its keyword, where each macro lists it (`None`: the macro has no such option),
+/// and how it is read. The one table behind parsing, "valid options are ..." and the check
+/// that a macro accepts an option.
+struct OptionSpec {
+    keyword: &'static str,
+    traced: Option<u8>,
+    traced_rpc: Option<u8>,
+    reads: Reads,
+}
+
+impl OptionSpec {
+    fn position(&self, which: Macro) -> Option<u8> {
+        match which {
+            Macro::Traced => self.traced,
+            Macro::TracedRpc => self.traced_rpc,
         }
     }
+
+    fn read(&self, opts: &mut Options, keyword: Ident, input: ParseStream<'_>) -> syn::Result<()> {
+        match self.reads {
+            Reads::Flag(slot) => {
+                no_value(input, &keyword)?;
+                set_once(slot(opts), keyword, ())
+            }
+            Reads::Expr(slot) => {
+                input.parse::<Token![=]>()?;
+                let value: Expr = input.parse()?;
+                set_once(slot(opts), keyword, value)
+            }
+            Reads::Custom(read) => read(opts, keyword, input),
+        }
+    }
+}
+
+const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        keyword: "server",
+        traced: None,
+        traced_rpc: Some(0),
+        reads: Reads::Flag(|o| &mut o.server),
+    },
+    OptionSpec {
+        keyword: "consumer",
+        traced: None,
+        traced_rpc: Some(1),
+        reads: Reads::Flag(|o| &mut o.consumer),
+    },
+    OptionSpec {
+        keyword: "name",
+        traced: Some(0),
+        traced_rpc: Some(5),
+        reads: Reads::Custom(read_name),
+    },
+    OptionSpec {
+        keyword: "kind",
+        traced: Some(1),
+        traced_rpc: Some(2),
+        reads: Reads::Custom(read_kind),
+    },
+    OptionSpec {
+        keyword: "link",
+        traced: None,
+        traced_rpc: Some(3),
+        reads: Reads::Flag(|o| &mut o.link),
+    },
+    OptionSpec {
+        keyword: "carrier",
+        traced: None,
+        traced_rpc: Some(4),
+        reads: Reads::Expr(|o| &mut o.carrier),
+    },
+    OptionSpec {
+        keyword: "args",
+        traced: Some(2),
+        traced_rpc: Some(6),
+        reads: Reads::Custom(read_args),
+    },
+    OptionSpec {
+        keyword: "attrs",
+        traced: Some(3),
+        traced_rpc: Some(7),
+        reads: Reads::Custom(read_attrs),
+    },
+    OptionSpec {
+        keyword: "ret",
+        traced: Some(4),
+        traced_rpc: Some(8),
+        reads: Reads::Flag(|o| &mut o.ret),
+    },
+    OptionSpec {
+        keyword: "root",
+        traced: Some(5),
+        traced_rpc: None,
+        reads: Reads::Flag(|o| &mut o.root),
+    },
+    OptionSpec {
+        keyword: "parent",
+        traced: Some(6),
+        traced_rpc: None,
+        reads: Reads::Expr(|o| &mut o.parent),
+    },
+    OptionSpec {
+        keyword: "future",
+        traced: Some(7),
+        traced_rpc: Some(9),
+        reads: Reads::Flag(|o| &mut o.future),
+    },
+    OptionSpec {
+        keyword: "crate",
+        traced: Some(8),
+        traced_rpc: Some(10),
+        reads: Reads::Custom(read_crate),
+    },
+];
+
+fn read_name(opts: &mut Options, keyword: Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    input.parse::<Token![=]>()?;
+    let value: Expr = input.parse()?;
+    let lit = match &value {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => s.clone(),
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                "`name` expects a string literal, like `name = \"checkout\"`",
+            ));
+        }
+    };
+    set_once(&mut opts.name, keyword, lit)
+}
+
+fn read_kind(opts: &mut Options, keyword: Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    input.parse::<Token![=]>()?;
+    let value: Expr = input.parse()?;
+    let ident = match &value {
+        Expr::Path(p) if p.path.get_ident().is_some() => p
+            .path
+            .get_ident()
+            .cloned()
+            .unwrap_or_else(|| Ident::new("internal", Span::call_site())),
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                format!("`kind` expects one of {KINDS}"),
+            ));
+        }
+    };
+    let kind = Kind::from_ident(&ident).ok_or_else(|| {
+        syn::Error::new_spanned(
+            &ident,
+            format!("unknown span kind `{ident}`; expected {KINDS}"),
+        )
+    })?;
+    set_once(&mut opts.kind, keyword, (ident, kind))
+}
+
+fn read_args(opts: &mut Options, keyword: Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    let content;
+    parenthesized!(content in input);
+    let list: Punctuated<ArgSpec, Token![,]> =
+        content.parse_terminated(ArgSpec::parse, Token![,])?;
+    set_once(&mut opts.args, keyword, list.into_iter().collect())
+}
+
+fn read_attrs(opts: &mut Options, keyword: Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    let content;
+    parenthesized!(content in input);
+    let list: Punctuated<AttrSpec, Token![,]> =
+        content.parse_terminated(AttrSpec::parse, Token![,])?;
+    set_once(&mut opts.attrs, keyword, list.into_iter().collect())
+}
+
+fn read_crate(opts: &mut Options, keyword: Ident, input: ParseStream<'_>) -> syn::Result<()> {
+    input.parse::<Token![=]>()?;
+    let value: Path = input.call(Path::parse_mod_style)?;
+    set_once(&mut opts.krate, keyword, value)
 }
 
 impl Kind {
@@ -243,7 +420,6 @@ impl Options {
     }
 
     fn parse_in(which: Macro, input: ParseStream<'_>) -> syn::Result<Self> {
-        let options = which.options();
         let mut opts = Options::default();
         while !input.is_empty() {
             let keyword = if input.peek(Token![crate]) {
@@ -251,127 +427,14 @@ impl Options {
                 Ident::new("crate", tok.span)
             } else {
                 Ident::parse_any(input).map_err(|e| {
+                    let options = which.option_list();
                     syn::Error::new(e.span(), format!("expected an option: {options}"))
                 })?
             };
-            let word = keyword.to_string();
-            if !which.accepts(&word) {
-                let hint = match (which, word.as_str()) {
-                    (Macro::TracedRpc, "root" | "parent") => format!(
-                        "; the parent of a #[traced_rpc] span comes from the incoming request \
-                         (use #[traced] for `{word}`)"
-                    ),
-                    (Macro::Traced, "server" | "consumer" | "link" | "carrier") => format!(
-                        "; `{word}` is an option of #[traced_rpc], which reads the parent from \
-                         the incoming request"
-                    ),
-                    _ => String::new(),
-                };
-                return Err(syn::Error::new_spanned(
-                    &keyword,
-                    format!(
-                        "unknown option `{keyword}` for {}; valid options are {options}{hint}",
-                        which.name()
-                    ),
-                ));
-            }
-            match word.as_str() {
-                "name" => {
-                    input.parse::<Token![=]>()?;
-                    let value: Expr = input.parse()?;
-                    let lit = match &value {
-                        Expr::Lit(syn::ExprLit {
-                            lit: syn::Lit::Str(s),
-                            ..
-                        }) => s.clone(),
-                        other => {
-                            return Err(syn::Error::new_spanned(
-                                other,
-                                "`name` expects a string literal, like `name = \"checkout\"`",
-                            ));
-                        }
-                    };
-                    set_once(&mut opts.name, keyword, lit)?;
-                }
-                "kind" => {
-                    input.parse::<Token![=]>()?;
-                    let value: Expr = input.parse()?;
-                    let ident = match &value {
-                        Expr::Path(p) if p.path.get_ident().is_some() => p
-                            .path
-                            .get_ident()
-                            .cloned()
-                            .unwrap_or_else(|| Ident::new("internal", Span::call_site())),
-                        other => {
-                            return Err(syn::Error::new_spanned(
-                                other,
-                                format!("`kind` expects one of {KINDS}"),
-                            ));
-                        }
-                    };
-                    let kind = Kind::from_ident(&ident).ok_or_else(|| {
-                        syn::Error::new_spanned(
-                            &ident,
-                            format!("unknown span kind `{ident}`; expected {KINDS}"),
-                        )
-                    })?;
-                    set_once(&mut opts.kind, keyword, (ident, kind))?;
-                }
-                "args" => {
-                    let content;
-                    parenthesized!(content in input);
-                    let list: Punctuated<ArgSpec, Token![,]> =
-                        content.parse_terminated(ArgSpec::parse, Token![,])?;
-                    set_once(&mut opts.args, keyword, list.into_iter().collect())?;
-                }
-                "attrs" => {
-                    let content;
-                    parenthesized!(content in input);
-                    let list: Punctuated<AttrSpec, Token![,]> =
-                        content.parse_terminated(AttrSpec::parse, Token![,])?;
-                    set_once(&mut opts.attrs, keyword, list.into_iter().collect())?;
-                }
-                "ret" => {
-                    no_value(input, &keyword)?;
-                    set_once(&mut opts.ret, keyword, ())?;
-                }
-                "root" => {
-                    no_value(input, &keyword)?;
-                    set_once(&mut opts.root, keyword, ())?;
-                }
-                "future" => {
-                    no_value(input, &keyword)?;
-                    set_once(&mut opts.future, keyword, ())?;
-                }
-                "parent" => {
-                    input.parse::<Token![=]>()?;
-                    let value: Expr = input.parse()?;
-                    set_once(&mut opts.parent, keyword, value)?;
-                }
-                "crate" => {
-                    input.parse::<Token![=]>()?;
-                    let value: Path = input.call(Path::parse_mod_style)?;
-                    set_once(&mut opts.krate, keyword, value)?;
-                }
-                "server" => {
-                    no_value(input, &keyword)?;
-                    set_once(&mut opts.server, keyword, ())?;
-                }
-                "consumer" => {
-                    no_value(input, &keyword)?;
-                    set_once(&mut opts.consumer, keyword, ())?;
-                }
-                "link" => {
-                    no_value(input, &keyword)?;
-                    set_once(&mut opts.link, keyword, ())?;
-                }
-                "carrier" => {
-                    input.parse::<Token![=]>()?;
-                    let value: Expr = input.parse()?;
-                    set_once(&mut opts.carrier, keyword, value)?;
-                }
-                _ => unreachable!("checked by Macro::accepts"),
-            }
+            let Some(spec) = which.option(&keyword.to_string()) else {
+                return Err(unknown_option(which, &keyword));
+            };
+            spec.read(&mut opts, keyword, input)?;
             if input.is_empty() {
                 break;
             }
@@ -379,4 +442,33 @@ impl Options {
         }
         Ok(opts)
     }
+
+    /// A consumer span (`consumer`, or `kind = consumer`) rather than a server span.
+    pub fn is_consumer(&self) -> bool {
+        self.consumer.is_some() || matches!(&self.kind, Some(k) if k.value.1 == Kind::Consumer)
+    }
+}
+
+/// An option the macro does not have, with a hint when the other macro has it.
+fn unknown_option(which: Macro, keyword: &Ident) -> syn::Error {
+    let word = keyword.to_string();
+    let hint = match (which, word.as_str()) {
+        (Macro::TracedRpc, "root" | "parent") => format!(
+            "; the parent of a #[traced_rpc] span comes from the incoming request \
+             (use #[traced] for `{word}`)"
+        ),
+        (Macro::Traced, "server" | "consumer" | "link" | "carrier") => format!(
+            "; `{word}` is an option of #[traced_rpc], which reads the parent from the \
+             incoming request"
+        ),
+        _ => String::new(),
+    };
+    syn::Error::new_spanned(
+        keyword,
+        format!(
+            "unknown option `{keyword}` for {}; valid options are {}{hint}",
+            which.name(),
+            which.option_list()
+        ),
+    )
 }

@@ -4,6 +4,8 @@
 mod attr;
 mod expand;
 mod fallback;
+mod plan;
+mod shapes;
 mod valid;
 
 use proc_macro::TokenStream;

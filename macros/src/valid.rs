@@ -87,53 +87,80 @@ fn root_ident(expr: &syn::Expr) -> Option<&syn::Ident> {
     }
 }
 
+/// Every mistake in the options, as one error (each part pointing at its own tokens); for
+/// `#[traced_rpc]`, where the incoming request comes from.
 pub fn validate(which: Macro, opts: &Options, sig: &Signature) -> syn::Result<Option<Carrier>> {
-    let mut carrier = None;
-    let mut errors: Option<syn::Error> = None;
-    let mut push = |e: syn::Error| match &mut errors {
-        Some(all) => all.combine(e),
-        None => errors = Some(e),
-    };
+    let mut errors = Errors(None);
+    check_fn(which, opts, sig, &mut errors);
+    check_recorded(opts, sig, &mut errors);
+    let carrier = (which == Macro::TracedRpc).then(|| check_rpc(opts, sig, &mut errors));
+    match errors.0 {
+        Some(e) => Err(e),
+        None => Ok(carrier.flatten()),
+    }
+}
 
+/// Errors gathered so far, combined into one.
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    fn at(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+}
+
+/// What the function itself allows: not `const`, `future` only on a fn returning one, a
+/// name, `root` without `parent`.
+fn check_fn(which: Macro, opts: &Options, sig: &Signature, errors: &mut Errors) {
     if let Some(c) = &sig.constness {
-        push(syn::Error::new_spanned(
+        errors.at(
             c,
             format!(
                 "{} cannot be applied to a `const fn`: a span needs the clock at run time",
                 which.name()
             ),
-        ));
+        );
     }
     if let Some(future) = &opts.future {
         if sig.asyncness.is_some() {
-            push(syn::Error::new_spanned(
+            errors.at(
                 &future.keyword,
                 "`future` is for a fn that returns a boxed future under another name (an alias \
                  of `Pin<Box<dyn Future>>`); an async fn's span already covers its future",
-            ));
+            );
         } else if matches!(sig.output, syn::ReturnType::Default) {
-            push(syn::Error::new_spanned(
+            errors.at(
                 &future.keyword,
                 "`future` says the return type is a boxed future (an alias of \
                  `Pin<Box<dyn Future>>`), but this fn returns nothing",
-            ));
+            );
         }
     }
     if let Some(name) = &opts.name
         && name.value.value().trim().is_empty()
     {
-        push(syn::Error::new_spanned(
+        errors.at(
             &name.value,
             "span name must not be empty; omit `name` to use the function's name",
-        ));
+        );
     }
-    if let (Some(root), Some(parent)) = (&opts.root, &opts.parent) {
-        let _ = parent;
-        push(syn::Error::new_spanned(
+    if let (Some(root), Some(_)) = (&opts.root, &opts.parent) {
+        errors.at(
             &root.keyword,
             "`root` contradicts `parent`: a root span starts a new trace and has no parent",
-        ));
+        );
     }
+}
+
+/// `args` name parameters, each once; `attrs` keys are given once.
+fn check_recorded(opts: &Options, sig: &Signature, errors: &mut Errors) {
     if let Some(args) = &opts.args {
         let names = parameter_names(sig);
         let mut seen = HashSet::new();
@@ -147,98 +174,84 @@ pub fn validate(which: Macro, opts: &Options, sig: &Signature) -> syn::Result<Op
                 } else {
                     format!("its parameters are {}", known.join(", "))
                 };
-                push(syn::Error::new_spanned(
+                errors.at(
                     &arg.ident,
                     format!("`{name}` is not a parameter of this function; {hint}"),
-                ));
+                );
             } else if !seen.insert(name.clone()) {
-                push(syn::Error::new_spanned(
-                    &arg.ident,
-                    format!("`{name}` is recorded twice in `args`"),
-                ));
+                errors.at(&arg.ident, format!("`{name}` is recorded twice in `args`"));
             }
         }
     }
-    if let Some(attrs) = &opts.attrs {
-        let mut seen = HashSet::new();
-        for a in &attrs.value {
-            if !seen.insert(a.key.clone()) {
-                push(syn::Error::new_spanned(
-                    &a.key_tokens,
-                    format!("attribute `{}` is given twice in `attrs`", a.key),
-                ));
-            }
+    let mut seen = HashSet::new();
+    for a in opts.attrs.iter().flat_map(|a| &a.value) {
+        if !seen.insert(a.key.clone()) {
+            errors.at(
+                &a.key_tokens,
+                format!("attribute `{}` is given twice in `attrs`", a.key),
+            );
         }
     }
-    if which == Macro::TracedRpc {
-        if let (Some(_), Some(c)) = (&opts.server, &opts.consumer) {
-            push(syn::Error::new_spanned(
-                &c.keyword,
-                "`consumer` contradicts `server`: a span has one kind",
-            ));
-        }
-        if let Some(k) = &opts.kind {
-            let (ident, kind) = &k.value;
-            match kind {
-                Kind::Server | Kind::Consumer => {
-                    let flag = if *kind == Kind::Server {
-                        &opts.consumer
-                    } else {
-                        &opts.server
-                    };
-                    if let Some(flag) = flag {
-                        push(syn::Error::new_spanned(
-                            &flag.keyword,
-                            format!("`{}` contradicts `kind = {ident}`", flag.keyword),
-                        ));
-                    }
-                }
-                _ => push(syn::Error::new_spanned(
-                    ident,
-                    format!(
-                        "#[traced_rpc] opens `server` or `consumer` spans; for a `{ident}` span \
-                         use #[traced(kind = {ident})] and `traceweave::inject`"
-                    ),
-                )),
-            }
-        }
-        let consumer =
-            opts.consumer.is_some() || matches!(&opts.kind, Some(k) if k.value.1 == Kind::Consumer);
-        if let Some(link) = &opts.link
-            && !consumer
-        {
-            push(syn::Error::new_spanned(
-                &link.keyword,
-                "`link` is for consumers (a message handler may link to its producer instead of \
-                 being its child); a server span is always the child of its caller",
-            ));
-        }
-        match &opts.carrier {
-            Some(c) => {
-                let names = parameter_names(sig);
-                match root_ident(&c.value) {
-                    Some(id) if !names.contains(&id.unraw_string()) && id != "self" => {
-                        push(syn::Error::new_spanned(
-                            id,
-                            format!("`{id}` is not a parameter of this function"),
-                        ))
-                    }
-                    _ => carrier = Some(Carrier::Expr(c.value.clone())),
-                }
-            }
-            None => {
-                // An empty list has no tokens to point at: then point at the name.
-                let at = if sig.inputs.is_empty() {
-                    sig.ident.span()
+}
+
+/// `#[traced_rpc]`: one kind (server or consumer), `link` only on consumers, and the carrier:
+/// the named parameter, or every parameter probed.
+fn check_rpc(opts: &Options, sig: &Signature, errors: &mut Errors) -> Option<Carrier> {
+    if let (Some(_), Some(c)) = (&opts.server, &opts.consumer) {
+        errors.at(
+            &c.keyword,
+            "`consumer` contradicts `server`: a span has one kind",
+        );
+    }
+    if let Some(k) = &opts.kind {
+        let (ident, kind) = &k.value;
+        match kind {
+            Kind::Server | Kind::Consumer => {
+                let flag = if *kind == Kind::Server {
+                    &opts.consumer
                 } else {
-                    sig.paren_token.span.join()
+                    &opts.server
                 };
-                carrier = Some(Carrier::Probe(named_parameters(sig), at));
+                if let Some(flag) = flag {
+                    errors.at(
+                        &flag.keyword,
+                        format!("`{}` contradicts `kind = {ident}`", flag.keyword),
+                    );
+                }
             }
+            _ => errors.at(
+                ident,
+                format!(
+                    "#[traced_rpc] opens `server` or `consumer` spans; for a `{ident}` span \
+                     use #[traced(kind = {ident})] and `traceweave::inject`"
+                ),
+            ),
         }
     }
-    match errors {
-        Some(e) => Err(e),
-        None => Ok(carrier),
+    if let Some(link) = &opts.link
+        && !opts.is_consumer()
+    {
+        errors.at(
+            &link.keyword,
+            "`link` is for consumers (a message handler may link to its producer instead of \
+             being its child); a server span is always the child of its caller",
+        );
+    }
+    let Some(c) = &opts.carrier else {
+        // An empty list has no tokens to point at: then point at the name.
+        let at = if sig.inputs.is_empty() {
+            sig.ident.span()
+        } else {
+            sig.paren_token.span.join()
+        };
+        return Some(Carrier::Probe(named_parameters(sig), at));
+    };
+    let names = parameter_names(sig);
+    match root_ident(&c.value) {
+        Some(id) if !names.contains(&id.unraw_string()) && id != "self" => {
+            errors.at(id, format!("`{id}` is not a parameter of this function"));
+            None
+        }
+        _ => Some(Carrier::Expr(c.value.clone())),
     }
 }

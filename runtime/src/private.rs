@@ -1,4 +1,11 @@
 //! What the macros' output calls. Not a public API: names and signatures change freely.
+//!
+//! Every annotated function's expansion calls in here, so what is inlined into it is paid once
+//! per function at every build (and in the binary's size). The rule: the calls a span makes
+//! (start, enter, end, the context pushed around a poll) are plain functions, compiled once in
+//! this crate with the hot path inlined inside them; only what must be generic over the user's
+//! types (the future wrapper's `poll`, recording a typed value, classifying the output) is
+//! generic, and it stays small, calling those.
 #![allow(missing_debug_implementations, missing_docs)]
 
 use std::borrow::Cow;
@@ -16,7 +23,6 @@ use crate::context;
 use crate::span::Parent;
 
 /// Starts a span with a static name as a child of the current context (or a new root).
-#[inline(always)]
 pub fn start(name: &'static str, kind: SpanKind, root: bool) -> Span {
     let parent = if root { Parent::Root } else { Parent::Current };
     crate::tracer::start(Cow::Borrowed(name), kind, parent)
@@ -29,11 +35,15 @@ pub fn start_with_parent<P: AsRef<Context> + ?Sized>(
     kind: SpanKind,
     parent: &P,
 ) -> Span {
-    crate::tracer::start(Cow::Borrowed(name), kind, Parent::Explicit(parent.as_ref()))
+    start_under(name, kind, parent.as_ref())
 }
 
-/// Starts and enters a span for a sync body (the hot path, built in place).
-#[inline(always)]
+fn start_under(name: &'static str, kind: SpanKind, parent: &Context) -> Span {
+    crate::tracer::start(Cow::Borrowed(name), kind, Parent::Explicit(parent))
+}
+
+/// Starts and enters a span for a sync body (the hot path, built in place inside this one
+/// call).
 pub fn enter_new(name: &'static str, kind: SpanKind, root: bool) -> EnteredSpan {
     crate::tracer::start_entered(name, kind, root)
 }
@@ -120,7 +130,6 @@ pub fn extract_parent<E: crate::propagation::Extractor + ?Sized>(carrier: &E) ->
 
 /// Starts a server or consumer span under the caller's context; with `link`, in a new trace
 /// linked to the caller's span instead.
-#[inline]
 pub fn start_rpc(name: &'static str, kind: SpanKind, parent: Context, link: bool) -> Span {
     if link {
         let remote = *parent.span_context();
@@ -136,13 +145,11 @@ pub fn start_rpc(name: &'static str, kind: SpanKind, parent: Context, link: bool
 }
 
 /// Enters a span for a sync body.
-#[inline(always)]
 pub fn enter(span: Span) -> EnteredSpan {
     span.enter()
 }
 
 /// Attaches a span's context for the synchronous prelude of a fn returning a future.
-#[inline]
 pub fn attach(span: &Span) -> Option<context::ContextGuard> {
     span.attach_context().map(Context::attach)
 }
@@ -251,11 +258,30 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if this.span.is_recording() {
-                this.span.set_attribute(Key::from_static("cancelled"), true);
-                this.span.end_in_place();
+                cancel(this.span);
             }
         }
     }
+}
+
+/// Ends the span of a future dropped before it completed.
+#[cold]
+fn cancel(span: &mut Span) {
+    span.set_attribute(Key::from_static("cancelled"), true);
+    span.end_in_place();
+}
+
+/// Makes the span's context current for one poll; the token undoes it.
+fn enter_poll(ctx: &Option<Context>) -> u64 {
+    match ctx {
+        Some(ctx) => context::push_span(ctx.clone()),
+        None => 0,
+    }
+}
+
+/// Ends the span of a completed future.
+fn complete(span: &mut Span) {
+    span.end_in_place();
 }
 
 impl<F, C> Instrumented<F, C>
@@ -283,14 +309,19 @@ struct PollGuard<'a> {
 impl Drop for PollGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        context::pop(self.token);
-        if !crate::span::inbox::is_empty() {
-            self.span.take_posted(self.token);
-        }
-        if self.armed && std::thread::panicking() && self.span.is_recording() {
-            self.span.set_status(Status::error("panicked"));
-            self.span.end_in_place();
-        }
+        exit_poll(self.span, self.token, self.armed);
+    }
+}
+
+/// Undoes `enter_poll`; `unwinding` when the poll panicked (then the span ends, failed).
+fn exit_poll(span: &mut Span, token: u64, unwinding: bool) {
+    context::pop(token);
+    if !crate::span::inbox::is_empty() {
+        span.take_posted(token);
+    }
+    if unwinding && std::thread::panicking() && span.is_recording() {
+        span.set_status(Status::error("panicked"));
+        span.end_in_place();
     }
 }
 
@@ -304,10 +335,7 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let token = match this.ctx {
-            Some(ctx) => context::push_span(ctx.clone()),
-            None => 0,
-        };
+        let token = enter_poll(this.ctx);
         let mut guard = PollGuard {
             span: this.span,
             token,
@@ -320,7 +348,7 @@ where
             if let Some(on_output) = this.on_output.take() {
                 on_output(output, this.span);
             }
-            this.span.end_in_place();
+            complete(this.span);
         }
         poll
     }
