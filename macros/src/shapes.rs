@@ -109,8 +109,9 @@ fn sync(plan: &SpanPlan, func: &Func) -> TokenStream {
 }
 
 /// An async fn becomes a fn returning `impl Future` (`Unpolled`): every parameter moves into
-/// the future, as it does in an async fn, so it is dropped when the future is, not when the
-/// call returns (and `args` can record it when the span starts, at the first poll).
+/// the future (into the closure its first poll calls, then into the body's async block), as it
+/// does in an async fn, so it is dropped when the future is, not when the call returns (and
+/// `args` can record it when the span starts, at the first poll).
 fn async_fn(plan: &SpanPlan, func: &Func, sig: &mut Signature) -> TokenStream {
     let (p, name, kind, root) = (&plan.p, &plan.name, &plan.kind, plan.root);
     let keep = keep_parameters(sig);
@@ -123,17 +124,18 @@ fn async_fn(plan: &SpanPlan, func: &Func, sig: &mut Signature) -> TokenStream {
     // of the signature, as an async fn's does, whatever the caller's edition.
     let impl_token = quote_spanned!(Span::mixed_site()=> impl);
     sig.output = syn::parse_quote!(-> #impl_token ::core::future::Future<Output = #output>);
-    let instrumented = async_fn_kept(plan, func);
+    let (span, start) = (&plan.names.span, &plan.start);
+    let (record, on_output) = (plan.record(), plan.on_output());
+    let fake_return = async_fake_return(plan, &func.sig);
+    let stmts = statements(func);
     quote! {
-        #p::Unpolled::new(
-            #name,
-            #p::SpanKind::#kind,
-            #root,
-            async move {
-                #(#keep)*
-                #instrumented
-            },
-        )
+        #p::Unpolled::new(#name, #p::SpanKind::#kind, #root, move || {
+            #(#keep)*
+            #[allow(unused_mut)]
+            let mut #span = #start;
+            #record
+            #p::Instrumented::new(async move { #fake_return #stmts }, #span, #on_output)
+        })
     }
 }
 

@@ -156,30 +156,42 @@ pub fn attach(span: &Span) -> Option<context::ContextGuard> {
 
 #[inline]
 pub fn record_value<T: ToValue + ?Sized>(span: &mut Span, key: &'static str, value: &T) {
-    span.set_attribute(Key::from_static(key), value.to_value());
+    record(span, key, value.to_value());
 }
 
-#[inline]
+fn record(span: &mut Span, key: &'static str, value: Value) {
+    span.set_attribute(Key::from_static(key), value);
+}
+
 pub fn record_static_str(span: &mut Span, key: &'static str, value: &'static str) {
-    span.set_attribute(Key::from_static(key), Value::Str(Cow::Borrowed(value)));
+    record(span, key, Value::Str(Cow::Borrowed(value)));
 }
 
 #[inline]
 pub fn record_display<T: Display + ?Sized>(span: &mut Span, key: &'static str, value: &T) {
-    if !span.is_recording() {
-        return;
+    if span.is_recording() {
+        record_formatted(span, key, format_args!("{value}"));
     }
-    let text = span.format_value(format_args!("{value}"));
-    span.set_attribute(Key::from_static(key), text);
 }
 
 #[inline]
 pub fn record_debug<T: Debug + ?Sized>(span: &mut Span, key: &'static str, value: &T) {
-    if !span.is_recording() {
-        return;
+    if span.is_recording() {
+        record_formatted(span, key, format_args!("{value:?}"));
     }
-    let text = span.format_value(format_args!("{value:?}"));
+}
+
+/// Records a formatted value: the one copy of the bounded formatting every `%x`, `?x` and
+/// `ret` goes through.
+fn record_formatted(span: &mut Span, key: &'static str, args: std::fmt::Arguments<'_>) {
+    let text = span.format_value(args);
     span.set_attribute(Key::from_static(key), text);
+}
+
+/// Marks the span failed with a formatted error.
+fn fail_with(span: &mut Span, args: std::fmt::Arguments<'_>) {
+    let text = span.format_value(args);
+    span.set_status(Status::error(text));
 }
 
 /// A borrowed return value, classified by autoref specialization: a `Result` whose error is
@@ -203,8 +215,7 @@ impl<T, E: Display> ViaDisplay for &&Outcome<'_, Result<T, E>> {
         if let Err(e) = self.0
             && span.is_recording()
         {
-            let text = span.format_value(format_args!("{e}"));
-            span.set_status(Status::error(text));
+            fail_with(span, format_args!("{e}"));
         }
     }
 }
@@ -219,8 +230,7 @@ impl<T, E: Debug> ViaDebug for &Outcome<'_, Result<T, E>> {
         if let Err(e) = self.0
             && span.is_recording()
         {
-            let text = span.format_value(format_args!("{e:?}"));
-            span.set_status(Status::error(text));
+            fail_with(span, format_args!("{e:?}"));
         }
     }
 }
@@ -238,8 +248,7 @@ impl<T: ?Sized> ViaAny for Outcome<'_, T> {
 #[inline]
 pub fn record_return<T: Debug + ?Sized>(span: &mut Span, value: &T) {
     if span.is_recording() {
-        let text = span.format_value(format_args!("{value:?}"));
-        span.set_attribute(Key::from_static("return"), text);
+        record_formatted(span, "return", format_args!("{value:?}"));
     }
 }
 
@@ -271,6 +280,11 @@ fn cancel(span: &mut Span) {
     span.end_in_place();
 }
 
+/// The context a future's polls run under.
+fn context_of(span: &Span) -> Option<Context> {
+    span.attach_context()
+}
+
 /// Makes the span's context current for one poll; the token undoes it.
 fn enter_poll(ctx: &Option<Context>) -> u64 {
     match ctx {
@@ -292,7 +306,7 @@ where
     #[inline]
     pub fn new(inner: F, span: Span, on_output: C) -> Self {
         Instrumented {
-            ctx: span.attach_context(),
+            ctx: context_of(&span),
             inner,
             span,
             on_output: Some(on_output),
@@ -357,24 +371,34 @@ where
 pin_project_lite::pin_project! {
     /// The future returned by a traced async fn. Its span starts at the first poll, as a child of
     /// the context current there (so `f().with_context(cx)` and `capture_async(f())` put it where
-    /// it runs); a future dropped before its first poll (the losing branch of a `select!`) still
-    /// records a span, child of the context current at the drop and marked cancelled.
-    pub struct Unpolled<F> {
+    /// it runs): the first poll calls `start`, which starts the span, records the arguments and
+    /// returns the body's future wrapped in [`Instrumented`]. A future dropped before its first
+    /// poll (the losing branch of a `select!`) still records a span, child of the context
+    /// current at the drop and marked cancelled. One small state machine instead of an `async`
+    /// block around the body's: less for the compiler to build for every async fn.
+    pub struct Unpolled<M, F> {
         #[pin]
-        inner: F,
+        state: Stage<M, F>,
         name: &'static str,
         kind: SpanKind,
         root: bool,
-        polled: bool,
     }
 
-    impl<F> PinnedDrop for Unpolled<F> {
+    impl<M, F> PinnedDrop for Unpolled<M, F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if !*this.polled {
+            if let StageProj::Unpolled { .. } = this.state.project() {
                 cancelled_before_first_poll(this.name, *this.kind, *this.root);
             }
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StageProj]
+    enum Stage<M, F> {
+        Unpolled { start: Option<M> },
+        Running { #[pin] future: F },
     }
 }
 
@@ -388,27 +412,32 @@ fn cancelled_before_first_poll(name: &'static str, kind: SpanKind, root: bool) {
     span.end();
 }
 
-impl<F: Future> Unpolled<F> {
+impl<M: FnOnce() -> F, F: Future> Unpolled<M, F> {
     #[inline]
-    pub fn new(name: &'static str, kind: SpanKind, root: bool, inner: F) -> Self {
+    pub fn new(name: &'static str, kind: SpanKind, root: bool, start: M) -> Self {
         Unpolled {
-            inner,
+            state: Stage::Unpolled { start: Some(start) },
             name,
             kind,
             root,
-            polled: false,
         }
     }
 }
 
-impl<F: Future> Future for Unpolled<F> {
+impl<M: FnOnce() -> F, F: Future> Future for Unpolled<M, F> {
     type Output = F::Output;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        *this.polled = true;
-        this.inner.poll(cx)
+        let mut state = self.project().state;
+        if let StageProj::Unpolled { start } = state.as_mut().project() {
+            let start = start.take().expect("started once");
+            state.set(Stage::Running { future: start() });
+        }
+        match state.project() {
+            StageProj::Running { future } => future.poll(cx),
+            StageProj::Unpolled { .. } => unreachable!("started above"),
+        }
     }
 }
 

@@ -353,6 +353,11 @@ impl Span {
         }
     }
 
+    #[inline(never)]
+    fn end_dropped(&mut self) {
+        self.end_in_place();
+    }
+
     /// Makes this span the current context until the returned guard drops; the span ends then.
     #[inline(always)]
     pub fn enter(self) -> EnteredSpan {
@@ -371,7 +376,11 @@ impl Span {
 impl Drop for Span {
     #[inline]
     fn drop(&mut self) {
-        self.end_in_place();
+        // Out of line: a span dropped in every generic future wrapper's drop glue would
+        // otherwise carry the whole end path (clock, queue) into each.
+        if matches!(self.0, State::Recording(_)) {
+            self.end_dropped();
+        }
     }
 }
 
