@@ -1,6 +1,8 @@
 //! Attribute macros of traceweave. Use them through the `traceweave` crate
 //! (`traceweave::traced`), which re-exports them and provides the runtime they expand to.
 
+#![deny(missing_docs)]
+
 mod attr;
 mod expand;
 mod fallback;

@@ -83,7 +83,7 @@ fn run(framework: &str, workload: &str, seconds: f64, busy: f64) -> Outcome {
                     tw::root(CHILDREN);
                 }
             });
-            traceweave::force_flush();
+            let _ = traceweave::force_flush(); // a late flush shows in the counters printed below
             let stats = traceweave::stats();
             drop(guard);
             let roots = durations.len() as u64;
@@ -131,7 +131,7 @@ fn run(framework: &str, workload: &str, seconds: f64, busy: f64) -> Outcome {
                     tr::root(CHILDREN);
                 }
             });
-            traceweave::force_flush();
+            let _ = traceweave::force_flush(); // a late flush shows in the counters printed below
             let stats = traceweave::stats();
             drop(guard);
             let roots = durations.len() as u64;

@@ -64,7 +64,7 @@ fn child(framework: &str, threads: usize, seconds: f64) {
             let guard = tw_install(sink.clone());
             otel_bridge(framework);
             let loops = saturate(seconds, threads, || tw::root(CHILDREN));
-            traceweave::force_flush();
+            let _ = traceweave::force_flush(); // a late flush shows in the counters printed below
             let stats = traceweave::stats();
             drop(guard);
             let created = loops * spans_per_loop;
@@ -100,7 +100,7 @@ fn child(framework: &str, threads: usize, seconds: f64) {
             let guard = tw_install(sink.clone());
             tracing::dispatcher::set_global_default(tw_layer_dispatch()).unwrap();
             let loops = saturate(seconds, threads, || tr::root(CHILDREN));
-            traceweave::force_flush();
+            let _ = traceweave::force_flush(); // a late flush shows in the counters printed below
             let stats = traceweave::stats();
             drop(guard);
             let created = loops * spans_per_loop;

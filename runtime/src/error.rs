@@ -198,6 +198,7 @@ impl fmt::Display for ExportFailure {
 
 /// Why `install` failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InitError {
     /// A global tracer is installed already; shut it down first.
     AlreadyInitialised,
@@ -215,6 +216,53 @@ impl fmt::Display for InitError {
 }
 
 impl std::error::Error for InitError {}
+
+/// Why a flush or a shutdown did not deliver everything it waited for.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let tracer = traceweave::builder().ignore_env().build();
+/// tracer.in_scope(|| traceweave::span("work").start().end());
+/// tracer.force_flush()?;
+/// tracer.shutdown_with_timeout(Duration::from_secs(5))?;
+/// # Ok::<(), traceweave::FlushError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// The collector did not finish in time (the exporters are slow, or the collector is busy
+    /// with a long drain). What a shutdown left queued then is counted as dropped
+    /// ([`SpanStats::dropped_shutdown`](crate::SpanStats::dropped_shutdown)).
+    Timeout(std::time::Duration),
+    /// No collector of this tracer runs in this process: it has been shut down (a flush after
+    /// shutdown), or this is a child made by `fork()`, whose spans go to the child's own
+    /// pipeline.
+    NotRunning,
+    /// The collector thread ended in a panic of its own (an exporter's panic is caught and
+    /// counted as a failed export; this is not that).
+    CollectorPanicked,
+}
+
+impl fmt::Display for FlushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlushError::Timeout(t) => write!(
+                f,
+                "the collector did not finish within {} ms; what was still queued at a \
+                 shutdown's deadline is counted as dropped",
+                t.as_millis()
+            ),
+            FlushError::NotRunning => f.write_str(
+                "the tracer's collector does not run in this process (shut down, or a forked \
+                 child)",
+            ),
+            FlushError::CollectorPanicked => f.write_str("the collector thread panicked"),
+        }
+    }
+}
+
+impl std::error::Error for FlushError {}
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,7 @@
 //!   and primitive attributes); one collector thread batches them to the exporters. A full
 //!   ring drops and counts, never blocks.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
@@ -64,6 +64,7 @@ pub use context::{
     Baggage, BaggageEntry, Context, ContextGuard, FutureExt, SpanContext, TraceState,
     TraceStateError, WithContext, spawn_thread,
 };
+pub use error::FlushError;
 pub use export::{
     ConsoleExporter, ExportError, ExportErrorKind, ExportFailure, Exporter, InMemoryExporter,
 };

@@ -49,7 +49,11 @@ fn spans_ending_on_other_threads_across_shutdown_are_all_counted() {
         .collect();
     started.wait();
     std::thread::sleep(Duration::from_millis(30));
-    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .is_ok()
+    );
     // The workers go on ending spans they started before the shutdown.
     std::thread::sleep(Duration::from_millis(30));
     stop.store(true, Ordering::Relaxed);
@@ -86,7 +90,11 @@ fn spans_held_past_shutdown_are_dropped_and_counted_without_new_queues() {
             .min()
             .unwrap()
     });
-    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .is_ok()
+    );
     let after = held
         .drain(..)
         .map(|chunk| {
@@ -134,12 +142,19 @@ fn an_exporter_panicking_in_flush_and_shutdown_never_kills_the_collector() {
     let exporter = PanickyExporter::default();
     let tracer = tracer(exporter.clone());
     tracer.in_scope(|| traceweave::span("one").start().end());
-    assert!(tracer.force_flush(), "the collector answers the flush");
+    assert!(
+        tracer.force_flush().is_ok(),
+        "the collector answers the flush"
+    );
     tracer.in_scope(|| traceweave::span("two").start().end());
-    assert!(tracer.force_flush(), "and the next one");
+    assert!(tracer.force_flush().is_ok(), "and the next one");
     assert_eq!(exporter.0.load(Ordering::SeqCst), 2);
     tracer.in_scope(|| traceweave::span("three").start().end());
-    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .is_ok()
+    );
     assert_eq!(exporter.0.load(Ordering::SeqCst), 3);
     assert_balanced(&tracer);
 }
@@ -215,7 +230,10 @@ fn no_export_starts_after_the_shutdown_deadline() {
         "the collector started exporting"
     );
     let t = Instant::now();
-    assert!(!tracer.shutdown_with_timeout(Duration::from_millis(400)));
+    assert_eq!(
+        tracer.shutdown_with_timeout(Duration::from_millis(400)),
+        Err(traceweave::FlushError::Timeout(Duration::from_millis(400)))
+    );
     // The collector finishes the export under way, then counts the rest as dropped.
     // A guard against hanging, not a measurement: the export under way takes 150 ms.
     while tracer.stats().created != tracer.stats().exported + tracer.stats().dropped() {

@@ -102,7 +102,11 @@ fn the_context_stack_grows_while_the_allocator_attaches_contexts() {
         "the allocator ran inside traceweave"
     );
     assert!(!Context::current().has_span());
-    assert!(tracer.shutdown_with_timeout(std::time::Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(std::time::Duration::from_secs(10))
+            .is_ok()
+    );
     let stats = tracer.stats();
     assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
 }
@@ -127,7 +131,11 @@ fn the_first_span_of_a_thread_registers_its_ring_while_the_allocator_traces() {
         tracer
     });
     let tracer = handle.join().unwrap();
-    assert!(tracer.shutdown_with_timeout(std::time::Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(std::time::Duration::from_secs(10))
+            .is_ok()
+    );
     let stats = tracer.stats();
     assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
     assert!(stats.exported >= 50, "{stats:?}");
@@ -153,7 +161,11 @@ fn a_span_refused_by_a_full_queue_is_freed_while_the_allocator_traces() {
         tracer
     });
     let tracer = handle.join().unwrap();
-    assert!(tracer.shutdown_with_timeout(std::time::Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(std::time::Duration::from_secs(10))
+            .is_ok()
+    );
     let stats = tracer.stats();
     assert!(stats.dropped_queue_full > 0, "{stats:?}");
     assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");

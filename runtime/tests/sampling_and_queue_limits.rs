@@ -125,7 +125,11 @@ fn queue_overflow_drops_and_counts_exactly() {
     for _ in 0..10 {
         let _ = release_tx.send(());
     }
-    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .is_ok()
+    );
     let stats = tracer.stats();
     assert_eq!(*seen.lock().unwrap(), 9);
     assert_eq!(stats.exported, 9);
@@ -149,7 +153,7 @@ fn a_failing_exporter_counts_its_spans_as_dropped() {
             child_op();
         }
     });
-    assert!(tracer.force_flush());
+    assert!(tracer.force_flush().is_ok());
     let stats = tracer.stats();
     assert_eq!(stats.created, 10);
     assert_eq!(stats.dropped_export_failed, 10);
@@ -179,7 +183,11 @@ fn spans_from_threads_that_exit_are_all_collected() {
     for t in threads {
         t.join().unwrap();
     }
-    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .is_ok()
+    );
     assert_eq!(memory.spans().len(), 1000);
     let stats = tracer.stats();
     assert_eq!(
@@ -212,7 +220,11 @@ fn exporters_never_trace_themselves() {
             child_op();
         }
     });
-    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .is_ok()
+    );
     assert_eq!(*seen.lock().unwrap(), 5);
     assert_eq!(tracer.stats().created, 5);
 }

@@ -81,14 +81,13 @@ fn a_repeated_key_keeps_its_last_value_in_its_first_place() {
 
 #[test]
 fn builder_limits_cut_counts_and_lengths() {
-    let limits = SpanLimits {
-        attribute_count: 2,
-        attribute_value_length: Some(3),
-        event_count: 1,
-        link_count: 0,
-        attributes_per_event: 2,
-        attributes_per_link: 1,
-    };
+    let limits = SpanLimits::default()
+        .with_attribute_count(2)
+        .with_attribute_value_length(Some(3))
+        .with_event_count(1)
+        .with_link_count(0)
+        .with_attributes_per_event(2)
+        .with_attributes_per_link(1);
     let spans = Capture::new()
         .span_limits(limits)
         .run(|| {
@@ -139,10 +138,7 @@ fn builder_limits_cut_counts_and_lengths() {
 
     // A zero attribute limit keeps none, even of the inline kind.
     let spans = Capture::new()
-        .span_limits(SpanLimits {
-            attribute_count: 0,
-            ..SpanLimits::DEFAULT
-        })
+        .span_limits(SpanLimits::DEFAULT.with_attribute_count(0))
         .run(|| {
             let mut span = traceweave::span("none").start();
             span.set_attribute("a", 1);
@@ -210,7 +206,11 @@ fn exporters_read_batches_in_place_with_everything_converted() {
         child.update_name(format!("child-{}", 7));
         child.set_status(Status::Ok);
     });
-    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .is_ok()
+    );
     let after = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

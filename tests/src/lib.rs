@@ -70,7 +70,7 @@ pub fn shared_pipeline() -> &'static traceweave::InMemoryExporter {
 
 /// The spans of one trace in the [`shared_pipeline`], after a flush.
 pub fn spans_of(trace_id: traceweave::TraceId) -> Vec<traceweave::SpanRecord> {
-    assert!(traceweave::force_flush());
+    assert!(traceweave::force_flush().is_ok());
     shared_pipeline()
         .spans()
         .into_iter()

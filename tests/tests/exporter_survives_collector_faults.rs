@@ -121,7 +121,7 @@ fn a_503_is_retried_then_delivered() {
     let rx = Receiver::start(vec![Reply::Status(503, None), Reply::Status(200, None)]);
     let t = tracer(rx.port, Duration::from_secs(10));
     produce(&t, 10);
-    assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
     let s = t.stats();
     assert_eq!((s.created, s.exported, s.dropped()), (10, 10, 0));
     assert_eq!(rx.requests(), 2);
@@ -135,7 +135,7 @@ fn a_429_waits_for_retry_after() {
     ]);
     let t = tracer(rx.port, Duration::from_secs(10));
     produce(&t, 5);
-    assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
     assert_eq!(t.stats().exported, 5);
     let arrivals = rx.arrivals.lock().unwrap().clone();
     assert_eq!(arrivals.len(), 2);
@@ -151,7 +151,7 @@ fn a_400_is_never_retried_and_counts_as_dropped() {
     let rx = Receiver::start(vec![Reply::Status(400, None)]);
     let t = tracer(rx.port, Duration::from_secs(10));
     produce(&t, 7);
-    assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
     let s = t.stats();
     assert_eq!((s.created, s.exported, s.dropped_export_failed), (7, 0, 7));
     assert_eq!(rx.requests(), 1);
@@ -168,7 +168,7 @@ fn delivery_resumes_when_the_collector_comes_back() {
         TcpListener::bind(("127.0.0.1", port)).unwrap(),
         vec![Reply::Status(200, None)],
     );
-    assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
     let s = t.stats();
     assert_eq!(
         (s.created, s.exported, s.dropped()),
@@ -220,7 +220,7 @@ fn a_hanging_collector_never_slows_the_application() {
         during_hang < fine * 4,
         "hanging {during_hang:?} vs healthy {fine:?}"
     );
-    assert!(stuck.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(stuck.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
     let s = stuck.stats();
     assert_eq!(s.created, (rounds * n) as u64 + 1);
     assert_eq!(s.exported, 0);
@@ -229,7 +229,11 @@ fn a_hanging_collector_never_slows_the_application() {
         s.dropped_queue_full > 0,
         "the bounded queue overflowed and counted: {s:?}"
     );
-    assert!(normal.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(
+        normal
+            .shutdown_with_timeout(Duration::from_secs(20))
+            .is_ok()
+    );
     let s = normal.stats();
     assert_eq!(s.created, s.exported + s.dropped());
 }
@@ -244,7 +248,7 @@ fn shutdown_delivers_everything_queued_within_the_deadline() {
         .build();
     produce(&t, 1500);
     assert_eq!(rx.requests(), 0, "nothing sent before the flush");
-    assert!(t.shutdown_with_timeout(Duration::from_secs(10)));
+    assert!(t.shutdown_with_timeout(Duration::from_secs(10)).is_ok());
     let s = t.stats();
     assert_eq!((s.created, s.exported, s.dropped()), (1500, 1500, 0));
     assert_eq!(
@@ -265,7 +269,7 @@ fn permanent_refusals_are_never_retried_and_named_in_stats() {
         let rx = Receiver::start(vec![Reply::Status(code, None)]);
         let t = tracer(rx.port, Duration::from_secs(10));
         produce(&t, 3);
-        assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+        assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
         let s = t.stats();
         assert_eq!((s.exported, s.dropped_export_failed), (0, 3), "{code}");
         assert_eq!(rx.requests(), 1, "{code} is not retried");
@@ -288,7 +292,7 @@ fn a_url_that_cannot_work_fails_at_once() {
         )
         .build();
     produce(&t, 2);
-    assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
     let s = t.stats();
     assert_eq!(s.dropped_export_failed, 2);
     let error = s.last_export_error.unwrap();
@@ -305,7 +309,7 @@ fn retry_after_zero_still_waits_a_floor() {
     ]);
     let t = tracer(rx.port, Duration::from_secs(10));
     produce(&t, 4);
-    assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
     assert_eq!(t.stats().exported, 4);
     let arrivals = rx.arrivals.lock().unwrap().clone();
     assert_eq!(arrivals.len(), 3);
@@ -327,9 +331,9 @@ fn child_with_a_refusing_receiver() {
     let t = tracer(rx.port, Duration::from_secs(10));
     for _ in 0..25 {
         produce(&t, 2);
-        assert!(t.force_flush());
+        assert!(t.force_flush().is_ok());
     }
-    assert!(t.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
     assert_eq!(rx.requests(), 25);
     assert_eq!(t.stats().dropped_export_failed, 50);
 }

@@ -157,14 +157,15 @@ fn limits_and_dropped_counts_reach_the_official_decoder() {
         .ignore_env()
         .service_name("limits")
         .exporter(sink.clone())
-        .span_limits(traceweave::SpanLimits {
-            attribute_count: 3,
-            attribute_value_length: Some(4),
-            event_count: 1,
-            link_count: 1,
-            attributes_per_event: 1,
-            attributes_per_link: 0,
-        })
+        .span_limits(
+            traceweave::SpanLimits::default()
+                .with_attribute_count(3)
+                .with_attribute_value_length(Some(4))
+                .with_event_count(1)
+                .with_link_count(1)
+                .with_attributes_per_event(1)
+                .with_attributes_per_link(0),
+        )
         .build();
     tracer.in_scope(|| {
         let link = SpanContext::new(
@@ -190,7 +191,11 @@ fn limits_and_dropped_counts_reach_the_official_decoder() {
         );
         span.add_event("second", vec![]);
     });
-    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .is_ok()
+    );
     let batches = sink.0.lock().unwrap().clone();
     assert_eq!(batches.len(), 1);
     let path = temp("limits.pb");
@@ -280,7 +285,11 @@ fn otlp_json_lines_replay_into_a_collector() {
             s.set_attribute("i", i);
         }
     });
-    assert!(tracer.shutdown_with_timeout(Duration::from_secs(10)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(10))
+            .is_ok()
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<Json> = text
         .lines()

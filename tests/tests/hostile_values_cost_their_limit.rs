@@ -124,10 +124,7 @@ fn arguments_return_values_and_errors_stop_at_the_cap() {
 
 #[test]
 fn a_configured_limit_stops_formatting_there() {
-    let limits = SpanLimits {
-        attribute_value_length: Some(100),
-        ..SpanLimits::default()
-    };
+    let limits = SpanLimits::default().with_attribute_value_length(Some(100));
     let spans = Capture::new()
         .span_limits(limits)
         .run(|| takes(&Huge, &Huge))

@@ -36,7 +36,11 @@ fn export_once(exporter: Box<dyn Exporter>) -> (traceweave::SpanStats, String) {
     let memory = traceweave::InMemoryExporter::new();
     let tracer = tracer_with(exporter, &memory);
     tracer.in_scope(handle);
-    assert!(tracer.shutdown_with_timeout(Duration::from_secs(20)));
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(20))
+            .is_ok()
+    );
     let trace_id = memory.spans()[0].trace_id.to_string();
     (tracer.stats(), trace_id)
 }

@@ -66,7 +66,11 @@ fn rotel_receives_every_protocol_plain_and_gzipped() {
         tracer.in_scope(|| {
             let _ = handle(42);
         });
-        assert!(tracer.shutdown_with_timeout(Duration::from_secs(15)));
+        assert!(
+            tracer
+                .shutdown_with_timeout(Duration::from_secs(15))
+                .is_ok()
+        );
         let stats = tracer.stats();
         assert_eq!((stats.exported, stats.dropped()), (2, 0), "{what}");
         let spans = memory.spans();

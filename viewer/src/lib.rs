@@ -9,6 +9,8 @@
 //!
 //! The binary `traceweave-view` wraps these; the shop demo embeds them.
 
+#![deny(missing_docs)]
+
 pub mod decode;
 pub mod model;
 pub mod report;

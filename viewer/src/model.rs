@@ -14,9 +14,13 @@ pub const KIND_NAMES: [&str; 6] = [
     "producer",
     "consumer",
 ];
+/// `SpanRow::kind` of a server span.
 pub const KIND_SERVER: u8 = 2;
+/// `SpanRow::kind` of a client span.
 pub const KIND_CLIENT: u8 = 3;
+/// `SpanRow::kind` of a producer span.
 pub const KIND_PRODUCER: u8 = 4;
+/// `SpanRow::kind` of a consumer span.
 pub const KIND_CONSUMER: u8 = 5;
 
 /// Status codes, numbered as in OTLP.
@@ -25,20 +29,31 @@ pub const STATUS_ERROR: u8 = 2;
 /// A span: ids in lowercase hex, times in nanoseconds since the Unix epoch, attributes as JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpanRow {
+    /// 32 hex digits.
     pub trace_id: String,
+    /// 16 hex digits.
     pub span_id: String,
+    /// The parent's span id; `None` for a root.
     pub parent_id: Option<String>,
+    /// The resource's `service.name` (`unknown_service` when it has none).
     pub service: String,
+    /// The span name, cut to the ingest limit.
     pub name: String,
     /// 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer.
     pub kind: u8,
+    /// When it started.
     pub start_ns: i64,
+    /// When it ended.
     pub end_ns: i64,
     /// 0 unset, 1 ok, 2 error.
     pub status: u8,
+    /// The status message of a failed span (its URLs' queries removed).
     pub status_message: String,
+    /// The span's attributes, cut to the ingest limits.
     pub attributes: Map<String, Value>,
+    /// Its events, in order.
     pub events: Vec<EventRow>,
+    /// Its links to other spans.
     pub links: Vec<LinkRow>,
     /// Shared by the spans of one request's resource: decoded once, never copied per span.
     pub resource: Arc<Map<String, Value>>,
@@ -99,17 +114,25 @@ pub(crate) fn cut(s: &mut String, max: usize) -> bool {
     }
 }
 
+/// An event of a span: a named, timestamped moment with attributes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventRow {
+    /// When it happened.
     pub time_ns: i64,
+    /// Its name (`exception` for a recorded error).
     pub name: String,
+    /// Its attributes.
     pub attributes: Map<String, Value>,
 }
 
+/// A link from a span to another span (of this trace or another).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinkRow {
+    /// The linked span's trace id.
     pub trace_id: String,
+    /// The linked span's id.
     pub span_id: String,
+    /// The link's attributes.
     pub attributes: Map<String, Value>,
 }
 
@@ -154,14 +177,17 @@ impl SpanRow {
         }
     }
 
+    /// How long it took (0 for a span that ends before it starts).
     pub fn duration_ns(&self) -> i64 {
         self.end_ns.saturating_sub(self.start_ns)
     }
 
+    /// Whether it failed.
     pub fn is_error(&self) -> bool {
         self.status == STATUS_ERROR
     }
 
+    /// Its kind as a word (`server`, `client`...).
     pub fn kind_name(&self) -> &'static str {
         KIND_NAMES
             .get(usize::from(self.kind))

@@ -176,6 +176,7 @@ impl Stop {
         }
     }
 
+    /// Tells every server holding this `Stop`'s signal to finish its requests and return.
     pub fn stop(&self) {
         self.0.send_replace(true);
     }

@@ -92,7 +92,7 @@ fn send_two_checkouts(exporter: impl traceweave::Exporter, service: &str) {
         let _ = checkout(false);
         let _ = checkout(true);
     });
-    assert!(tracer.force_flush());
+    assert!(tracer.force_flush().is_ok());
     let stats = tracer.stats();
     assert_eq!(
         (stats.exported, stats.dropped_export_failed),
@@ -381,7 +381,7 @@ fn a_report_inlines_traces_from_otlp_json_lines_and_zipkin_files() {
     tracer.in_scope(|| {
         let _ = checkout(true);
     });
-    assert!(tracer.force_flush());
+    assert!(tracer.force_flush().is_ok());
     let zipkin = dir.join("zipkin.json");
     std::fs::write(
         &zipkin,

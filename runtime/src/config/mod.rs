@@ -8,7 +8,7 @@ mod resource;
 
 use crate::tracer::{global_tracer, shutdown_global};
 
-pub use crate::error::InitError;
+pub use crate::error::{FlushError, InitError};
 pub use builder::{Builder, builder};
 
 pub(crate) use crate::diag::warn;
@@ -44,9 +44,9 @@ pub fn try_init() -> Result<TracingGuard, InitError> {
     builder().install()
 }
 
-/// Flushes and shuts down the global tracer, waiting at most `timeout`. Returns whether all
-/// queued spans were delivered in time.
-pub fn shutdown(timeout: Duration) -> bool {
+/// Flushes and shuts down the global tracer, waiting at most `timeout`: `Ok` when every queued
+/// span was handed to the exporters in time (and when no tracer is installed).
+pub fn shutdown(timeout: Duration) -> Result<(), FlushError> {
     shutdown_global(timeout)
 }
 
@@ -55,9 +55,10 @@ pub fn stats() -> crate::tracer::SpanStats {
     global_tracer().map(|t| t.stats()).unwrap_or_default()
 }
 
-/// Exports what the global tracer has queued now; returns whether it finished in time.
-pub fn force_flush() -> bool {
-    global_tracer().is_none_or(|t| t.force_flush())
+/// Exports what the global tracer has queued now, waiting at most the export timeout (`Ok`
+/// when no tracer is installed).
+pub fn force_flush() -> Result<(), FlushError> {
+    global_tracer().map_or(Ok(()), |t| t.force_flush())
 }
 
 /// Shuts the global tracer down when dropped, flushing queued spans (with the export timeout
@@ -74,7 +75,10 @@ impl Drop for TracingGuard {
             let timeout = global_tracer()
                 .map(|t| t.export_timeout())
                 .unwrap_or(Duration::from_secs(30));
-            shutdown_global(timeout);
+            // At exit, spans that did not make it are worth one line.
+            if let Err(e @ FlushError::Timeout(_)) = shutdown_global(timeout) {
+                warn(format_args!("shutdown: {e} (see traceweave::stats())"));
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 /// Why a tracestate key, value or header was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TraceStateError {
     /// A key outside `[a-z0-9][a-z0-9_\-*/@]{0,255}` (or the `tenant@system` form).
     InvalidKey(String),

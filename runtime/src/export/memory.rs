@@ -12,7 +12,7 @@ use crate::span::{SpanBatch, SpanRecord};
 /// let memory = traceweave::InMemoryExporter::new();
 /// let tracer = traceweave::builder().exporter(memory.clone()).build();
 /// tracer.in_scope(|| drop(traceweave::span("work").start()));
-/// tracer.force_flush();
+/// tracer.force_flush().unwrap();
 /// assert_eq!(memory.spans()[0].name, "work");
 /// ```
 #[derive(Debug, Clone, Default)]

@@ -353,12 +353,34 @@ impl Span {
         }
     }
 
+    /// [`enter`](Self::enter) under the name `tracing` gives the owning form
+    /// (`tracing::Span::entered`).
+    #[inline]
+    pub fn entered(self) -> EnteredSpan {
+        self.enter()
+    }
+
     #[inline(never)]
     fn end_dropped(&mut self) {
         self.end_in_place();
     }
 
     /// Makes this span the current context until the returned guard drops; the span ends then.
+    ///
+    /// Unlike `tracing`'s `Span::enter(&self)`, this takes the span: a traceweave span is one
+    /// operation that ends once, and the guard owns it, so a span cannot be entered on two
+    /// threads at once, stay current after it ended, or end while a guard still shows it as
+    /// current. To enter one span around several pieces of work, keep its
+    /// [`context`](Self::context) and attach that instead. [`entered`](Self::entered) is the
+    /// same call under `tracing`'s name for the owning form.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let _batch = traceweave::span("batch").start().enter();
+    ///     traceweave::span("item").start().end(); // a child of "batch"
+    /// });
+    /// assert_eq!(spans.tree(), "└─ batch\n   └─ item\n");
+    /// ```
     #[inline(always)]
     pub fn enter(self) -> EnteredSpan {
         let token = match self.attach_context() {

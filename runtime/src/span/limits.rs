@@ -11,13 +11,20 @@ use super::{Array, KeyValue, Value};
 ///
 /// ```
 /// use traceweave::SpanLimits;
-/// let limits = SpanLimits {
-///     attribute_value_length: Some(256),
-///     ..SpanLimits::default()
-/// };
+/// let limits = SpanLimits::default()
+///     .with_attribute_value_length(Some(256))
+///     .with_event_count(32);
 /// assert_eq!(limits.attribute_count, 128);
+///
+/// let tracer = traceweave::builder().span_limits(limits).build();
+/// # drop(tracer);
 /// ```
+///
+/// New limits may be added (the struct is `#[non_exhaustive]`): start from
+/// [`SpanLimits::default`] and change what you need, with the `with_*` methods or by assigning
+/// the fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpanLimits {
     /// Attributes per span (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`).
     pub attribute_count: u32,
@@ -45,6 +52,44 @@ impl SpanLimits {
         attributes_per_event: 128,
         attributes_per_link: 128,
     };
+}
+
+impl SpanLimits {
+    /// These limits with `n` attributes per span.
+    pub const fn with_attribute_count(mut self, n: u32) -> Self {
+        self.attribute_count = n;
+        self
+    }
+
+    /// These limits with string values cut to `chars` characters (`None`: no limit).
+    pub const fn with_attribute_value_length(mut self, chars: Option<u32>) -> Self {
+        self.attribute_value_length = chars;
+        self
+    }
+
+    /// These limits with `n` events per span.
+    pub const fn with_event_count(mut self, n: u32) -> Self {
+        self.event_count = n;
+        self
+    }
+
+    /// These limits with `n` links per span.
+    pub const fn with_link_count(mut self, n: u32) -> Self {
+        self.link_count = n;
+        self
+    }
+
+    /// These limits with `n` attributes per event.
+    pub const fn with_attributes_per_event(mut self, n: u32) -> Self {
+        self.attributes_per_event = n;
+        self
+    }
+
+    /// These limits with `n` attributes per link.
+    pub const fn with_attributes_per_link(mut self, n: u32) -> Self {
+        self.attributes_per_link = n;
+        self
+    }
 }
 
 impl Default for SpanLimits {

@@ -129,6 +129,7 @@ pub type Attributes = Vec<KeyValue>;
 
 /// A finished span as exporters receive it.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SpanRecord {
     /// The trace this span belongs to.
     pub trace_id: TraceId,

@@ -73,6 +73,7 @@ pub enum Array {
 
 /// A typed attribute value.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     /// A boolean.
     Bool(bool),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Tracer;
 use super::pipeline::{Pipeline, lock};
-use crate::error::InitError;
+use crate::error::{FlushError, InitError};
 use crate::span::raw::RawSpan;
 
 /// Null: never initialised. `DISABLED`: disabled or shut down. Otherwise a pipeline kept in
@@ -143,10 +143,10 @@ pub(crate) fn install_global(tracer: Option<Tracer>) -> Result<(), InitError> {
 }
 
 /// Shuts the global tracer down; spans that end afterwards are not recorded.
-pub(crate) fn shutdown_global(timeout: Duration) -> bool {
+pub(crate) fn shutdown_global(timeout: Duration) -> Result<(), FlushError> {
     restart_if_forked();
     let tracer = lock(&GLOBAL_TRACER).take();
-    let Some(tracer) = tracer else { return true };
+    let Some(tracer) = tracer else { return Ok(()) };
     GLOBAL.store(DISABLED, Ordering::Release);
     tracer.shutdown_with_timeout(timeout)
 }

@@ -26,7 +26,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::context::{Context, ScopeHandle};
-use crate::error::{ExportError, ExportFailure};
+use crate::error::{ExportError, ExportFailure, FlushError};
 use crate::sampler::Sampler;
 use crate::span::raw::RawSpan;
 use crate::span::{Resource, SpanBatch, SpanLimits};
@@ -60,6 +60,7 @@ pub(crate) type SharedProcessor = Arc<Mutex<Box<dyn Processor>>>;
 
 /// Limits and timings of the batch pipeline (OpenTelemetry's `OTEL_BSP_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchConfig {
     /// Spans each producing thread may have queued before new ones are dropped (rounded up to a
     /// power of two). Memory is bounded by this times the number of threads that trace: a
@@ -124,6 +125,7 @@ impl Default for BatchConfig {
 /// Counts of one pipeline's spans. `created == exported + dropped() + queued` at any quiet
 /// moment, and `queued == 0` once the pipeline has shut down.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct SpanStats {
     /// Sampled spans that ended.
     pub created: u64,
@@ -279,21 +281,29 @@ impl Tracer {
     }
 
     /// Exports everything queued now and flushes the exporters; waits at most the export
-    /// timeout. Returns whether it finished in time.
-    pub fn force_flush(&self) -> bool {
+    /// timeout. `Ok` once the exporters have been handed every span queued at the call (a
+    /// failed export is counted in [`stats`](Self::stats), not returned here).
+    pub fn force_flush(&self) -> Result<(), FlushError> {
         if !self.0.collector_is_here() {
-            return false;
+            return Err(FlushError::NotRunning);
         }
         let (tx, rx) = mpsc::channel();
-        self.0.pipeline.send(Command::Flush(tx))
-            && rx.recv_timeout(self.0.config.export_timeout).is_ok()
+        if !self.0.pipeline.send(Command::Flush(tx)) {
+            return Err(FlushError::NotRunning);
+        }
+        let timeout = self.0.config.export_timeout;
+        match rx.recv_timeout(timeout) {
+            Ok(()) => Ok(()),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(FlushError::Timeout(timeout)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(FlushError::NotRunning),
+        }
     }
 
     /// Flushes and stops the pipeline; waits at most `timeout`. Spans that end afterwards, and
     /// spans still queued when `timeout` runs out (no export starts after it; one under way
-    /// finishes), are counted as `dropped_shutdown`. Returns whether everything was delivered
-    /// in time.
-    pub fn shutdown_with_timeout(&self, timeout: Duration) -> bool {
+    /// finishes), are counted as `dropped_shutdown`. `Ok` when everything queued was handed
+    /// to the exporters in time (and for a tracer already shut down).
+    pub fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
         self.0.shutdown(Some(timeout))
     }
 
@@ -321,20 +331,20 @@ impl TracerInner {
     }
 
     /// Asks the collector to stop; with a timeout, waits for it that long.
-    fn shutdown(&self, timeout: Option<Duration>) -> bool {
+    fn shutdown(&self, timeout: Option<Duration>) -> Result<(), FlushError> {
         let Some(handle) = lock(&self.worker).take() else {
-            return true;
+            return Ok(());
         };
         if !self.collector_is_here() {
             // A forked child: the collector thread is the parent's. Nothing to wait for, and
             // its handle names a thread that does not exist here (not even to detach).
             std::mem::forget(handle);
-            return false;
+            return Err(FlushError::NotRunning);
         }
         let Some(timeout) = timeout else {
             // Detached: the collector flushes on its own time, the caller does not wait.
             self.pipeline.send(Command::Shutdown(None));
-            return true;
+            return Ok(());
         };
         let deadline = Instant::now() + timeout;
         let (tx, rx) = mpsc::channel();
@@ -349,10 +359,11 @@ impl TracerInner {
                 thread::yield_now();
             }
             if handle.is_finished() {
-                return handle.join().is_ok();
+                return handle.join().map_err(|_| FlushError::CollectorPanicked);
             }
+            return Ok(());
         }
-        acked
+        Err(FlushError::Timeout(timeout))
     }
 }
 
@@ -360,7 +371,7 @@ impl Drop for TracerInner {
     fn drop(&mut self) {
         // Never block the thread that happens to drop the last handle (an application thread,
         // or the collector itself when an exporter held the last context).
-        self.shutdown(None);
+        let _ = self.shutdown(None);
     }
 }
 

@@ -22,33 +22,50 @@ use crate::model::{KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, STATU
 /// The service map of a time window: services, and the calls between them with RED metrics.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ServiceMap {
+    /// The window's start.
     pub from_ns: i64,
+    /// The window's end.
     pub to_ns: i64,
+    /// The services.
     pub nodes: Vec<MapNode>,
+    /// The calls between them, sorted by caller, callee and kind.
     pub edges: Vec<MapEdge>,
 }
 
+/// A service of the map.
 #[derive(Clone, Debug, Serialize)]
 pub struct MapNode {
+    /// Its `service.name`.
     pub service: String,
+    /// Its spans in the window.
     pub spans: i64,
+    /// Those that failed.
     pub errors: i64,
     /// A peer seen only from its callers (a database, an uninstrumented service).
     pub inferred: bool,
 }
 
+/// Calls from one service to another, with their rate, errors and latency (RED metrics).
 #[derive(Clone, Debug, Serialize)]
 pub struct MapEdge {
+    /// The calling service.
     pub from: String,
+    /// The called service (or peer).
     pub to: String,
     /// `rpc` (client → server), `messaging` (producer → consumer), `link`, `database`,
     /// `call` (a parent → child pair of other kinds).
     pub kind: String,
+    /// Calls in the window.
     pub calls: u64,
+    /// Failed calls.
     pub errors: u64,
+    /// Calls per second over the window.
     pub rate_per_s: f64,
+    /// `errors / calls`.
     pub error_rate: f64,
+    /// The median call's duration (within a quarter octave).
     pub p50_ms: f64,
+    /// The 99th percentile call's duration (within a quarter octave).
     pub p99_ms: f64,
 }
 

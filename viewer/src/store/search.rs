@@ -18,6 +18,7 @@ pub struct Query {
     pub operation: Option<String>,
     /// The trace lasts at least / at most this long.
     pub min_ms: Option<f64>,
+    /// See `min_ms`.
     pub max_ms: Option<f64>,
     /// Only traces with a failed span.
     pub error: Option<bool>,
@@ -27,6 +28,7 @@ pub struct Query {
     pub trace_id: Option<String>,
     /// Traces that started in `[since_ns, until_ns)`.
     pub since_ns: Option<i64>,
+    /// See `since_ns`.
     pub until_ns: Option<i64>,
     /// At most this many (default 100).
     pub limit: Option<u32>,
@@ -48,12 +50,19 @@ impl Query {
 /// One row of the trace list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceSummary {
+    /// 32 hex digits.
     pub trace_id: String,
+    /// When its first span started.
     pub start_ns: i64,
+    /// From its first span's start to its last span's end.
     pub duration_ns: i64,
+    /// The service of its root span (while the root has not arrived, of its earliest span).
     pub root_service: String,
+    /// The name of that span.
     pub root_name: String,
+    /// Its spans.
     pub span_count: i64,
+    /// Its failed spans.
     pub error_count: i64,
     /// Spans per service.
     pub services: Map<String, Value>,
@@ -62,7 +71,9 @@ pub struct TraceSummary {
 /// A service and the span names seen from it.
 #[derive(Clone, Debug, Serialize)]
 pub struct ServiceOperations {
+    /// The service.
     pub service: String,
+    /// The span names seen from it, sorted.
     pub operations: Vec<String>,
 }
 

@@ -18,6 +18,7 @@ use crate::span::{SpanBatch, SpanRecord};
 
 /// How OTLP is carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OtlpProtocol {
     /// Protobuf over HTTP (`http/protobuf`): the default.
     #[default]

@@ -25,7 +25,7 @@ use super::ids;
 /// let sdk_exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
 /// let tracer = traceweave::builder().exporter(SdkExporter::new(sdk_exporter.clone())).build();
 /// tracer.in_scope(|| drop(traceweave::span("work").start()));
-/// tracer.force_flush();
+/// tracer.force_flush().unwrap();
 /// assert_eq!(sdk_exporter.get_finished_spans().unwrap()[0].name, "work");
 /// ```
 #[derive(Debug)]
@@ -268,7 +268,7 @@ mod tests {
             s.set_status(Status::error("poison"));
         });
         // The SDK's in-memory exporter forgets everything on shutdown: read after a flush.
-        assert!(tracer.force_flush());
+        assert!(tracer.force_flush().is_ok());
         let spans = memory.get_finished_spans().unwrap();
         assert_eq!(spans.len(), 1);
         let s = &spans[0];
