@@ -22,8 +22,126 @@
 //! assert_eq!(spans.tree(), "└─ handle\n   └─ load_user [client] user_id=42\n");
 //! ```
 //!
-//! In an application, call [`init`] once in `main` and keep the guard: spans then go to the
-//! console (a tree per trace on stderr) or wherever `OTEL_TRACES_EXPORTER` says.
+//! The rest of this page walks from that function to a trace that crosses processes; the
+//! README has the same path with the demo to run.
+//!
+//! ## 1. Run it: `init` once in `main`
+//!
+//! [`init`] reads the OpenTelemetry environment variables and installs the global tracer; keep
+//! the guard it returns for the life of `main` (dropping it flushes what is queued). With
+//! nothing set, each finished trace is printed as a tree on stderr; with
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans go there as OTLP (Jaeger, Tempo, an OpenTelemetry
+//! Collector, SkyWalking's OTLP receiver, or `traceweave-view`).
+//!
+//! ```no_run
+//! #[traceweave::traced]
+//! fn work(n: u64) -> u64 {
+//!     n * 2
+//! }
+//!
+//! fn main() {
+//!     let _tracing = traceweave::init();
+//!     work(21);
+//! } // the guard drops here: queued spans are exported before the process ends
+//! ```
+//!
+//! [`try_init`] returns the [`InitError`] instead of printing it; [`builder`] sets everything
+//! in code (a sampler, exporters, limits, the service name) on top of the environment:
+//!
+//! ```
+//! use traceweave::{InMemoryExporter, ParentBased, TraceIdRatio};
+//!
+//! let memory = InMemoryExporter::new();
+//! let tracer = traceweave::builder()
+//!     .ignore_env()
+//!     .service_name("checkout")
+//!     .sampler(ParentBased::new(TraceIdRatio::new(1.0)))
+//!     .exporter(memory.clone())
+//!     .build(); // a `Tracer` of its own; `.install()` would make it the global one
+//! tracer.in_scope(|| traceweave::span("order").start().end());
+//! tracer.force_flush()?;
+//! assert_eq!(memory.spans()[0].name, "order");
+//! # Ok::<(), traceweave::FlushError>(())
+//! ```
+//!
+//! ## 2. Cross a process: one line per hop
+//!
+//! A client injects the current context into what it sends ([`inject`]); the server's handler
+//! takes `#[traced_rpc]`, which opens a server (or consumer) span whose parent comes from the
+//! request. Any map of headers works as a carrier; the integrations below add the types of
+//! real frameworks, so that `#[traced_rpc]` finds the request among the parameters itself.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use traceweave::{traced, traced_rpc};
+//!
+//! #[traced(kind = client)]
+//! fn call_inventory() -> HashMap<String, String> {
+//!     let mut headers = HashMap::new();
+//!     traceweave::inject(&mut headers); // traceparent (and the other configured formats)
+//!     headers
+//! }
+//!
+//! #[traced_rpc(carrier = headers)]
+//! fn reserve(headers: &HashMap<String, String>) -> Result<(), String> {
+//!     Ok(())
+//! }
+//!
+//! let spans = traceweave::testing::capture(|| {
+//!     let headers = call_inventory();
+//!     reserve(&headers).unwrap(); // in another process, in real life
+//! });
+//! let (client, server) = (&spans.0[0], &spans.0[1]);
+//! assert_eq!((client.name.as_ref(), server.name.as_ref()), ("call_inventory", "reserve"));
+//! // One trace: the server span's parent is the client span, sent in the headers.
+//! assert_eq!(server.trace_id, client.trace_id);
+//! assert_eq!(server.parent_span_id, client.span_id);
+//! assert!(server.parent_is_remote);
+//! ```
+//!
+//! The formats are W3C `traceparent`/`tracestate` and `baggage`, B3 (single and multi header),
+//! Jaeger's `uber-trace-id` and SkyWalking's `sw8`, chosen with `OTEL_PROPAGATORS` (see
+//! [`propagation`]); a malformed header starts a new trace, never an error.
+//!
+//! ## 3. Frameworks: a layer or a carrier per ecosystem
+//!
+//! Each lives in [`integrations`], behind the feature named after it:
+//!
+//! | feature | what you get |
+//! |---|---|
+//! | `http`, `axum` | `integrations::http::ServerLayer` (a server span per request, `http.route` from axum) and `ClientLayer` for any tower HTTP service; `HeaderMap` and `Request` carriers |
+//! | `reqwest` | `integrations::reqwest::TracingMiddleware` for `reqwest-middleware` |
+//! | `tonic` | `GrpcServerLayer`, `GrpcClientLayer`, `MetadataMap` and `tonic::Request` carriers |
+//! | `amqp` | lapin (RabbitMQ): `publish` and the `Delivery` / `BasicProperties` carriers |
+//! | `nats` | async-nats: `publish`, `request` and the `Message` carrier |
+//! | `kafka` | rdkafka: `send`, headers and message carriers (links the system's librdkafka) |
+//! | `tokio` | `traceweave::spawn`, carrying the context into `tokio::spawn` |
+//!
+//! [`spawn_thread`] carries it into a thread, and [`FutureExt::with_context`] into any future.
+//!
+//! ## 4. Code that already uses `tracing`, `log` or the OpenTelemetry API
+//!
+//! The `tracing` feature adds a `tracing-subscriber` layer: `#[instrument]` spans and events
+//! become traceweave spans and events, nested both ways with `#[traced]` ones; `log` records
+//! become events of the current span (feature `log`). The `opentelemetry-api` feature makes
+//! traceweave the OpenTelemetry API's tracer provider, so libraries instrumented with the
+//! `opentelemetry` crate join the same trees. [`current_ids`] puts the ids into any log line.
+//!
+//! ## 5. Where spans go
+//!
+//! [`Exporter`] has one method, fed a borrowed [`SpanBatch`] on the collector thread: the OTLP
+//! exporters (HTTP protobuf or JSON, gzip, TLS, gRPC with `otlp-grpc`), Zipkin, OTLP-JSON
+//! lines to a file, the console tree and [`InMemoryExporter`] come with the crate, and
+//! `integrations::opentelemetry::SdkExporter` drives any `opentelemetry_sdk` exporter. Failures
+//! are typed ([`ExportError`], [`ExportErrorKind`]), reported on stderr once per kind, and
+//! counted in [`stats`]: a dead collector never slows the application, a full queue drops and
+//! counts.
+//!
+//! ## 6. Testing your own code
+//!
+//! [`testing::capture`] and [`testing::capture_async`] run a closure or future under a tracer
+//! of their own and return its spans, whose [`tree`](testing::Spans::tree) compares as text;
+//! captures run in parallel without seeing each other's spans.
 //!
 //! ## How it works
 //! - The current context lives in a thread-local stack; a traced future re-attaches its

@@ -53,6 +53,12 @@ impl fmt::Debug for Builder {
 }
 
 /// Starts a configuration.
+///
+/// ```
+/// let tracer = traceweave::builder().ignore_env().build();
+/// tracer.in_scope(|| traceweave::span("work").start().end());
+/// assert_eq!(tracer.stats().created, 1);
+/// ```
 pub fn builder() -> Builder {
     Builder {
         use_env: true,
@@ -73,24 +79,54 @@ pub fn builder() -> Builder {
 
 impl Builder {
     /// Reads nothing from the environment.
+    ///
+    /// ```
+    /// // Whatever OTEL_* says, this tracer exports only to memory, with the defaults.
+    /// let memory = traceweave::InMemoryExporter::new();
+    /// let tracer = traceweave::builder().ignore_env().exporter(memory.clone()).build();
+    /// # drop(tracer);
+    /// ```
     pub fn ignore_env(mut self) -> Self {
         self.use_env = false;
         self
     }
 
     /// `service.name`.
+    ///
+    /// ```
+    /// let tracer = traceweave::builder().ignore_env().service_name("checkout").build();
+    /// let name = tracer.resource().get("service.name").map(|v| v.to_string());
+    /// assert_eq!(name.as_deref(), Some("checkout"));
+    /// ```
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
         self
     }
 
     /// Adds a resource attribute.
+    ///
+    /// ```
+    /// use traceweave::KeyValue;
+    /// let tracer = traceweave::builder()
+    ///     .resource_attribute(KeyValue::new("deployment.environment.name", "staging"))
+    ///     .build();
+    /// # drop(tracer);
+    /// ```
     pub fn resource_attribute(mut self, kv: KeyValue) -> Self {
         self.resource.push(kv);
         self
     }
 
     /// The sampler (default: parent-based, always on; or `OTEL_TRACES_SAMPLER`).
+    ///
+    /// ```
+    /// use traceweave::{ParentBased, TraceIdRatio};
+    /// // One trace in ten starts sampled; children follow their parent's decision.
+    /// let tracer = traceweave::builder()
+    ///     .sampler(ParentBased::new(TraceIdRatio::new(0.1)))
+    ///     .build();
+    /// # drop(tracer);
+    /// ```
     pub fn sampler(mut self, sampler: impl Sampler) -> Self {
         self.sampler = Some(Box::new(sampler));
         self
@@ -103,6 +139,14 @@ impl Builder {
     }
 
     /// Adds an exporter. Exporters given here replace the ones `OTEL_TRACES_EXPORTER` names.
+    ///
+    /// ```
+    /// let console = traceweave::ConsoleExporter::new();
+    /// let memory = traceweave::InMemoryExporter::new();
+    /// // Both get every batch.
+    /// let tracer = traceweave::builder().exporter(console).exporter(memory).build();
+    /// # drop(tracer);
+    /// ```
     pub fn exporter(mut self, exporter: impl Exporter) -> Self {
         self.exporters.push(Box::new(exporter));
         self
@@ -126,12 +170,25 @@ impl Builder {
     }
 
     /// Queue bound per producing thread (`OTEL_BSP_MAX_QUEUE_SIZE`, default 16,384; at most 1,048,576).
+    ///
+    /// ```
+    /// // A bursty service: room for 65,536 spans per thread before spans are dropped (and counted).
+    /// let tracer = traceweave::builder().max_queue_size(65_536).build();
+    /// # drop(tracer);
+    /// ```
     pub fn max_queue_size(mut self, n: usize) -> Self {
         self.max_queue_size = Some(n);
         self
     }
 
     /// Longest wait before queued spans are exported (`OTEL_BSP_SCHEDULE_DELAY`, 5 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Spans reach the collector within 200 ms even when traffic is light.
+    /// let tracer = traceweave::builder().schedule_delay(Duration::from_millis(200)).build();
+    /// # drop(tracer);
+    /// ```
     pub fn schedule_delay(mut self, d: Duration) -> Self {
         self.schedule_delay = Some(d);
         self
@@ -140,24 +197,51 @@ impl Builder {
     /// How much one span may carry (default: the `OTEL_SPAN_*_LIMIT`, `OTEL_EVENT_*_LIMIT`,
     /// `OTEL_LINK_*_LIMIT` and `OTEL_ATTRIBUTE_*_LIMIT` variables, then
     /// [`SpanLimits::DEFAULT`]). Replaces every limit the environment sets.
+    ///
+    /// ```
+    /// use traceweave::SpanLimits;
+    /// let limits = SpanLimits::default().with_attribute_value_length(Some(1024));
+    /// let tracer = traceweave::builder().span_limits(limits).build();
+    /// # drop(tracer);
+    /// ```
     pub fn span_limits(mut self, limits: SpanLimits) -> Self {
         self.span_limits = Some(limits);
         self
     }
 
     /// Spans per export call (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, 512).
+    ///
+    /// ```
+    /// // A receiver that refuses large requests (HTTP 413): smaller batches.
+    /// let tracer = traceweave::builder().max_export_batch_size(128).build();
+    /// # drop(tracer);
+    /// ```
     pub fn max_export_batch_size(mut self, n: usize) -> Self {
         self.max_export_batch_size = Some(n);
         self
     }
 
     /// Deadline of flush and shutdown (`OTEL_BSP_EXPORT_TIMEOUT`, 30 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let tracer = traceweave::builder().export_timeout(Duration::from_secs(5)).build();
+    /// // Flush and shutdown now give up after 5 s.
+    /// assert!(tracer.shutdown_with_timeout(Duration::from_secs(5)).is_ok());
+    /// ```
     pub fn export_timeout(mut self, d: Duration) -> Self {
         self.export_timeout = Some(d);
         self
     }
 
     /// Turns tracing off (`OTEL_SDK_DISABLED`): spans cost a branch and record nothing.
+    ///
+    /// ```
+    /// // A command-line flag decides.
+    /// let quiet = true;
+    /// let guard = traceweave::builder().disabled(quiet).install();
+    /// # drop(guard);
+    /// ```
     pub fn disabled(mut self, disabled: bool) -> Self {
         self.disabled = Some(disabled);
         self
@@ -165,12 +249,27 @@ impl Builder {
 
     /// The propagator `inject`, `extract` and `#[traced_rpc]` use (default: `OTEL_PROPAGATORS`,
     /// else W3C trace context + baggage). Applies on [`install`](Self::install).
+    ///
+    /// ```
+    /// use traceweave::propagation::B3Propagator;
+    /// // Talk B3 (one `b3` header) to Zipkin-era services.
+    /// let guard = traceweave::builder().propagator(B3Propagator::single_header()).install();
+    /// # drop(guard);
+    /// ```
     pub fn propagator(mut self, p: impl crate::propagation::Propagator) -> Self {
         self.propagator = Some(Box::new(p));
         self
     }
 
     /// Installs the result as the global tracer.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), traceweave::InitError> {
+    /// let _tracing = traceweave::builder().service_name("checkout").install()?;
+    /// // ... the application; spans are exported until `_tracing` drops.
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn install(mut self) -> Result<TracingGuard, InitError> {
         let mut env = if self.use_env {
             EnvConfig::read(|k| std::env::var(k).ok())
@@ -201,6 +300,16 @@ impl Builder {
 
     /// Builds a tracer that is not global: use it with [`Tracer::in_scope`] or
     /// [`Tracer::context`]. Disabling has no effect here.
+    ///
+    /// ```
+    /// let tracer = traceweave::builder().ignore_env().build();
+    /// let spans = tracer.in_scope(|| {
+    ///     traceweave::span("scoped").start().end();
+    ///     traceweave::current_span().is_recording()
+    /// });
+    /// assert!(!spans); // no span was current inside the closure itself
+    /// assert_eq!(tracer.stats().created, 1);
+    /// ```
     pub fn build(self) -> Tracer {
         let env = if self.use_env {
             EnvConfig::read(|k| std::env::var(k).ok())

@@ -46,17 +46,40 @@ pub fn try_init() -> Result<TracingGuard, InitError> {
 
 /// Flushes and shuts down the global tracer, waiting at most `timeout`: `Ok` when every queued
 /// span was handed to the exporters in time (and when no tracer is installed).
+///
+/// ```
+/// use std::time::Duration;
+/// let _tracing = traceweave::init();
+/// // ... the application; then, with a deadline of its own rather than the guard's:
+/// if let Err(e) = traceweave::shutdown(Duration::from_secs(5)) {
+///     eprintln!("some spans were not delivered: {e}");
+/// }
+/// ```
 pub fn shutdown(timeout: Duration) -> Result<(), FlushError> {
     shutdown_global(timeout)
 }
 
 /// The global tracer's span counts (zero before `init`).
+///
+/// ```
+/// let _tracing = traceweave::init();
+/// let s = traceweave::stats();
+/// // Every span is accounted for: exported, dropped (and why), or still queued.
+/// assert_eq!(s.created, s.exported + s.dropped() + s.queued);
+/// ```
 pub fn stats() -> crate::tracer::SpanStats {
     global_tracer().map(|t| t.stats()).unwrap_or_default()
 }
 
 /// Exports what the global tracer has queued now, waiting at most the export timeout (`Ok`
 /// when no tracer is installed).
+///
+/// ```
+/// let _tracing = traceweave::init();
+/// traceweave::span("before a risky step").start().end();
+/// traceweave::force_flush()?; // exported now, not at the next batch
+/// # Ok::<(), traceweave::FlushError>(())
+/// ```
 pub fn force_flush() -> Result<(), FlushError> {
     global_tracer().map_or(Ok(()), |t| t.force_flush())
 }

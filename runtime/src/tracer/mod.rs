@@ -276,6 +276,14 @@ impl Tracer {
     }
 
     /// The span counts of this pipeline.
+    ///
+    /// ```
+    /// let tracer = traceweave::builder().ignore_env().build();
+    /// tracer.in_scope(|| traceweave::span("a").start().end());
+    /// tracer.force_flush()?;
+    /// assert_eq!((tracer.stats().created, tracer.stats().exported), (1, 1));
+    /// # Ok::<(), traceweave::FlushError>(())
+    /// ```
     pub fn stats(&self) -> SpanStats {
         self.0.pipeline.stats()
     }
@@ -309,12 +317,38 @@ impl Tracer {
 
     /// A context whose spans are recorded by this tracer (the current context plus this
     /// tracer). Attach it, or hand it to a future, to scope spans to this pipeline.
+    ///
+    /// ```
+    /// let tracer = traceweave::builder().ignore_env().build();
+    /// // A task spawned with this context records into `tracer`, wherever it runs.
+    /// let cx = tracer.context();
+    /// let handle = std::thread::spawn(move || {
+    ///     let _attached = cx.attach();
+    ///     traceweave::span("on another thread").start().end();
+    /// });
+    /// handle.join().unwrap();
+    /// tracer.force_flush()?;
+    /// assert_eq!(tracer.stats().exported, 1);
+    /// # Ok::<(), traceweave::FlushError>(())
+    /// ```
     pub fn context(&self) -> Context {
         Context::current().with_scope(ScopeHandle::new(self.0.clone()))
     }
 
     /// Runs `f` with spans recorded by this tracer, including spans in tasks and threads that
     /// carry the context along.
+    ///
+    /// ```
+    /// let memory = traceweave::InMemoryExporter::new();
+    /// let tracer = traceweave::builder().ignore_env().exporter(memory.clone()).build();
+    /// let answer = tracer.in_scope(|| {
+    ///     traceweave::span("compute").start().end();
+    ///     42
+    /// });
+    /// tracer.force_flush()?;
+    /// assert_eq!((answer, memory.spans().len()), (42, 1));
+    /// # Ok::<(), traceweave::FlushError>(())
+    /// ```
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         self.context().run(f)
     }
