@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS_RS = "tokio,http,reqwest,axum,tonic,amqp,nats,otlp,otlp-grpc,otlp-tls,opentelemetry,tracing,log"
+DOCS_RS = "tokio,http,reqwest,axum,tonic,amqp,nats,otlp,otlp-grpc,otlp-tls,opentelemetry-sdk,tracing,log"
 CRATES = [
     ("traceweave", "traceweave", ROOT / "runtime" / "src", ["--features", DOCS_RS]),
     ("traceweave-macros", "traceweave_macros", ROOT / "macros" / "src", []),

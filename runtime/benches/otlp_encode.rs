@@ -2,7 +2,7 @@
 //! the opentelemetry-otlp path (the SDK's `SpanData` through `opentelemetry-proto`'s
 //! transform, then prost) for the same spans. Each iteration encodes one 512-span batch.
 //!
-//! `cargo bench -p traceweave --bench otlp_encode --features otlp,opentelemetry`
+//! `cargo bench -p traceweave --bench otlp_encode --features otlp,opentelemetry-sdk`
 
 use std::hint::black_box;
 

@@ -337,7 +337,7 @@ impl<'a> SpanView<'a> {
     }
 
     /// The name as an owned-or-static string: no copy for a static name, or a record's.
-    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    #[cfg_attr(not(feature = "opentelemetry-sdk"), allow(dead_code))]
     pub(crate) fn name_cow(&self) -> std::borrow::Cow<'static, str> {
         match self.0 {
             View::Raw(r) => match r.extra.as_ref().and_then(|e| e.name.as_ref()) {

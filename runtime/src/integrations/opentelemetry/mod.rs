@@ -38,9 +38,9 @@ use crate::context::{Baggage, BaggageEntry, Context, SpanContext, TraceState, fo
 use crate::id::{SpanId, TraceFlags, TraceId};
 use crate::span::{Array, KeyValue, Parent, SpanKind, Status, Value};
 
-#[cfg(feature = "opentelemetry")]
+#[cfg(feature = "opentelemetry-sdk")]
 mod sdk;
-#[cfg(feature = "opentelemetry")]
+#[cfg(feature = "opentelemetry-sdk")]
 pub use sdk::{SdkExporter, span_data, span_data_of};
 
 /// traceweave as an OpenTelemetry [`TracerProvider`](otel::trace::TracerProvider): its tracers
