@@ -6,6 +6,14 @@ use std::hash::{BuildHasher, Hasher};
 
 /// A 128-bit trace identifier. The all-zero value is invalid and is never generated.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+///
+/// ```
+/// use traceweave::TraceId;
+/// let id = TraceId::from_u128(0x4bf92f3577b34da6a3ce929d0e0e4736);
+/// assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert!(id.is_valid() && !TraceId::from_u128(0).is_valid());
+/// assert_eq!(TraceId::from_bytes(id.to_bytes()), id);
+/// ```
 pub struct TraceId(u128);
 
 impl TraceId {
@@ -58,6 +66,13 @@ impl fmt::Debug for TraceId {
 
 /// A 64-bit span identifier. The all-zero value is invalid and is never generated.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+///
+/// ```
+/// use traceweave::SpanId;
+/// let id = SpanId::from_u64(0x00f067aa0ba902b7);
+/// assert_eq!(id.to_string(), "00f067aa0ba902b7");
+/// assert_eq!(SpanId::from_bytes(id.to_bytes()), id);
+/// ```
 pub struct SpanId(u64);
 
 impl SpanId {
@@ -110,6 +125,13 @@ impl fmt::Debug for SpanId {
 
 /// The W3C trace flags byte.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+///
+/// ```
+/// use traceweave::TraceFlags;
+/// let flags = TraceFlags::from_u8(0x01);
+/// assert!(flags.is_sampled());
+/// assert!(!flags.with_sampled(false).is_sampled());
+/// ```
 pub struct TraceFlags(u8);
 
 impl TraceFlags {

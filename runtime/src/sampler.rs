@@ -33,6 +33,25 @@ pub enum SamplingDecision {
 }
 
 /// Decides whether a new span is recorded.
+///
+/// ```
+/// use traceweave::{Sampler, SamplingDecision, SamplingInput, SpanKind};
+///
+/// /// Keeps every server span, and one trace in a hundred of the rest.
+/// #[derive(Debug)]
+/// struct Servers;
+///
+/// impl Sampler for Servers {
+///     fn should_sample(&self, input: &SamplingInput<'_>) -> SamplingDecision {
+///         let keep = input.kind == SpanKind::Server || input.trace_id.to_u128() % 100 == 0;
+///         if keep { SamplingDecision::RecordAndSample } else { SamplingDecision::Drop }
+///     }
+/// }
+///
+/// let tracer = traceweave::builder().ignore_env().sampler(Servers).build();
+/// tracer.in_scope(|| traceweave::span("handler").kind(SpanKind::Server).start().end());
+/// assert_eq!(tracer.stats().created, 1);
+/// ```
 pub trait Sampler: Send + Sync + fmt::Debug + 'static {
     /// The decision for one span.
     fn should_sample(&self, input: &SamplingInput<'_>) -> SamplingDecision;
@@ -47,6 +66,11 @@ pub trait Sampler: Send + Sync + fmt::Debug + 'static {
 
 /// Samples everything.
 #[derive(Debug, Clone, Copy, Default)]
+///
+/// ```
+/// let tracer = traceweave::builder().sampler(traceweave::AlwaysOn).build();
+/// # drop(tracer);
+/// ```
 pub struct AlwaysOn;
 
 impl Sampler for AlwaysOn {
@@ -57,6 +81,13 @@ impl Sampler for AlwaysOn {
 
 /// Samples nothing.
 #[derive(Debug, Clone, Copy, Default)]
+///
+/// ```
+/// // Nothing recorded, but contexts still propagate (with the sampled flag cleared).
+/// let tracer = traceweave::builder().ignore_env().sampler(traceweave::AlwaysOff).build();
+/// tracer.in_scope(|| traceweave::span("skipped").start().end());
+/// assert_eq!(tracer.stats().created, 0);
+/// ```
 pub struct AlwaysOff;
 
 impl Sampler for AlwaysOff {
@@ -70,6 +101,14 @@ impl Sampler for AlwaysOff {
 /// Rust and Java SDKs: the low 64 bits of the trace id, shifted right by one, below
 /// `ratio * 2^63`.
 #[derive(Debug, Clone, Copy)]
+///
+/// ```
+/// use traceweave::{ParentBased, TraceIdRatio};
+/// // 10 % of new traces; every service deciding by the same trace id keeps the same traces.
+/// let sampler = ParentBased::new(TraceIdRatio::new(0.1));
+/// assert_eq!(TraceIdRatio::new(0.1).ratio(), 0.1);
+/// # drop(sampler);
+/// ```
 pub struct TraceIdRatio {
     ratio: f64,
     bound: u64,
@@ -115,6 +154,13 @@ impl Sampler for TraceIdRatio {
 /// At most `per_second` new traces per second, with bursts up to one second's worth, like
 /// Jaeger's rate-limiting sampler. Lock-free (a single atomic, GCRA).
 #[derive(Debug)]
+///
+/// ```
+/// use traceweave::{ParentBased, RateLimiting};
+/// // At most 50 new traces a second, however busy the service is.
+/// let tracer = traceweave::builder().sampler(ParentBased::new(RateLimiting::new(50.0))).build();
+/// # drop(tracer);
+/// ```
 pub struct RateLimiting {
     per_second: f64,
     interval_nanos: u64,
@@ -186,6 +232,15 @@ impl Sampler for RateLimiting {
 /// Follows the parent's decision; roots are decided by a root sampler. Each of the four parent
 /// cases can be overridden (OpenTelemetry's `ParentBased`).
 #[derive(Debug)]
+///
+/// ```
+/// use traceweave::{AlwaysOn, ParentBased, TraceIdRatio};
+/// // Sample 5 % of the traces that start here and follow local parents; record the requests
+/// // of callers that did not sample too (this service wants every one of its requests).
+/// let sampler = ParentBased::new(TraceIdRatio::new(0.05)).remote_parent_not_sampled(AlwaysOn);
+/// let tracer = traceweave::builder().sampler(sampler).build();
+/// # drop(tracer);
+/// ```
 pub struct ParentBased {
     root: Box<dyn Sampler>,
     remote_sampled: Box<dyn Sampler>,

@@ -14,11 +14,34 @@ use crate::tracer::{SpanStats, Tracer};
 
 /// The spans one capture collected, in export order.
 #[derive(Debug, Clone, Default)]
+///
+/// ```
+/// #[traceweave::traced(args(id))]
+/// fn load(id: u32) -> Result<(), String> {
+///     Err(format!("no row {id}"))
+/// }
+///
+/// let spans = traceweave::testing::capture(|| {
+///     let _ = load(7);
+/// });
+/// assert_eq!(spans.len(), 1);
+/// let span = spans.named("load").unwrap();
+/// assert!(span.status.is_error());
+/// assert_eq!(spans.tree(), "└─ load ERROR no row 7 id=7\n");
+/// ```
 pub struct Spans(pub Vec<SpanRecord>);
 
 impl Spans {
     /// The span tree as text: structure, names, kinds, statuses and attributes, without ids
     /// or timings, so tests can compare it exactly.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let _outer = traceweave::span("outer").start().enter();
+    ///     traceweave::span("inner").kind(traceweave::SpanKind::Client).start().end();
+    /// });
+    /// assert_eq!(spans.tree(), "└─ outer\n   └─ inner [client]\n");
+    /// ```
     pub fn tree(&self) -> String {
         let mut out = String::new();
         crate::export::render_tree(&self.0, &mut out, false);
@@ -26,6 +49,14 @@ impl Spans {
     }
 
     /// The first span with this name.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     traceweave::span("query").attribute("db.system", "postgresql").start().end();
+    /// });
+    /// let query = spans.named("query").expect("recorded");
+    /// assert_eq!(query.attributes[0].key.as_str(), "db.system");
+    /// ```
     pub fn named(&self, name: &str) -> Option<&SpanRecord> {
         self.0.iter().find(|s| s.name == name)
     }
@@ -48,6 +79,17 @@ impl Spans {
 
 /// Options of a capture: sampler and queue size.
 #[derive(Debug)]
+///
+/// ```
+/// use traceweave::{testing::Capture, AlwaysOff};
+///
+/// // Nothing is sampled: the closure runs, no span is kept.
+/// let captured = Capture::new().sampler(AlwaysOff).run(|| {
+///     traceweave::span("unsampled").start().end();
+///     7
+/// });
+/// assert_eq!((captured.value, captured.spans.len()), (7, 0));
+/// ```
 pub struct Capture {
     sampler: Box<dyn Sampler>,
     max_queue_size: usize,
@@ -88,12 +130,39 @@ impl Capture {
     }
 
     /// Bounds the queue of each producing thread.
+    ///
+    /// ```
+    /// use traceweave::testing::Capture;
+    ///
+    /// // A queue of two spans per thread: what does not fit is dropped and counted.
+    /// let captured = Capture::new().max_queue_size(2).run(|| {
+    ///     for _ in 0..10_000 {
+    ///         traceweave::span("burst").start().end();
+    ///     }
+    /// });
+    /// let stats = captured.stats;
+    /// assert_eq!(stats.created, stats.exported + stats.dropped());
+    /// ```
     pub fn max_queue_size(mut self, n: usize) -> Self {
         self.max_queue_size = n;
         self
     }
 
     /// Limits what one span may carry.
+    ///
+    /// ```
+    /// use traceweave::{testing::Capture, SpanLimits};
+    ///
+    /// let captured = Capture::new()
+    ///     .span_limits(SpanLimits::default().with_attribute_count(1))
+    ///     .run(|| {
+    ///         let mut span = traceweave::span("limited").start();
+    ///         span.set_attribute("kept", 1);
+    ///         span.set_attribute("dropped", 2);
+    ///     });
+    /// let span = captured.spans.named("limited").unwrap();
+    /// assert_eq!((span.attributes.len(), span.dropped_attributes_count), (1, 1));
+    /// ```
     pub fn span_limits(mut self, limits: SpanLimits) -> Self {
         self.span_limits = limits;
         self
@@ -151,6 +220,17 @@ pub fn capture(f: impl FnOnce()) -> Spans {
 }
 
 /// Runs `future` to completion and returns the spans it produced.
+///
+/// ```
+/// #[traceweave::traced]
+/// async fn fetch() {}
+///
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let spans = rt.block_on(traceweave::testing::capture_async(async {
+///     fetch().await;
+/// }));
+/// assert_eq!(spans.tree(), "└─ fetch\n");
+/// ```
 pub async fn capture_async<F: Future<Output = ()>>(future: F) -> Spans {
     Capture::new().run_async(future).await.spans
 }

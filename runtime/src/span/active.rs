@@ -120,6 +120,16 @@ impl Span {
 
     /// The context that children of this span and outgoing requests should carry. For a
     /// span that does not change the context, the current context.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    ///
+    /// let span = traceweave::span("publish").kind(traceweave::SpanKind::Producer).start();
+    /// // What a message should carry so its consumer continues this trace.
+    /// let mut headers = HashMap::new();
+    /// traceweave::inject_context(&span.context(), &mut headers);
+    /// assert_eq!(headers.contains_key("traceparent"), span.is_recording());
+    /// ```
     pub fn context(&self) -> Context {
         match &self.0 {
             State::Recording(r) => Context {
@@ -155,6 +165,16 @@ impl Span {
     /// Sets an attribute. Setting a key again replaces its value; beyond the span's attribute
     /// limit new keys are dropped and counted (see [`SpanLimits`](crate::SpanLimits)).
     #[inline]
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let mut span = traceweave::span("upload").start();
+    ///     span.set_attribute("file.size", 4096_i64);
+    ///     span.set_attribute("file.name", "report.pdf");
+    ///     span.set_attribute("file.size", 8192_i64); // replaces the first value
+    /// });
+    /// assert_eq!(spans.tree(), "└─ upload file.size=8192 file.name=\"report.pdf\"\n");
+    /// ```
     pub fn set_attribute(&mut self, key: impl Into<super::Key>, value: impl Into<super::Value>) {
         if let Some(r) = self.recording() {
             let limits = r.sink.limits(r.shared.as_deref());
@@ -245,6 +265,17 @@ impl Span {
 
     /// Marks the span failed with the error's text and records an `exception` event
     /// (`exception.type`, `exception.message`).
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let mut span = traceweave::span("connect").start();
+    ///     let error = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+    ///     span.record_error(&error);
+    /// });
+    /// let span = spans.named("connect").unwrap();
+    /// assert!(span.status.is_error());
+    /// assert_eq!(span.events[0].name, "exception");
+    /// ```
     pub fn record_error<E: std::error::Error + ?Sized>(&mut self, error: &E) {
         if self.is_recording() {
             let (event, status) = exception(error);

@@ -70,11 +70,34 @@ impl CurrentSpan {
     }
 
     /// Sets an attribute (see [`Span::set_attribute`](crate::Span::set_attribute)).
+    ///
+    /// ```
+    /// #[traceweave::traced]
+    /// fn checkout(cart: &[u32]) {
+    ///     // Decided inside the body: recorded on this fn's span.
+    ///     traceweave::current_span().set_attribute("cart.items", cart.len() as i64);
+    /// }
+    ///
+    /// let spans = traceweave::testing::capture(|| checkout(&[1, 2, 3]));
+    /// assert_eq!(spans.tree(), "└─ checkout cart.items=3\n");
+    /// ```
     pub fn set_attribute(&self, key: impl Into<Key>, value: impl Into<Value>) {
         self.post(|| Op::Attribute(key.into(), value.into()));
     }
 
     /// Adds an event, timestamped now.
+    ///
+    /// ```
+    /// use traceweave::KeyValue;
+    ///
+    /// #[traceweave::traced]
+    /// fn retrying() {
+    ///     traceweave::current_span().add_event("retry", vec![KeyValue::new("attempt", 2)]);
+    /// }
+    ///
+    /// let spans = traceweave::testing::capture(retrying);
+    /// assert_eq!(spans.named("retrying").unwrap().events[0].name, "retry");
+    /// ```
     pub fn add_event(&self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
         self.post(|| {
             Op::Event(super::Event {
@@ -88,6 +111,27 @@ impl CurrentSpan {
 
     /// Records an `exception` event (`exception.type`, `exception.message`) and marks the span
     /// failed.
+    ///
+    /// ```
+    /// #[traceweave::traced]
+    /// fn parse(text: &str) -> u32 {
+    ///     match text.parse() {
+    ///         Ok(n) => n,
+    ///         Err(e) => {
+    ///             // Handled here, so not returned as `Err`; still worth seeing in the trace.
+    ///             traceweave::current_span().record_error(&e);
+    ///             0
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let spans = traceweave::testing::capture(|| {
+    ///     parse("x");
+    /// });
+    /// let span = spans.named("parse").unwrap();
+    /// assert!(span.status.is_error());
+    /// assert_eq!(span.events[0].name, "exception");
+    /// ```
     pub fn record_error<E: std::error::Error + ?Sized>(&self, error: &E) {
         if let Some(token) = self.frame() {
             let (attributes, status) = super::active::exception(error);
@@ -110,6 +154,17 @@ impl CurrentSpan {
     }
 
     /// Renames the span (e.g. once the route is known).
+    ///
+    /// ```
+    /// #[traceweave::traced]
+    /// fn route(path: &str) {
+    ///     // The name known only once the router has matched.
+    ///     traceweave::current_span().update_name(format!("GET {path}"));
+    /// }
+    ///
+    /// let spans = traceweave::testing::capture(|| route("/orders/{id}"));
+    /// assert_eq!(spans.tree(), "└─ GET /orders/{id}\n");
+    /// ```
     pub fn update_name(&self, name: impl Into<Cow<'static, str>>) {
         self.post(|| Op::Name(name.into()));
     }
