@@ -175,6 +175,15 @@ impl Context {
     }
 
     /// The context of the calling thread or task: its innermost active span.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let _span = traceweave::span("outer").start().enter();
+    ///     let cx = traceweave::Context::current();
+    ///     assert!(cx.has_span());
+    /// });
+    /// assert_eq!(spans.len(), 1);
+    /// ```
     pub fn current() -> Self {
         current_frame().map(|(ctx, _)| ctx).unwrap_or_default()
     }
@@ -256,6 +265,22 @@ impl Context {
     }
 
     /// Makes this the current context of the calling thread until the guard drops.
+    ///
+    /// ```
+    /// use traceweave::Context;
+    ///
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let span = traceweave::span("request").start();
+    ///     let cx = span.context();
+    ///     // Later, elsewhere (a callback, another thread): make the request's context current.
+    ///     {
+    ///         let _guard = cx.attach();
+    ///         traceweave::span("callback").start().end(); // a child of "request"
+    ///     }
+    ///     drop(span);
+    /// });
+    /// assert_eq!(spans.tree(), "└─ request\n   └─ callback\n");
+    /// ```
     pub fn attach(self) -> ContextGuard {
         ContextGuard {
             token: push(self),
@@ -264,6 +289,18 @@ impl Context {
     }
 
     /// Runs `f` with this as the current context.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let span = traceweave::span("job").start();
+    ///     let n = span.context().run(|| {
+    ///         traceweave::span("step").start().end();
+    ///         3
+    ///     });
+    ///     assert_eq!(n, 3);
+    /// });
+    /// assert_eq!(spans.tree(), "└─ job\n   └─ step\n");
+    /// ```
     pub fn run<R>(self, f: impl FnOnce() -> R) -> R {
         let _guard = self.attach();
         f()

@@ -127,12 +127,40 @@ impl Extractor for Indexed<'_> {
 }
 
 /// Writes fields into a carrier. Keys are lowercase; values are already valid for the format.
+///
+/// ```
+/// use traceweave::Injector;
+///
+/// /// Headers of a message broker's client, as the broker library stores them.
+/// struct Headers(Vec<(String, Vec<u8>)>);
+///
+/// impl Injector for Headers {
+///     fn set(&mut self, key: &str, value: String) {
+///         self.0.retain(|(k, _)| k != key);
+///         self.0.push((key.to_owned(), value.into_bytes()));
+///     }
+/// }
+///
+/// let mut headers = Headers(Vec::new());
+/// traceweave::inject(&mut headers);
+/// ```
 pub trait Injector {
     /// Sets `key` to `value`, replacing earlier values.
     fn set(&mut self, key: &str, value: String);
 }
 
 /// A propagation format.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use traceweave::{Context, Propagator};
+/// use traceweave::propagation::B3Propagator;
+///
+/// let mut headers = HashMap::new();
+/// headers.insert("b3".to_owned(), "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1".to_owned());
+/// let cx: Context = B3Propagator::single_header().extract(&headers);
+/// assert!(cx.span_context().is_remote() && cx.span_context().is_sampled());
+/// ```
 pub trait Propagator: Send + Sync + fmt::Debug + 'static {
     /// Writes `cx` into the carrier.
     fn inject(&self, cx: &Context, carrier: &mut dyn Injector);
@@ -171,6 +199,13 @@ impl std::error::Error for UnknownPropagator {}
 /// ```
 /// let p = traceweave::propagation::by_name("b3multi").unwrap();
 /// assert_eq!(p.fields(), ["x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"]);
+/// ```
+///
+/// ```
+/// // The names OTEL_PROPAGATORS takes.
+/// let b3 = traceweave::propagation::by_name("b3multi").unwrap();
+/// assert!(b3.fields().contains(&"x-b3-traceid".to_owned()));
+/// assert!(traceweave::propagation::by_name("xray").is_err());
 /// ```
 pub fn by_name(name: &str) -> Result<Box<dyn Propagator>, UnknownPropagator> {
     Ok(match name.trim() {
@@ -228,6 +263,20 @@ pub fn global_propagator() -> Arc<dyn Propagator> {
 /// });
 /// assert!(headers["traceparent"].starts_with("00-"));
 /// ```
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// #[traceweave::traced(kind = client)]
+/// fn call() -> HashMap<String, String> {
+///     let mut headers = HashMap::new();
+///     traceweave::inject(&mut headers);
+///     headers
+/// }
+///
+/// let _tracing = traceweave::builder().ignore_env().install();
+/// assert!(call().contains_key("traceparent"));
+/// ```
 pub fn inject<I: Injector + ?Sized>(carrier: &mut I) {
     inject_context(&Context::current(), carrier);
 }
@@ -245,6 +294,24 @@ pub fn inject_context<I: Injector + ?Sized>(cx: &Context, carrier: &mut I) {
 
 /// Reads a context from an incoming carrier with the global propagator. An invalid or absent
 /// context gives a context without a span (spans under it start a new trace).
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// let mut headers = HashMap::new();
+/// headers.insert(
+///     "traceparent".to_owned(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+/// );
+/// let parent = traceweave::extract(&headers);
+/// assert_eq!(parent.span_context().trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// // A span continuing the caller's trace:
+/// let span = traceweave::span("handle").parent(&parent).start();
+/// # drop(span);
+/// // A malformed header starts a new trace instead of failing:
+/// headers.insert("traceparent".to_owned(), "garbage".to_owned());
+/// assert!(!traceweave::extract(&headers).has_span());
+/// ```
 pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Context {
     struct Dyn<'a, E: ?Sized>(&'a E);
     impl<E: Extractor + ?Sized> Extractor for Dyn<'_, E> {
