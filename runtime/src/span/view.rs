@@ -116,6 +116,28 @@ impl ExactSizeIterator for SpanBatchIter<'_> {}
 
 /// One finished span, borrowed. Times are nanoseconds since the Unix epoch.
 #[derive(Clone, Copy)]
+///
+/// ```
+/// use traceweave::{Exporter, ExportError, Resource, SpanBatch, StatusRef, ValueRef};
+///
+/// /// Prints failed spans with their database, reading the batch in place.
+/// struct Failures;
+///
+/// impl Exporter for Failures {
+///     fn export(&mut self, batch: SpanBatch<'_>, _: &Resource) -> Result<(), ExportError> {
+///         for span in batch.iter().filter(|s| s.status().is_error()) {
+///             let db = match span.attribute("db.system") {
+///                 Some(ValueRef::Str(s)) => s,
+///                 _ => "-",
+///             };
+///             let StatusRef::Error(why) = span.status() else { unreachable!() };
+///             println!("{} {} {}ns db={db}: {why}", span.trace_id(), span.name(), span.duration_nanos());
+///         }
+///         Ok(())
+///     }
+/// }
+/// # let _ = Failures;
+/// ```
 pub struct SpanView<'a>(View<'a>);
 
 #[derive(Clone, Copy)]
@@ -299,6 +321,21 @@ impl<'a> SpanView<'a> {
     }
 
     /// Whether this span has no parent in this trace.
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     let _root = traceweave::span("GET /orders").kind(traceweave::SpanKind::Server).start().enter();
+    /// #     let mut db = traceweave::span("SELECT orders").attribute("db.system", "postgresql").start();
+    /// #     db.add_event("rows", vec![traceweave::KeyValue::new("count", 3)]);
+    /// #     db.set_status(traceweave::Status::error("timeout"));
+    /// # });
+    /// # let batch = traceweave::SpanBatch::from_records(&spans.0);
+    /// # let db = batch.iter().find(|s| s.name() == "SELECT orders").unwrap();
+    /// # let root = batch.iter().find(|s| s.name() == "GET /orders").unwrap();
+    /// assert!(root.is_root() && !db.is_root());
+    /// assert_eq!(db.parent_span_id(), root.span_id());
+    /// assert_eq!(db.trace_id(), root.trace_id());
+    /// ```
     pub fn is_root(&self) -> bool {
         !self.parent_span_id().is_valid()
     }
@@ -350,6 +387,19 @@ impl<'a> SpanView<'a> {
 
     /// The span's role.
     #[inline]
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     let _root = traceweave::span("GET /orders").kind(traceweave::SpanKind::Server).start().enter();
+    /// #     let mut db = traceweave::span("SELECT orders").attribute("db.system", "postgresql").start();
+    /// #     db.add_event("rows", vec![traceweave::KeyValue::new("count", 3)]);
+    /// #     db.set_status(traceweave::Status::error("timeout"));
+    /// # });
+    /// # let batch = traceweave::SpanBatch::from_records(&spans.0);
+    /// # let db = batch.iter().find(|s| s.name() == "SELECT orders").unwrap();
+    /// # let root = batch.iter().find(|s| s.name() == "GET /orders").unwrap();
+    /// assert_eq!(root.kind(), traceweave::SpanKind::Server);
+    /// ```
     pub fn kind(&self) -> SpanKind {
         match self.0 {
             View::Raw(r) => r.kind,
@@ -376,6 +426,20 @@ impl<'a> SpanView<'a> {
     }
 
     /// The duration in nanoseconds (0 if the clock went backwards).
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     let _root = traceweave::span("GET /orders").kind(traceweave::SpanKind::Server).start().enter();
+    /// #     let mut db = traceweave::span("SELECT orders").attribute("db.system", "postgresql").start();
+    /// #     db.add_event("rows", vec![traceweave::KeyValue::new("count", 3)]);
+    /// #     db.set_status(traceweave::Status::error("timeout"));
+    /// # });
+    /// # let batch = traceweave::SpanBatch::from_records(&spans.0);
+    /// # let db = batch.iter().find(|s| s.name() == "SELECT orders").unwrap();
+    /// # let root = batch.iter().find(|s| s.name() == "GET /orders").unwrap();
+    /// assert!(root.duration_nanos() >= db.duration_nanos());
+    /// assert_eq!(db.end_time_unix_nano() - db.start_time_unix_nano(), db.duration_nanos());
+    /// ```
     pub fn duration_nanos(&self) -> u64 {
         self.end_time_unix_nano()
             .saturating_sub(self.start_time_unix_nano())
@@ -383,6 +447,20 @@ impl<'a> SpanView<'a> {
 
     /// The attributes.
     #[inline]
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     let _root = traceweave::span("GET /orders").kind(traceweave::SpanKind::Server).start().enter();
+    /// #     let mut db = traceweave::span("SELECT orders").attribute("db.system", "postgresql").start();
+    /// #     db.add_event("rows", vec![traceweave::KeyValue::new("count", 3)]);
+    /// #     db.set_status(traceweave::Status::error("timeout"));
+    /// # });
+    /// # let batch = traceweave::SpanBatch::from_records(&spans.0);
+    /// # let db = batch.iter().find(|s| s.name() == "SELECT orders").unwrap();
+    /// # let root = batch.iter().find(|s| s.name() == "GET /orders").unwrap();
+    /// let keys: Vec<&str> = db.attributes().map(|(key, _)| key).collect();
+    /// assert_eq!(keys, ["db.system"]);
+    /// ```
     pub fn attributes(&self) -> AttributeIter<'a> {
         match self.0 {
             View::Raw(r) => AttributeIter {
@@ -401,12 +479,40 @@ impl<'a> SpanView<'a> {
     }
 
     /// The value of the attribute with this key.
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     let _root = traceweave::span("GET /orders").kind(traceweave::SpanKind::Server).start().enter();
+    /// #     let mut db = traceweave::span("SELECT orders").attribute("db.system", "postgresql").start();
+    /// #     db.add_event("rows", vec![traceweave::KeyValue::new("count", 3)]);
+    /// #     db.set_status(traceweave::Status::error("timeout"));
+    /// # });
+    /// # let batch = traceweave::SpanBatch::from_records(&spans.0);
+    /// # let db = batch.iter().find(|s| s.name() == "SELECT orders").unwrap();
+    /// # let root = batch.iter().find(|s| s.name() == "GET /orders").unwrap();
+    /// use traceweave::ValueRef;
+    /// assert_eq!(db.attribute("db.system"), Some(ValueRef::Str("postgresql")));
+    /// assert_eq!(db.attribute("http.route"), None);
+    /// ```
     pub fn attribute(&self, key: &str) -> Option<ValueRef<'a>> {
         self.attributes().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// The events, in the order they happened.
     #[inline]
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     let _root = traceweave::span("GET /orders").kind(traceweave::SpanKind::Server).start().enter();
+    /// #     let mut db = traceweave::span("SELECT orders").attribute("db.system", "postgresql").start();
+    /// #     db.add_event("rows", vec![traceweave::KeyValue::new("count", 3)]);
+    /// #     db.set_status(traceweave::Status::error("timeout"));
+    /// # });
+    /// # let batch = traceweave::SpanBatch::from_records(&spans.0);
+    /// # let db = batch.iter().find(|s| s.name() == "SELECT orders").unwrap();
+    /// # let root = batch.iter().find(|s| s.name() == "GET /orders").unwrap();
+    /// assert_eq!(db.events()[0].name, "rows");
+    /// ```
     pub fn events(&self) -> &'a [Event] {
         match self.0 {
             View::Raw(r) => r.extra.as_ref().map_or(&[][..], |e| &e.events),
@@ -425,6 +531,21 @@ impl<'a> SpanView<'a> {
 
     /// The outcome.
     #[inline]
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     let _root = traceweave::span("GET /orders").kind(traceweave::SpanKind::Server).start().enter();
+    /// #     let mut db = traceweave::span("SELECT orders").attribute("db.system", "postgresql").start();
+    /// #     db.add_event("rows", vec![traceweave::KeyValue::new("count", 3)]);
+    /// #     db.set_status(traceweave::Status::error("timeout"));
+    /// # });
+    /// # let batch = traceweave::SpanBatch::from_records(&spans.0);
+    /// # let db = batch.iter().find(|s| s.name() == "SELECT orders").unwrap();
+    /// # let root = batch.iter().find(|s| s.name() == "GET /orders").unwrap();
+    /// use traceweave::StatusRef;
+    /// assert_eq!(db.status(), StatusRef::Error("timeout"));
+    /// assert_eq!(root.status(), StatusRef::Unset);
+    /// ```
     pub fn status(&self) -> StatusRef<'a> {
         match self.0 {
             View::Raw(r) => r.status(),
