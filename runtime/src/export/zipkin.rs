@@ -34,6 +34,14 @@ impl ZipkinExporter {
     }
 
     /// How long one export may take, retries included.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use traceweave::export::ZipkinExporter;
+    /// let exporter = ZipkinExporter::new("http://zipkin:9411/api/v2/spans").timeout(Duration::from_secs(3));
+    /// let tracer = traceweave::builder().exporter(exporter).build();
+    /// # drop(tracer);
+    /// ```
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
         self
@@ -45,6 +53,15 @@ impl ZipkinExporter {
     }
 
     /// The JSON array for a batch, read in place (what the collector hands over).
+    ///
+    /// ```
+    /// use traceweave::export::ZipkinExporter;
+    /// use traceweave::{Resource, SpanBatch};
+    ///
+    /// let spans = traceweave::testing::capture(|| traceweave::span("work").start().end());
+    /// let json = ZipkinExporter::encode_batch(SpanBatch::from_records(&spans.0), &Resource::default());
+    /// assert_eq!(json[0]["name"], "work");
+    /// ```
     pub fn encode_batch(batch: SpanBatch<'_>, resource: &Resource) -> Json {
         let service = resource.service_name();
         Json::Array(batch.iter().map(|s| span(s, service)).collect())

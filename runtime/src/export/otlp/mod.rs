@@ -54,11 +54,25 @@ pub struct OtlpExporter {
 
 impl OtlpExporter {
     /// Exports to `endpoint` + `/v1/traces` (the `OTEL_EXPORTER_OTLP_ENDPOINT` rule).
+    ///
+    /// ```
+    /// use traceweave::export::OtlpExporter;
+    /// // A collector's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT gives it:
+    /// let exporter = OtlpExporter::new("http://otel-collector:4318/");
+    /// assert_eq!(exporter.url(), "http://otel-collector:4318/v1/traces");
+    /// ```
     pub fn new(endpoint: &str) -> Self {
         Self::with_traces_url(&traces_url(endpoint))
     }
 
     /// Exports to exactly this URL (the `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` rule).
+    ///
+    /// ```
+    /// use traceweave::export::OtlpExporter;
+    /// // A full URL, as OTEL_EXPORTER_OTLP_TRACES_ENDPOINT gives it (a proxy's own path):
+    /// let exporter = OtlpExporter::with_traces_url("https://gateway.example/otlp/traces");
+    /// assert_eq!(exporter.url(), "https://gateway.example/otlp/traces");
+    /// ```
     pub fn with_traces_url(url: &str) -> Self {
         OtlpExporter {
             url: url.to_owned(),
@@ -86,6 +100,13 @@ impl OtlpExporter {
     }
 
     /// Adds a request header (authentication, tenant).
+    ///
+    /// ```
+    /// use traceweave::export::OtlpExporter;
+    /// // A hosted backend's API key (never printed in traceweave's messages).
+    /// let exporter = OtlpExporter::new("https://api.honeycomb.io").header("x-honeycomb-team", "KEY");
+    /// # drop(exporter);
+    /// ```
     pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((key.into(), value.into()));
         self
@@ -100,6 +121,18 @@ impl OtlpExporter {
     /// Trusts only the certificate authorities in `pem` (one or more PEM certificates, e.g.
     /// the contents of `OTEL_EXPORTER_OTLP_CERTIFICATE`'s file) instead of the webpki roots.
     /// PEM that holds no certificate makes every `https` export fail with a clear error.
+    ///
+    /// ```
+    /// use traceweave::export::OtlpExporter;
+    /// # let dir = std::env::temp_dir();
+    /// # let path = dir.join("traceweave-doc-ca.pem");
+    /// # std::fs::write(&path, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n").unwrap();
+    /// // A collector with a private CA (or a self-signed certificate: pass that certificate).
+    /// let pem = std::fs::read(&path)?;
+    /// let exporter = OtlpExporter::new("https://collector.internal:4318").ca_certificate(pem);
+    /// # drop(exporter); let _ = std::fs::remove_file(path);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn ca_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.tls.set_ca(pem.into());
         self.agent = http::agent(&self.tls);
@@ -136,6 +169,17 @@ impl OtlpExporter {
     }
 
     /// [`encode`](Self::encode) for spans read in place.
+    ///
+    /// ```
+    /// use traceweave::export::OtlpExporter;
+    /// use traceweave::{Resource, SpanBatch};
+    ///
+    /// let spans = traceweave::testing::capture(|| traceweave::span("work").start().end());
+    /// let mut exporter = OtlpExporter::new("http://unused:4318");
+    /// // The bytes a POST would carry (an ExportTraceServiceRequest in protobuf).
+    /// let body = exporter.encode_batch(SpanBatch::from_records(&spans.0), &Resource::default());
+    /// assert!(!body.is_empty());
+    /// ```
     pub fn encode_batch(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> &[u8] {
         match self.protocol {
             OtlpProtocol::HttpProtobuf => self.encoder.protobuf(spans, resource),
