@@ -3,6 +3,8 @@
 //! publishes and traces in one call.
 //!
 //! ```ignore
+//! // (Not compiled here: it needs a lapin channel to a broker.
+//! // `tests/tests/rabbitmq_consumer_continues_trace.rs` runs the same calls against RabbitMQ.)
 //! // Producer: a `{destination} publish` span, its context in the message headers.
 //! traceweave::integrations::amqp::publish(&channel, "", "orders", Default::default(), body,
 //!     BasicProperties::default()).await?;

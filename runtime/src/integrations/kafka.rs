@@ -3,6 +3,8 @@
 //! produces and traces in one call ([`producer_span`] for producers of other shapes).
 //!
 //! ```ignore
+//! // (Not compiled here: it needs a producer and a consumer configured for a cluster;
+//! // `tests/tests/kafka_carriers.rs` runs the carriers and `send`'s span in memory.)
 //! // Producer: a `{topic} publish` span, its context in the record's headers.
 //! traceweave::integrations::kafka::send(&producer, FutureRecord::to("orders").payload(&body),
 //!     Duration::from_secs(1)).await?;

@@ -2,9 +2,22 @@
 //! `#[traced_rpc(consumer)]` reads from a message, and [`publish`] / [`request`], which send
 //! and trace in one call.
 //!
-//! ```ignore
-//! traceweave::integrations::nats::publish(&client, "orders.created", payload).await?;
-//! let reply = traceweave::integrations::nats::request(&client, "stock.check", payload).await?;
+//! ```no_run
+//! use traceweave::integrations::nats;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = async_nats::connect("127.0.0.1:4222").await?;
+//! nats::publish(&client, "orders.created", "order 7".into()).await?;
+//! let reply = nats::request(&client, "stock.check", "sku 42".into()).await?;
+//!
+//! // The consumer's handler: a span under the publisher's.
+//! #[traceweave::traced_rpc(consumer)]
+//! async fn on_order(message: async_nats::Message) {
+//!     let _ = message.payload;
+//! }
+//! # let _ = (reply, on_order);
+//! # Ok(())
+//! # }
 //! ```
 
 use std::borrow::Cow;

@@ -1,10 +1,13 @@
 //! reqwest: a `reqwest-middleware` middleware that traces every request of a client.
 //!
-//! ```ignore
+//! ```no_run
+//! # async fn fetch(url: &str) -> Result<String, reqwest_middleware::Error> {
 //! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
 //!     .with(traceweave::integrations::reqwest::TracingMiddleware::new())
 //!     .build();
 //! let body = client.get(url).send().await?.text().await?;
+//! # Ok(body)
+//! # }
 //! ```
 
 use reqwest_middleware::{Middleware, Next};

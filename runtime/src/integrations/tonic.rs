@@ -4,6 +4,8 @@
 //! `#[traced_rpc]` which gRPC method a request is for.
 //!
 //! ```ignore
+//! // (Not compiled here: `InventoryClient`/`InventoryServer` are generated gRPC stubs;
+//! // `tests/tests/grpc_layers.rs` builds both layers around real ones.)
 //! // Every call of a client: a client span, its context in the metadata.
 //! let channel = tonic::transport::Endpoint::from_static("http://inventory:50051").connect().await?;
 //! let client = InventoryClient::new(GrpcClientLayer::to(&uri).layer(channel));
@@ -24,6 +26,7 @@
 //! the server and `#[traced_rpc]` records them:
 //!
 //! ```ignore
+//! // (Generated stubs again: see `tests/tests/grpc_layers.rs`.)
 //! tonic::transport::Server::builder()
 //!     .layer(traceweave::integrations::tonic::GrpcMethodLayer)
 //!     .add_service(MyServer::new(my_service))

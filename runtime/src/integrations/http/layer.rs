@@ -19,14 +19,53 @@ use crate::span::{Parent, Span, SpanKind};
 /// the response body has been streamed. A 5xx response marks it failed; a 4xx does not (the
 /// client's fault, not the server's).
 ///
-/// ```ignore
-/// let app = axum::Router::new()
-///     .route("/orders/{id}", get(order))
-///     .layer(traceweave::integrations::http::ServerLayer::new());
-/// ```
+/// With axum: `Router::new().route("/orders/{id}", get(order)).layer(ServerLayer::new())`
+/// (with `Router::layer` it runs per route and sees the route; a layer outside the router sees
+/// none and names spans `{method}`). Any tower HTTP service takes it the same way:
 ///
-/// With axum, add it with `Router::layer` (it then runs per route and sees the route); a layer
-/// outside the router sees no route and names spans `{method}`.
+/// ```
+/// use std::convert::Infallible;
+/// use std::future::{Ready, ready};
+/// use std::task::{Context, Poll, Waker};
+/// use tower_layer::Layer;
+/// use tower_service::Service;
+/// use traceweave::integrations::http::ServerLayer;
+///
+/// /// The application, as a tower service.
+/// struct Orders;
+///
+/// impl Service<http::Request<String>> for Orders {
+///     type Response = http::Response<String>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<http::Response<String>, Infallible>>;
+///
+///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///
+///     fn call(&mut self, _: http::Request<String>) -> Self::Future {
+///         ready(Ok(http::Response::new("order 7".to_owned())))
+///     }
+/// }
+///
+/// let spans = traceweave::testing::capture(|| {
+///     let mut service = ServerLayer::new().layer(Orders);
+///     let request = http::Request::get("/orders/7")
+///         .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+///         .body(String::new())
+///         .unwrap();
+///     let mut future = std::pin::pin!(service.call(request));
+///     let Poll::Ready(response) = future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+///     else {
+///         unreachable!("the service answers at once")
+///     };
+///     drop(response); // the span ends when the body has been streamed (or dropped)
+/// });
+/// let span = spans.named("GET").unwrap();
+/// // The caller's trace, continued:
+/// assert_eq!(span.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ServerLayer {
     record_query: bool,
