@@ -573,6 +573,17 @@ fn json_any(v: &Value, b: &mut Budget<'_>, depth: usize) -> Value {
 }
 
 /// Zipkin v2 JSON: an array of spans.
+///
+/// ```
+/// let request = serde_json::json!([{
+///     "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7",
+///     "name": "get /orders", "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64,
+///     "duration": 1500, "localEndpoint": {"serviceName": "shop"},
+/// }]);
+/// let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// assert_eq!((spans[0].service.as_str(), spans[0].kind_name()), ("shop", "server"));
+/// assert_eq!(spans[0].duration_ns(), 1_500_000);
+/// ```
 pub fn zipkin(spans: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>, DecodeError> {
     let spans = spans
         .as_array()

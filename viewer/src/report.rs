@@ -37,6 +37,20 @@ pub fn load_files<P: AsRef<Path>>(paths: &[P]) -> Result<Store, ReportError> {
 
 /// The HTML report of everything in `store` (every trace, its spans and the service map of
 /// the whole time range).
+///
+/// ```
+/// let request = serde_json::json!([{
+///     "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7",
+///     "name": "get /orders", "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64,
+///     "duration": 1500, "localEndpoint": {"serviceName": "shop"},
+/// }]);
+/// use traceweave_view::{Retention, Store};
+/// let store = Store::memory(Retention::default()).unwrap();
+/// store.insert(&traceweave_view::decode::zipkin(&request, &Default::default()).unwrap()).unwrap();
+/// // One file to mail or attach to a ticket; it needs no server.
+/// let page = traceweave_view::report::html(&store, "orders incident").unwrap();
+/// assert!(page.contains("orders incident") && page.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
+/// ```
 pub fn html(store: &Store, title: &str) -> Result<String, ReportError> {
     let traces = store.all_traces()?;
     let mut spans = serde_json::Map::new();

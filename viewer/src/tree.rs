@@ -6,6 +6,19 @@ use std::fmt::Write;
 use crate::model::SpanRow;
 
 /// Every trace of `store` as a tree, oldest first, separated by blank lines.
+///
+/// ```
+/// let request = serde_json::json!([{
+///     "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7",
+///     "name": "get /orders", "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64,
+///     "duration": 1500, "localEndpoint": {"serviceName": "shop"},
+/// }]);
+/// use traceweave_view::{Retention, Store};
+/// let store = Store::memory(Retention::default()).unwrap();
+/// store.insert(&traceweave_view::decode::zipkin(&request, &Default::default()).unwrap()).unwrap();
+/// let text = traceweave_view::tree::render_all(&store).unwrap();
+/// assert!(text.contains("get /orders"), "{text}");
+/// ```
 pub fn render_all(store: &crate::Store) -> Result<String, crate::store::StoreError> {
     let mut out = String::new();
     for t in store.all_traces()?.iter().rev() {

@@ -93,6 +93,22 @@ struct Inner {
 }
 
 /// The span database; share it behind an `Arc`.
+///
+/// ```
+/// let request = serde_json::json!([{
+///     "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7",
+///     "name": "get /orders", "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64,
+///     "duration": 1500, "localEndpoint": {"serviceName": "shop"},
+/// }]);
+/// use traceweave_view::{Query, Retention, Store};
+///
+/// let store = Store::memory(Retention::default()).unwrap();
+/// store.insert(&traceweave_view::decode::zipkin(&request, &Default::default()).unwrap()).unwrap();
+/// let found = store.search(&Query { service: Some("shop".into()), ..Query::default() }).unwrap();
+/// assert_eq!(found[0].root_name, "get /orders");
+/// let spans = store.trace(&found[0].trace_id).unwrap();
+/// assert_eq!(spans.len(), 1);
+/// ```
 pub struct Store {
     inner: Mutex<Inner>,
     /// Service -> its span names, of committed spans: `/api/services` never waits for a write.

@@ -11,6 +11,19 @@ use crate::model::{EventRow, LinkRow, SpanRow};
 
 /// The trace list's filters; every one is optional.
 #[derive(Clone, Debug, Default, Deserialize)]
+///
+/// ```
+/// use traceweave_view::Query;
+/// // Failed traces of `checkout` that took at least 200 ms and touched user 42.
+/// let query = Query {
+///     service: Some("checkout".into()),
+///     min_ms: Some(200.0),
+///     error: Some(true),
+///     attr: Some("user.id=42".into()),
+///     ..Query::default()
+/// };
+/// assert_eq!(query.attribute_pairs(), [("user.id".to_owned(), "42".to_owned())]);
+/// ```
 pub struct Query {
     /// A span of this service is in the trace.
     pub service: Option<String>,
