@@ -54,6 +54,15 @@ pub const SENSITIVE_QUERY_KEYS: &[&str] = &[
 /// [`record_full_query`](Self::record_full_query) keeps the query as it is. Credentials in the
 /// authority are always redacted. Cheap to clone (layers clone it per service).
 #[derive(Clone, Debug, Default)]
+///
+/// ```
+/// use traceweave::redact::UrlRedaction;
+/// let redaction = UrlRedaction::new().redact_key("session");
+/// assert_eq!(
+///     redaction.url("https://user:pw@cdn.example/a.png?X-Amz-Signature=abc&session=s1&w=64"),
+///     "https://REDACTED:REDACTED@cdn.example/a.png?X-Amz-Signature=REDACTED&session=REDACTED&w=64"
+/// );
+/// ```
 pub struct UrlRedaction {
     extra: Arc<[Box<str>]>,
     full_query: bool,
@@ -81,6 +90,13 @@ impl UrlRedaction {
     }
 
     /// Whether the value of query parameter `key` is redacted.
+    ///
+    /// ```
+    /// use traceweave::redact::UrlRedaction;
+    /// let redaction = UrlRedaction::new();
+    /// assert!(redaction.is_sensitive("access_token") && redaction.is_sensitive("SIG"));
+    /// assert!(!redaction.is_sensitive("page"));
+    /// ```
     pub fn is_sensitive(&self, key: &str) -> bool {
         !self.full_query
             && (SENSITIVE_QUERY_KEYS
@@ -90,6 +106,13 @@ impl UrlRedaction {
     }
 
     /// A query string (`a=1&b=2`, no `?`) with the sensitive values replaced by `REDACTED`.
+    ///
+    /// ```
+    /// use traceweave::redact::UrlRedaction;
+    /// assert_eq!(UrlRedaction::new().query("q=shoes&token=t0k3n"), "q=shoes&token=REDACTED");
+    /// // Nothing to redact: the query is borrowed, not copied.
+    /// assert!(matches!(UrlRedaction::new().query("q=shoes"), std::borrow::Cow::Borrowed(_)));
+    /// ```
     pub fn query<'a>(&self, query: &'a str) -> Cow<'a, str> {
         let sensitive = |pair: &str| {
             pair.split_once('=')
@@ -171,6 +194,12 @@ fn split_url(url: &str) -> (&str, Option<&str>, Option<&str>) {
 ///     traceweave::redact::strip_url_secrets("GET https://u:p@h/x?access_token=t failed"),
 ///     "GET https://h/x failed"
 /// );
+/// ```
+///
+/// ```
+/// let error = "error sending request for url (https://bucket.s3.amazonaws.com/k?X-Amz-Signature=abc)";
+/// let text = traceweave::redact::strip_url_secrets(error);
+/// assert!(!text.contains("abc"), "{text}");
 /// ```
 pub fn strip_url_secrets(text: &str) -> Cow<'_, str> {
     if !text.contains("://") {

@@ -87,6 +87,12 @@ impl Baggage {
 
     /// A copy without `key`.
     #[must_use]
+    ///
+    /// ```
+    /// let bag = traceweave::Baggage::new().with("tenant", "acme").with("user", "42");
+    /// let bag = bag.without("user");
+    /// assert_eq!((bag.len(), bag.get("user")), (1, None));
+    /// ```
     pub fn without(&self, key: &str) -> Self {
         let entries: Vec<BaggageEntry> = self.iter().filter(|e| e.key != key).cloned().collect();
         if entries.is_empty() {
@@ -102,6 +108,12 @@ impl Baggage {
     }
 
     /// The members in insertion order.
+    ///
+    /// ```
+    /// let bag = traceweave::Baggage::new().with("tenant", "acme").with("region", "eu");
+    /// let keys: Vec<&str> = bag.iter().map(|e| e.key.as_str()).collect();
+    /// assert_eq!(keys, ["tenant", "region"]);
+    /// ```
     pub fn iter(&self) -> std::slice::Iter<'_, BaggageEntry> {
         match &self.0 {
             Some(entries) => entries.iter(),

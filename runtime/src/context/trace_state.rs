@@ -56,6 +56,13 @@ impl TraceState {
     /// Parses a header value (several headers joined with `,`). Empty members are allowed and
     /// skipped; any invalid member rejects the whole header, as the spec asks; a key given
     /// again keeps its first value (Trace Context Level 2).
+    ///
+    /// ```
+    /// use traceweave::TraceState;
+    /// let ts = TraceState::parse("vendor=a1, other=b2").unwrap();
+    /// assert_eq!(ts.get("other"), Some("b2"));
+    /// assert!(TraceState::parse("not a member").is_err());
+    /// ```
     pub fn parse(header: &str) -> Result<Self, TraceStateError> {
         let mut members: Vec<(String, String)> = Vec::new();
         let mut count = 0usize;
@@ -111,6 +118,12 @@ impl TraceState {
 
     /// A new tracestate without `key`.
     #[must_use]
+    ///
+    /// ```
+    /// use traceweave::TraceState;
+    /// let ts = TraceState::parse("a=1,b=2").unwrap().remove("a");
+    /// assert_eq!(ts.header(), "b=2");
+    /// ```
     pub fn remove(&self, key: &str) -> Self {
         Self::from_members(
             self.iter()

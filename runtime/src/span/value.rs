@@ -5,6 +5,13 @@ use std::fmt;
 
 /// An attribute key. Static names cost nothing; owned names allocate once.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// ```
+/// use traceweave::Key;
+/// let fixed = Key::from_static("db.system"); // no allocation
+/// let built = Key::from(format!("app.{}", "tenant")); // allocates once
+/// assert_eq!((fixed.as_str(), built.as_str()), ("db.system", "app.tenant"));
+/// ```
 pub struct Key(Cow<'static, str>);
 
 impl Key {
@@ -60,6 +67,12 @@ impl fmt::Display for Key {
 
 /// A homogeneous array value, as OpenTelemetry defines them.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// use traceweave::{Array, Value};
+/// let codes = Value::from(vec![200_i64, 404]);
+/// assert_eq!(codes, Value::Array(Array::I64(vec![200, 404])));
+/// ```
 pub enum Array {
     /// Booleans.
     Bool(Vec<bool>),
@@ -74,6 +87,13 @@ pub enum Array {
 /// A typed attribute value.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+///
+/// ```
+/// use traceweave::Value;
+/// assert_eq!(Value::from(3), Value::I64(3));
+/// assert_eq!(Value::from("GET").as_str(), Some("GET"));
+/// assert_eq!(Value::from(vec![1_i64, 2]).as_i64(), None); // an array, not one integer
+/// ```
 pub enum Value {
     /// A boolean.
     Bool(bool),
