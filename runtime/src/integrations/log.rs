@@ -30,6 +30,31 @@ pub struct Logger<L> {
 
 impl<L: log::Log> Logger<L> {
     /// Wraps `inner`: events on the current span and ids in the lines, both on.
+    ///
+    /// ```
+    /// use log::Log;
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// /// A logger keeping its lines (any `log::Log` works the same way).
+    /// #[derive(Clone, Default)]
+    /// struct Lines(Arc<Mutex<Vec<String>>>);
+    /// impl Log for Lines {
+    ///     fn enabled(&self, _: &log::Metadata<'_>) -> bool { true }
+    ///     fn log(&self, record: &log::Record<'_>) {
+    ///         self.0.lock().unwrap().push(record.args().to_string());
+    ///     }
+    ///     fn flush(&self) {}
+    /// }
+    ///
+    /// let lines = Lines::default();
+    /// let logger = traceweave::integrations::log::Logger::new(lines.clone());
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let _span = traceweave::span("import").start().enter();
+    ///     logger.log(&log::Record::builder().args(format_args!("3 rows")).level(log::Level::Info).build());
+    /// });
+    /// assert_eq!(spans.named("import").unwrap().events[0].name, "3 rows");
+    /// assert!(lines.0.lock().unwrap()[0].contains(" trace_id="));
+    /// ```
     pub fn new(inner: L) -> Self {
         Logger {
             inner,

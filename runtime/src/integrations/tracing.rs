@@ -63,6 +63,20 @@ impl CodeLocation for Metadata<'static> {
 
 /// The layer with its defaults: every span its filters let through, events to the current
 /// span, code locations recorded, `ERROR` events not failing spans.
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+///
+/// let spans = traceweave::testing::capture(|| {
+///     let _subscriber = tracing_subscriber::registry()
+///         .with(traceweave::integrations::tracing::layer())
+///         .set_default();
+///     let _query = tracing::info_span!("db.query", db.system = "postgresql").entered();
+///     tracing::info!(rows = 3, "fetched");
+/// });
+/// let query = spans.named("db.query").unwrap();
+/// assert_eq!(query.events[0].name, "fetched");
+/// ```
 pub fn layer() -> TraceweaveLayer {
     TraceweaveLayer {
         error_events_fail_spans: false,
@@ -82,6 +96,18 @@ pub struct TraceweaveLayer {
 impl TraceweaveLayer {
     /// Whether an `ERROR`-level event marks the span it lands on failed, with the event's
     /// message (default `false`: an error that was logged and handled is not a failed span).
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let layer = traceweave::integrations::tracing::layer().error_events_fail_spans(true);
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let _subscriber = tracing_subscriber::registry().with(layer).set_default();
+    ///     let _job = tracing::info_span!("job").entered();
+    ///     tracing::error!("disk full");
+    /// });
+    /// assert!(spans.named("job").unwrap().status.is_error());
+    /// ```
     pub fn error_events_fail_spans(mut self, on: bool) -> Self {
         self.error_events_fail_spans = on;
         self
