@@ -277,6 +277,20 @@ fn any(v: AnyValue, b: &mut Budget<'_>, depth: usize) -> Value {
 /// Accepts what real writers produce: ids in hex (the OTLP/JSON rule) or base64 (protobuf's
 /// generic JSON mapping), 64-bit numbers as strings or numbers, enums as numbers or names,
 /// camelCase or snake_case field names.
+///
+/// ```
+/// let request = serde_json::json!({"resourceSpans": [{
+///     "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "cart"}}]},
+///     "scopeSpans": [{"spans": [{
+///         "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "spanId": "00f067aa0ba902b7",
+///         "name": "add item", "kind": 2,
+///         "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000000002000000",
+///     }]}],
+/// }]});
+/// let spans = traceweave_view::decode::otlp_json(&request, &Default::default()).unwrap();
+/// assert_eq!((spans[0].service.as_str(), spans[0].name.as_str()), ("cart", "add item"));
+/// assert_eq!(spans[0].duration_ns(), 2_000_000);
+/// ```
 pub fn otlp_json(request: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>, DecodeError> {
     let resource_spans = field(request, "resourceSpans")
         .and_then(Value::as_array)

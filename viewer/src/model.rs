@@ -69,6 +69,18 @@ pub struct SpanRow {
 /// OpenTelemetry span-limit defaults (128); lengths are the viewer's own (OpenTelemetry sets
 /// none), so one request costs the store a bounded multiple of its size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use traceweave_view::IngestLimits;
+/// // A 10 KB span name is cut at ingest; what was cut is counted on the span (`truncated`).
+/// let limits = IngestLimits { name_length: 64, ..IngestLimits::default() };
+/// let request = serde_json::json!([{
+///     "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7",
+///     "name": "x".repeat(10_000), "timestamp": 1, "duration": 1,
+/// }]);
+/// let spans = traceweave_view::decode::zipkin(&request, &limits).unwrap();
+/// assert_eq!(spans[0].name.chars().count(), 64);
+/// ```
 pub struct IngestLimits {
     /// Characters in a span, event, service or scope name.
     pub name_length: usize,

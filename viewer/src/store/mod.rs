@@ -48,6 +48,18 @@ pub enum StoreError {
 /// How much the store keeps: the oldest traces go first when any bound is passed, checked on
 /// every insert.
 #[derive(Clone, Copy, Debug)]
+///
+/// ```
+/// use traceweave_view::{Retention, Store};
+/// // Keep about 256 MiB of span data and nothing older than a day.
+/// let retention = Retention {
+///     max_bytes: 256 << 20,
+///     max_age_ns: Some(24 * 3600 * 1_000_000_000),
+///     ..Retention::default()
+/// };
+/// let store = Store::memory(retention).unwrap();
+/// # drop(store);
+/// ```
 pub struct Retention {
     /// At most this many spans (default 2,000,000).
     pub max_spans: u64,
