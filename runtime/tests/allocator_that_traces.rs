@@ -120,24 +120,11 @@ fn the_first_span_of_a_thread_registers_its_ring_while_the_allocator_traces() {
         .ignore_env()
         .exporter(memory.clone())
         .build();
-    let handle = std::thread::spawn(move || {
-        tracer.in_scope(|| {
-            ARMED.with(|c| c.set(true));
-            for _ in 0..50 {
-                let _ = traced_inside_the_allocator();
-            }
-            ARMED.with(|c| c.set(false));
-        });
-        tracer
+    let stats = armed_on_a_new_thread(tracer, || {
+        for _ in 0..50 {
+            let _ = traced_inside_the_allocator();
+        }
     });
-    let tracer = handle.join().unwrap();
-    assert!(
-        tracer
-            .shutdown_with_timeout(std::time::Duration::from_secs(10))
-            .is_ok()
-    );
-    let stats = tracer.stats();
-    assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
     assert!(stats.exported >= 50, "{stats:?}");
     assert_eq!(memory.spans().len() as u64, stats.exported);
 }
@@ -148,25 +135,38 @@ fn a_span_refused_by_a_full_queue_is_freed_while_the_allocator_traces() {
     // attribute's text), the allocator then ends a span of its own into the same queue, which
     // must find the thread's queue free to borrow (the refused one is dropped after the push).
     let tracer = traceweave::builder().ignore_env().max_queue_size(2).build();
-    let handle = std::thread::spawn(move || {
+    let stats = armed_on_a_new_thread(tracer, || {
+        for i in 0..5_000u64 {
+            let mut span = traceweave::span("owned").start();
+            span.set_attribute("text", format!("an owned value {i}"));
+            span.end();
+        }
+    });
+    assert!(stats.dropped_queue_full > 0, "{stats:?}");
+}
+
+/// Runs `work` in `tracer`'s scope on a fresh thread (whose ring is not registered yet) with
+/// the allocator tracing, shuts the tracer down, and returns its balanced counts.
+fn armed_on_a_new_thread(
+    tracer: traceweave::Tracer,
+    work: impl FnOnce() + Send + 'static,
+) -> traceweave::SpanStats {
+    let tracer = std::thread::spawn(move || {
         tracer.in_scope(|| {
             ARMED.with(|c| c.set(true));
-            for i in 0..5_000u64 {
-                let mut span = traceweave::span("owned").start();
-                span.set_attribute("text", format!("an owned value {i}"));
-                span.end();
-            }
+            work();
             ARMED.with(|c| c.set(false));
         });
         tracer
-    });
-    let tracer = handle.join().unwrap();
+    })
+    .join()
+    .unwrap();
     assert!(
         tracer
             .shutdown_with_timeout(std::time::Duration::from_secs(10))
             .is_ok()
     );
     let stats = tracer.stats();
-    assert!(stats.dropped_queue_full > 0, "{stats:?}");
     assert_eq!(stats.created, stats.exported + stats.dropped(), "{stats:?}");
+    stats
 }

@@ -72,18 +72,12 @@ impl std::fmt::Debug for Job {
     }
 }
 
-/// Whether a gRPC status is retryable per the OTLP spec (RESOURCE_EXHAUSTED only when the
-/// server sent RetryInfo, which we read as "it sent details").
+/// Whether a gRPC status is retryable: the OTLP rules `ExportErrorKind::is_transient` holds,
+/// but RESOURCE_EXHAUSTED only when the server sent RetryInfo (read as "it sent details").
 fn retryable(status: &tonic::Status) -> bool {
     match status.code() {
-        Code::Unavailable
-        | Code::DeadlineExceeded
-        | Code::Aborted
-        | Code::Cancelled
-        | Code::OutOfRange
-        | Code::DataLoss => true,
         Code::ResourceExhausted => !status.details().is_empty(),
-        _ => false,
+        code => grpc_kind(code).is_transient(),
     }
 }
 
