@@ -179,3 +179,50 @@ fn any_order_any_chunking_re_sent_spans_and_retention() {
     );
     assert!(inferred, "peers seen only from their callers met");
 }
+
+/// Whole traces in one request, the common case the map's upkeep serves from memory: the
+/// same map as the scan, in any order within the request, also when it carries a span twice
+/// (changed, even moved to another parent) and when a later request adds to traces an earlier
+/// one stored.
+#[test]
+fn whole_traces_in_one_request_with_spans_sent_twice_in_it() {
+    for seed in 1..=12u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let mut spans = traces(&mut rng, 60);
+        let mut twice: Vec<SpanRow> = spans.iter().step_by(5).cloned().collect();
+        for (i, s) in twice.iter_mut().enumerate() {
+            s.status = 2 - s.status;
+            s.end_ns += 3_000_000;
+            if i % 3 == 0 && s.parent_id.is_some() {
+                // Moved to the trace's first span.
+                s.parent_id = Some(format!("{:016x}", (s.span_id_number() >> 8 << 8) | 1));
+            }
+        }
+        // Half the copies in the same request, all of it in any order (a child before its
+        // parent, a copy before its first).
+        let late = twice.split_off(twice.len() / 2);
+        spans.extend(twice);
+        for i in (1..spans.len()).rev() {
+            spans.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let store = Store::memory(Retention::unbounded()).unwrap();
+        store.insert(&spans).unwrap();
+        let (kept, scanned) = everything(&store);
+        assert!(!kept.edges.is_empty(), "seed {seed}: the case has edges");
+        assert_same(&kept, &scanned, &format!("seed {seed}, one request"));
+        // A later request: copies of spans whose traces are stored now.
+        store.insert(&late).unwrap();
+        let (kept, scanned) = everything(&store);
+        assert_same(&kept, &scanned, &format!("seed {seed}, a later request"));
+    }
+}
+
+trait SpanIdNumber {
+    fn span_id_number(&self) -> u64;
+}
+
+impl SpanIdNumber for SpanRow {
+    fn span_id_number(&self) -> u64 {
+        u64::from_str_radix(&self.span_id, 16).unwrap()
+    }
+}

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::Value;
 
-use super::map::{MapDelta, MapSpan};
+use super::map::{Fresh, MapDelta, MapSpan};
 use super::{Store, StoreError, json_text};
 use crate::model::{KIND_CLIENT, STATUS_ERROR, SpanRow};
 
@@ -79,13 +79,16 @@ impl Store {
             )?;
             let mut drop_links =
                 tx.prepare_cached("DELETE FROM links WHERE trace_id = ?1 AND span_id = ?2")?;
+            let mut is_stored = tx.prepare_cached("SELECT 1 FROM traces WHERE trace_id = ?1")?;
+            let mut seen_traces: HashSet<&str> = HashSet::new();
+            let mut fresh = Fresh::default();
             let mut deltas: HashMap<&str, Delta<'_>> = HashMap::new();
             let mut recompute: HashSet<&str> = HashSet::new();
             let mut last_resource: Option<(&serde_json::Map<String, Value>, i64)> = None;
             for s in spans {
                 // Spans of one request share their resource: compare before serialising.
                 let resource_id = match last_resource {
-                    Some((map, id)) if *map == *s.resource => id,
+                    Some((map, id)) if std::ptr::eq(map, &*s.resource) || *map == *s.resource => id,
                     _ => {
                         let json = json_text(&s.resource);
                         let id = reference(
@@ -94,20 +97,14 @@ impl Store {
                             &mut resources,
                             "resources",
                             "json",
-                            json,
+                            &json,
                         )?;
                         last_resource = Some((&s.resource, id));
                         id
                     }
                 };
-                let scope_id = reference(
-                    &tx,
-                    &inner.scopes,
-                    &mut scopes,
-                    "scopes",
-                    "name",
-                    s.scope.clone(),
-                )?;
+                let scope_id =
+                    reference(&tx, &inner.scopes, &mut scopes, "scopes", "name", &s.scope)?;
                 *resources.uses.entry(resource_id).or_default() += 1;
                 *scopes.uses.entry(scope_id).or_default() += 1;
                 let attributes = json_text(&s.attributes);
@@ -121,16 +118,31 @@ impl Store {
                         + events.len()
                         + links.len()) as u64;
                 let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
-                let old: Option<(i64, i64, i64)> = previous
-                    .query_row(params![s.trace_id, s.span_id], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })
-                    .optional()?;
+                // A trace first met in this chunk: is any of it stored already? If not, its
+                // spans are looked up in memory for the rest of the chunk.
+                if seen_traces.insert(&s.trace_id) && !is_stored.exists([&s.trace_id])? {
+                    fresh.admit(&s.trace_id);
+                }
+                let old: Option<(i64, i64, i64)> = match fresh.trace(&s.trace_id) {
+                    Some(t) => t.get(&s.span_id).map(|f| f.row),
+                    None => previous
+                        .query_row(params![s.trace_id, s.span_id], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
+                        .optional()?,
+                };
                 match old {
                     // A span sent twice (a retried export) replaces its first copy.
                     Some((old_bytes, old_resource, old_scope)) => {
-                        let stored = super::map::stored(&tx, &s.trace_id, &s.span_id)?;
-                        map.span(&tx, &stored, -1)?;
+                        let stored = match fresh.trace(&s.trace_id) {
+                            Some(t) => t.get(&s.span_id).map(|f| f.span.clone()),
+                            None => None,
+                        };
+                        let stored = match stored {
+                            Some(stored) => stored,
+                            None => super::map::stored(&tx, &s.trace_id, &s.span_id)?,
+                        };
+                        map.span(&tx, &stored, -1, &fresh)?;
                         drop_links.execute(params![s.trace_id, s.span_id])?;
                         *resources.uses.entry(old_resource).or_default() -= 1;
                         *scopes.uses.entry(old_scope).or_default() -= 1;
@@ -196,14 +208,17 @@ impl Store {
                     end_ns: s.end_ns,
                     peer: peer.map(|(p, db)| (p.to_owned(), db)),
                 };
-                let key = (s.trace_id.clone(), s.span_id.clone());
-                let linked_to = inner.link_targets.contains(&key) || new_targets.contains(&key);
+                let linked_to = (!inner.link_targets.is_empty() || !new_targets.is_empty()) && {
+                    let key = (s.trace_id.clone(), s.span_id.clone());
+                    inner.link_targets.contains(&key) || new_targets.contains(&key)
+                };
                 let links: Vec<(String, String)> = s
                     .links
                     .iter()
                     .map(|l| (l.trace_id.clone(), l.span_id.clone()))
                     .collect();
-                map.add(&tx, &as_stored, &links, linked_to)?;
+                map.add(&tx, &as_stored, &links, linked_to, &fresh)?;
+                fresh.put(as_stored, (bytes, resource_id, scope_id));
                 let known = known_ops
                     .get(&s.service)
                     .is_some_and(|names| names.contains(&s.name));
@@ -263,14 +278,14 @@ fn reference(
     refs: &mut Refs,
     table: &str,
     column: &str,
-    key: String,
+    key: &str,
 ) -> Result<i64, StoreError> {
-    if let Some(&id) = known.get(&key).or_else(|| refs.new.get(&key)) {
+    if let Some(&id) = known.get(key).or_else(|| refs.new.get(key)) {
         return Ok(id);
     }
     let existing: Option<i64> = tx
         .prepare_cached(&format!("SELECT id FROM {table} WHERE {column} = ?1"))?
-        .query_row([&key], |r| r.get(0))
+        .query_row([key], |r| r.get(0))
         .optional()?;
     let id = match existing {
         Some(id) => id,
@@ -278,12 +293,12 @@ fn reference(
             tx.prepare_cached(&format!(
                 "INSERT INTO {table}({column}, spans) VALUES (?1, 0)"
             ))?
-            .execute([&key])?;
+            .execute([key])?;
             refs.new_bytes += key.len() as u64 + 64;
             tx.last_insert_rowid()
         }
     };
-    refs.new.insert(key, id);
+    refs.new.insert(key.to_owned(), id);
     Ok(id)
 }
 

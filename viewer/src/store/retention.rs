@@ -95,7 +95,7 @@ impl Store {
                 // One span at a time: each takes back from the map what it completed, against
                 // the spans still stored, then goes.
                 for s in super::map::trace_spans(&tx, id)? {
-                    map.span(&tx, &s, -1)?;
+                    map.span(&tx, &s, -1, &super::map::Fresh::default())?;
                     removed += span.execute([&s.trace_id, &s.span_id])? as u64;
                     span_links.execute([&s.trace_id, &s.span_id])?;
                 }
