@@ -1,6 +1,8 @@
-//! OTLP protobuf encoding, spans per second on one core: traceweave's encoder side by side with
+//! OTLP encoding, spans per second on one core: traceweave's protobuf writer side by side with
 //! the opentelemetry-otlp path (the SDK's `SpanData` through `opentelemetry-proto`'s
-//! transform, then prost) for the same spans. Each iteration encodes one 512-span batch.
+//! transform, then prost) for the same spans; traceweave's OTLP/JSON; and gzip of the
+//! protobuf body (flate2's default backend, as the exporter sends it, at levels 1 and 6) with
+//! its ratio. Each iteration handles one 512-span batch.
 //!
 //! `cargo bench -p traceweave --bench otlp_encode --features otlp,opentelemetry-sdk`
 
@@ -11,7 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use prost::Message;
-use traceweave::export::OtlpExporter;
+use traceweave::export::{OtlpExporter, OtlpProtocol};
 use traceweave::integrations::opentelemetry::span_data;
 use traceweave::{KeyValue, SpanKind, SpanRecord, Status};
 
@@ -88,6 +90,40 @@ fn encode(c: &mut Criterion) {
         )
     });
     g.finish();
+
+    let mut g = c.benchmark_group("otlp_json_encode");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let mut json = OtlpExporter::new("http://unused").protocol(OtlpProtocol::HttpJson);
+    g.bench_function("traceweave", |b| {
+        b.iter(|| black_box(json.encode(black_box(&spans), &resource).len()))
+    });
+    g.finish();
+
+    let body = exporter.encode(&spans, &resource).to_vec();
+    let mut g = c.benchmark_group("otlp_gzip");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for level in [1, 6] {
+        let compressed = gzip(&body, level);
+        eprintln!(
+            "gzip level {level}: {} -> {} bytes ({:.0} -> {:.0} per span), ratio {:.2}",
+            body.len(),
+            compressed.len(),
+            body.len() as f64 / BATCH as f64,
+            compressed.len() as f64 / BATCH as f64,
+            body.len() as f64 / compressed.len() as f64
+        );
+        g.bench_function(format!("flate2 level {level}"), |b| {
+            b.iter(|| black_box(gzip(black_box(&body), level).len()))
+        });
+    }
+    g.finish();
+}
+
+fn gzip(body: &[u8], level: u32) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+    enc.write_all(body).unwrap();
+    enc.finish().unwrap()
 }
 
 criterion_group! {

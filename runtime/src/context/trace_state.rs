@@ -161,6 +161,26 @@ impl TraceState {
     }
 }
 
+impl TraceState {
+    /// The length of [`header`](Self::header), without building it.
+    pub(crate) fn header_len(&self) -> usize {
+        let members: usize = self.iter().map(|(k, v)| k.len() + 1 + v.len()).sum();
+        members + self.iter().count().saturating_sub(1)
+    }
+
+    /// Appends [`header`](Self::header) to `out`.
+    pub(crate) fn write_header(&self, out: &mut Vec<u8>) {
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(k.as_bytes());
+            out.push(b'=');
+            out.extend_from_slice(v.as_bytes());
+        }
+    }
+}
+
 impl fmt::Debug for TraceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TraceState({:?})", self.header())

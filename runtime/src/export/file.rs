@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::otlp::encode;
+use super::otlp::json;
 use super::{ExportError, ExportErrorKind, Exporter, Resource};
 use crate::span::SpanBatch;
 
@@ -54,9 +54,8 @@ impl Exporter for FileExporter {
         if spans.is_empty() {
             return Ok(());
         }
-        let line = serde_json::to_vec(&encode::request(spans, resource)).map_err(|e| {
-            ExportError::with_source(ExportErrorKind::Encode, "could not encode OTLP-JSON", e)
-        })?;
+        let mut line = Vec::new();
+        json::request(&mut line, spans, resource);
         self.out
             .write_all(&line)
             .and_then(|()| self.out.write_all(b"\n"))

@@ -1,9 +1,14 @@
 //! The OTLP exporter: http/protobuf (the default) and http/json, optionally gzipped, with the
-//! spec's endpoint rules and delivery policy. Built on the official generated types.
+//! spec's endpoint rules and delivery policy. The request bodies are written straight from
+//! the collector's buffer (`wire` for protobuf, `json`); the gRPC exporter sends the official
+//! generated types (`encode`), which the tests also hold the written bytes against.
 
+#[cfg(any(test, feature = "otlp-grpc"))]
 pub(crate) mod encode;
 #[cfg(feature = "otlp-grpc")]
 mod grpc;
+pub(crate) mod json;
+pub(crate) mod wire;
 
 #[cfg(feature = "otlp-grpc")]
 pub use grpc::OtlpGrpcExporter;
@@ -48,7 +53,7 @@ pub struct OtlpExporter {
     timeout: Duration,
     tls: TlsSettings,
     agent: ureq::Agent,
-    encoder: encode::Encoder,
+    protobuf: wire::ProtobufWriter,
     json: Vec<u8>,
 }
 
@@ -82,7 +87,7 @@ impl OtlpExporter {
             timeout: Duration::from_secs(10),
             tls: TlsSettings::default(),
             agent: http::agent(&TlsSettings::default()),
-            encoder: encode::Encoder::default(),
+            protobuf: wire::ProtobufWriter::default(),
             json: Vec::new(),
         }
     }
@@ -182,11 +187,10 @@ impl OtlpExporter {
     /// ```
     pub fn encode_batch(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> &[u8] {
         match self.protocol {
-            OtlpProtocol::HttpProtobuf => self.encoder.protobuf(spans, resource),
+            OtlpProtocol::HttpProtobuf => self.protobuf.request(spans, resource),
             OtlpProtocol::HttpJson => {
-                let json =
-                    serde_json::to_vec(self.encoder.fill(spans, resource)).unwrap_or_default();
-                self.json = json;
+                self.json.clear();
+                json::request(&mut self.json, spans, resource);
                 &self.json
             }
         }
@@ -208,7 +212,7 @@ impl Exporter for OtlpExporter {
             timeout: self.timeout,
             tls: self.tls.clone(),
             agent: http::agent(&self.tls),
-            encoder: encode::Encoder::default(),
+            protobuf: wire::ProtobufWriter::default(),
             json: Vec::new(),
         }))
     }
