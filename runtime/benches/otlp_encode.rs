@@ -102,7 +102,7 @@ fn encode(c: &mut Criterion) {
     let body = exporter.encode(&spans, &resource).to_vec();
     let mut g = c.benchmark_group("otlp_gzip");
     g.throughput(Throughput::Elements(BATCH as u64));
-    for level in [1, 6] {
+    for level in [1, 2, 3, 6] {
         let compressed = gzip(&body, level);
         eprintln!(
             "gzip level {level}: {} -> {} bytes ({:.0} -> {:.0} per span), ratio {:.2}",
