@@ -407,7 +407,7 @@ fn propagator_from_names(
 
 /// The TLS files the `OTEL_EXPORTER_OTLP_*` variables name, read now; a problem with one is
 /// said at `init` (naming the variable and the path, never the contents).
-#[cfg(feature = "otlp")]
+#[cfg(feature = "otlp-http")]
 fn env_tls(env: &EnvConfig) -> crate::export::tls::TlsSettings {
     fn pair(v: &Option<(String, String)>) -> Option<(&str, &str)> {
         v.as_ref().map(|(a, b)| (a.as_str(), b.as_str()))
@@ -424,7 +424,10 @@ fn env_tls(env: &EnvConfig) -> crate::export::tls::TlsSettings {
 }
 
 /// The exporter `OTEL_TRACES_EXPORTER` names, configured from the environment.
-#[cfg_attr(not(feature = "otlp"), allow(unused_variables))]
+#[cfg_attr(
+    not(any(feature = "otlp-http", feature = "zipkin", feature = "file")),
+    allow(unused_variables)
+)]
 fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Exporter>> {
     match choice {
         ExporterChoice::Console => Some(Box::new(ConsoleExporter::new())),
@@ -439,7 +442,7 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
             let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));
             Some(Box::new(e))
         }
-        #[cfg(feature = "otlp")]
+        #[cfg(feature = "otlp-http")]
         ExporterChoice::Otlp => {
             let e = crate::export::OtlpExporter::with_traces_url(&env.otlp.url)
                 .protocol(if env.otlp.json {
@@ -453,11 +456,11 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
             let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));
             Some(Box::new(e))
         }
-        #[cfg(feature = "otlp")]
+        #[cfg(feature = "zipkin")]
         ExporterChoice::Zipkin => Some(Box::new(
             crate::export::ZipkinExporter::new(&env.zipkin_url).timeout(env.zipkin_timeout),
         )),
-        #[cfg(feature = "otlp")]
+        #[cfg(feature = "file")]
         ExporterChoice::File => match crate::export::FileExporter::create(&env.file_path) {
             Ok(f) => Some(Box::new(f)),
             Err(e) => {
@@ -468,7 +471,11 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
                 None
             }
         },
-        #[cfg(not(feature = "otlp"))]
-        ExporterChoice::Otlp | ExporterChoice::Zipkin | ExporterChoice::File => None,
+        #[cfg(not(feature = "otlp-http"))]
+        ExporterChoice::Otlp => None,
+        #[cfg(not(feature = "zipkin"))]
+        ExporterChoice::Zipkin => None,
+        #[cfg(not(feature = "file"))]
+        ExporterChoice::File => None,
     }
 }

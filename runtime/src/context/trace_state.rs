@@ -161,6 +161,7 @@ impl TraceState {
     }
 }
 
+#[cfg(any(test, feature = "otlp-http"))]
 impl TraceState {
     /// The length of [`header`](Self::header), without building it.
     pub(crate) fn header_len(&self) -> usize {

@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::otlp::json;
+use super::encode::json;
 use super::{ExportError, ExportErrorKind, Exporter, Resource};
 use crate::span::SpanBatch;
 

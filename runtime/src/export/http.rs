@@ -1,7 +1,6 @@
 //! One blocking HTTP POST for the network exporters (runs on the collector thread; no async
 //! runtime involved), classified for the delivery policy.
 
-use std::io::Write;
 use std::time::Duration;
 
 use super::retry::{Attempt, retry_after};
@@ -32,7 +31,9 @@ pub(crate) fn agent(tls: &TlsSettings) -> ureq::Agent {
     }
 }
 
+#[cfg(feature = "otlp-http")]
 pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     // Writing to a Vec cannot fail.
     let _ = enc.write_all(body);

@@ -1,19 +1,21 @@
 //! Exporters: where finished spans go. They run on the collector thread, one batch at a time.
 
 mod console;
+#[cfg(any(test, feature = "otlp-http", feature = "file"))]
+mod encode;
 mod failures;
-#[cfg(feature = "otlp")]
+#[cfg(feature = "file")]
 mod file;
-#[cfg(feature = "otlp")]
+#[cfg(any(feature = "otlp-http", feature = "zipkin"))]
 mod http;
 mod memory;
-#[cfg(feature = "otlp")]
+#[cfg(feature = "otlp-http")]
 mod otlp;
-#[cfg(feature = "otlp")]
+#[cfg(any(feature = "otlp-http", feature = "zipkin"))]
 mod retry;
-#[cfg(feature = "otlp")]
+#[cfg(any(feature = "otlp-http", feature = "zipkin"))]
 pub(crate) mod tls;
-#[cfg(feature = "otlp")]
+#[cfg(feature = "zipkin")]
 mod zipkin;
 
 use crate::span::{Resource, SpanBatch};
@@ -23,14 +25,14 @@ use std::time::Instant;
 pub use crate::error::{ExportError, ExportErrorKind, ExportFailure};
 pub use console::ConsoleExporter;
 pub(crate) use console::render_tree;
-#[cfg(feature = "otlp")]
+#[cfg(feature = "file")]
 pub use file::FileExporter;
 pub use memory::InMemoryExporter;
 #[cfg(feature = "otlp-grpc")]
 pub use otlp::OtlpGrpcExporter;
-#[cfg(feature = "otlp")]
+#[cfg(feature = "otlp-http")]
 pub use otlp::{OtlpExporter, OtlpProtocol};
-#[cfg(feature = "otlp")]
+#[cfg(feature = "zipkin")]
 pub use zipkin::ZipkinExporter;
 
 /// Receives batches of finished spans on the collector thread.

@@ -144,16 +144,16 @@ impl EnvConfig {
         if let Some(v) = vars.text("OTEL_TRACES_EXPORTER") {
             let mut list = Vec::new();
             for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let available = cfg!(feature = "otlp");
                 match name {
                     "console" | "logging" => list.push(ExporterChoice::Console),
                     "none" => list.push(ExporterChoice::None),
-                    "otlp" if available => list.push(ExporterChoice::Otlp),
-                    "zipkin" if available => list.push(ExporterChoice::Zipkin),
-                    "file" if available => list.push(ExporterChoice::File),
+                    "otlp" if cfg!(feature = "otlp-http") => list.push(ExporterChoice::Otlp),
+                    "zipkin" if cfg!(feature = "zipkin") => list.push(ExporterChoice::Zipkin),
+                    "file" if cfg!(feature = "file") => list.push(ExporterChoice::File),
                     "otlp" | "zipkin" | "file" => vars.warn(format!(
                         "OTEL_TRACES_EXPORTER names {name:?}, but traceweave was built without \
-                         its `otlp` feature; using console instead"
+                         its `{}` feature; using console instead",
+                        if name == "otlp" { "otlp-http" } else { name }
                     )),
                     other => vars.warn(format!(
                         "OTEL_TRACES_EXPORTER names {other:?}, which traceweave does not have \
@@ -183,7 +183,10 @@ impl EnvConfig {
         // nothing set shows its spans).
         let endpoint_set = vars.text("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
             || vars.text("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
-        if vars.text("OTEL_TRACES_EXPORTER").is_none() && endpoint_set && cfg!(feature = "otlp") {
+        if vars.text("OTEL_TRACES_EXPORTER").is_none()
+            && endpoint_set
+            && cfg!(feature = "otlp-http")
+        {
             c.exporters = vec![ExporterChoice::Otlp];
         }
         if let Some(v) = vars.text("OTEL_EXPORTER_ZIPKIN_ENDPOINT") {
@@ -519,7 +522,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg(feature = "otlp")]
+    #[cfg(feature = "otlp-http")]
     fn an_endpoint_alone_means_otlp_and_a_named_exporter_still_wins() {
         let c = read(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")]);
         assert_eq!(c.exporters, vec![ExporterChoice::Otlp]);

@@ -5,7 +5,7 @@
 
 use std::io::Write as _;
 
-use super::wire::{flags, kind};
+use super::{flags, kind};
 use crate::span::{
     Array, Event, KeyValue, Link, Resource, SpanBatch, SpanView, StatusRef, ValueRef,
 };

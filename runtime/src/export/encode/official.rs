@@ -1,6 +1,6 @@
 //! Our spans as the official OTLP types (`opentelemetry-proto`): what the gRPC exporter sends
 //! (tonic's client takes the generated request), and the reference the written protobuf and
-//! JSON (`wire`, `json`) are tested against.
+//! JSON (`protobuf`, `json`) are tested against.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource as PResource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 
-use super::wire::{flags, kind};
+use super::{flags, kind};
 use crate::span::{
     Array, Event, KeyValue, Link, Resource, SpanBatch, SpanView, StatusRef, ValueRef,
 };
@@ -298,7 +298,7 @@ mod tests {
             })
             .collect();
         let resource = Resource::new([KeyValue::new("service.name", "x".repeat(300))]);
-        let mut writer = super::super::wire::ProtobufWriter::default();
+        let mut writer = super::super::protobuf::ProtobufWriter::default();
         for i in 0..spans.len() {
             let batch = SpanBatch::from_records(&spans[i..]);
             let expected = request(batch, &resource).encode_to_vec();
@@ -320,7 +320,7 @@ mod tests {
             let resource = Resource::new(resource);
             let batch = SpanBatch::from_records(&spans);
             let official = request(batch, &resource);
-            let mut writer = super::super::wire::ProtobufWriter::default();
+            let mut writer = super::super::protobuf::ProtobufWriter::default();
             // Twice through one writer: the kept buffers leave nothing of the first batch.
             let _ = writer.request(SpanBatch::from_records(&spans[..spans.len() / 2]), &resource);
             let written = writer.request(batch, &resource);
@@ -351,7 +351,7 @@ mod tests {
                 .0;
             let resource = Resource::default();
             let batch = SpanBatch::from_records(&spans);
-            let mut writer = super::super::wire::ProtobufWriter::default();
+            let mut writer = super::super::protobuf::ProtobufWriter::default();
             let expected = request(batch, &resource).encode_to_vec();
             prop_assert_eq!(writer.request(batch, &resource), expected.as_slice());
             let mut json = Vec::new();

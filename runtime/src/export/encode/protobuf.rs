@@ -4,8 +4,9 @@
 //! Fields go in tag order and default values are left out, as prost writes them: the bytes
 //! equal the official `opentelemetry-proto` types' encoding of the same spans (tested).
 
+use super::{flags, kind};
 use crate::span::{
-    Array, Event, KeyValue, Link, Resource, SpanBatch, SpanKind, SpanView, StatusRef, ValueRef,
+    Array, Event, KeyValue, Link, Resource, SpanBatch, SpanView, StatusRef, ValueRef,
 };
 
 /// Wire types.
@@ -13,28 +14,6 @@ const VARINT: u32 = 0;
 const FIXED64: u32 = 1;
 const LEN: u32 = 2;
 const FIXED32: u32 = 5;
-
-/// `Span.flags`: the context's is-remote bit is known.
-const HAS_IS_REMOTE: u32 = 0x100;
-/// `Span.flags`: the parent (or link target) is remote.
-const IS_REMOTE: u32 = 0x200;
-
-/// The `Span.flags` of a context: the W3C bits we know (sampled, random) and whether the
-/// parent (or link target) is remote.
-pub(crate) fn flags(trace_flags: u8, remote: bool) -> u32 {
-    u32::from(trace_flags & 0x03) | HAS_IS_REMOTE | if remote { IS_REMOTE } else { 0 }
-}
-
-/// `Span.kind` (`SPAN_KIND_INTERNAL` = 1 ...).
-pub(crate) fn kind(k: SpanKind) -> i32 {
-    match k {
-        SpanKind::Internal => 1,
-        SpanKind::Server => 2,
-        SpanKind::Client => 3,
-        SpanKind::Producer => 4,
-        SpanKind::Consumer => 5,
-    }
-}
 
 /// Bytes of `v` as a varint.
 #[inline]

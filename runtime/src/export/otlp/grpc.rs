@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use tonic::Code;
 
-use super::encode;
+use crate::export::encode::official as encode;
 use crate::export::retry::{Attempt, deliver};
 use crate::export::tls::connect::TonicTls;
 use crate::export::tls::{TlsSettings, tls_failure};

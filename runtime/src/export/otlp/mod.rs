@@ -1,20 +1,15 @@
 //! The OTLP exporter: http/protobuf (the default) and http/json, optionally gzipped, with the
-//! spec's endpoint rules and delivery policy. The request bodies are written straight from
-//! the collector's buffer (`wire` for protobuf, `json`); the gRPC exporter sends the official
-//! generated types (`encode`), which the tests also hold the written bytes against.
+//! spec's endpoint rules and delivery policy. The request bodies come from `export::encode`.
 
-#[cfg(any(test, feature = "otlp-grpc"))]
-pub(crate) mod encode;
 #[cfg(feature = "otlp-grpc")]
 mod grpc;
-pub(crate) mod json;
-pub(crate) mod wire;
 
 #[cfg(feature = "otlp-grpc")]
 pub use grpc::OtlpGrpcExporter;
 
 use std::time::Duration;
 
+use super::encode::{ProtobufWriter, json};
 use super::http;
 use super::retry::deliver;
 use super::tls::TlsSettings;
@@ -53,7 +48,7 @@ pub struct OtlpExporter {
     timeout: Duration,
     tls: TlsSettings,
     agent: ureq::Agent,
-    protobuf: wire::ProtobufWriter,
+    protobuf: ProtobufWriter,
     json: Vec<u8>,
 }
 
@@ -87,7 +82,7 @@ impl OtlpExporter {
             timeout: Duration::from_secs(10),
             tls: TlsSettings::default(),
             agent: http::agent(&TlsSettings::default()),
-            protobuf: wire::ProtobufWriter::default(),
+            protobuf: ProtobufWriter::default(),
             json: Vec::new(),
         }
     }
@@ -212,7 +207,7 @@ impl Exporter for OtlpExporter {
             timeout: self.timeout,
             tls: self.tls.clone(),
             agent: http::agent(&self.tls),
-            protobuf: wire::ProtobufWriter::default(),
+            protobuf: ProtobufWriter::default(),
             json: Vec::new(),
         }))
     }
