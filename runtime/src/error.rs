@@ -45,6 +45,12 @@ impl ExportErrorKind {
     /// Whether the same request may succeed later, by the OTLP specification's rules: timeouts,
     /// broken connections, HTTP 429/502/503/504, and the retryable gRPC codes (CANCELLED,
     /// DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS).
+    ///
+    /// ```
+    /// use traceweave::ExportErrorKind;
+    /// assert!(ExportErrorKind::HttpStatus(429).is_transient()); // too many requests: later
+    /// assert!(!ExportErrorKind::Tls.is_transient()); // a bad certificate stays bad
+    /// ```
     pub fn is_transient(self) -> bool {
         match self {
             ExportErrorKind::Timeout | ExportErrorKind::Connection | ExportErrorKind::Io => true,
@@ -121,6 +127,13 @@ pub struct ExportError {
 
 impl ExportError {
     /// An error of `kind` with a message.
+    ///
+    /// ```
+    /// use traceweave::{ExportError, ExportErrorKind};
+    /// let e = ExportError::new(ExportErrorKind::HttpStatus(503), "POST http://collector:4318/v1/traces: 503");
+    /// assert!(e.is_transient());
+    /// assert_eq!(e.to_string(), "POST http://collector:4318/v1/traces: 503");
+    /// ```
     pub fn new(kind: ExportErrorKind, message: impl Into<String>) -> Self {
         ExportError {
             kind,
@@ -130,6 +143,13 @@ impl ExportError {
     }
 
     /// An error of `kind` caused by another error; the cause follows the message when shown.
+    ///
+    /// ```
+    /// use traceweave::{ExportError, ExportErrorKind};
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+    /// let e = ExportError::with_source(ExportErrorKind::Connection, "POST http://collector:4318", io);
+    /// assert!(std::error::Error::source(&e).is_some());
+    /// ```
     pub fn with_source(
         kind: ExportErrorKind,
         message: impl Into<String>,
@@ -143,11 +163,22 @@ impl ExportError {
     }
 
     /// What kind of failure this is.
+    ///
+    /// ```
+    /// use traceweave::{ExportError, ExportErrorKind};
+    /// let e = ExportError::new(ExportErrorKind::Timeout, "no answer in 10 s");
+    /// assert_eq!(e.kind(), ExportErrorKind::Timeout);
+    /// ```
     pub fn kind(&self) -> ExportErrorKind {
         self.kind
     }
 
     /// Whether the same export may succeed later ([`ExportErrorKind::is_transient`]).
+    ///
+    /// ```
+    /// use traceweave::{ExportError, ExportErrorKind};
+    /// assert!(!ExportError::new(ExportErrorKind::HttpStatus(400), "bad request").is_transient());
+    /// ```
     pub fn is_transient(&self) -> bool {
         self.kind.is_transient()
     }
@@ -173,6 +204,23 @@ impl std::error::Error for ExportError {
 
 /// The last export failure of a pipeline, as [`SpanStats`](crate::SpanStats) keeps it: its kind
 /// and the whole message (cause included).
+///
+/// ```
+/// // An exporter that always fails, to see what the pipeline keeps of it.
+/// #[derive(Debug)]
+/// struct Down;
+/// impl traceweave::Exporter for Down {
+///     fn export(&mut self, _: traceweave::SpanBatch<'_>, _: &traceweave::Resource) -> Result<(), traceweave::ExportError> {
+///         Err(traceweave::ExportError::new(traceweave::ExportErrorKind::Connection, "collector down"))
+///     }
+/// }
+/// let tracer = traceweave::builder().ignore_env().exporter(Down).build();
+/// tracer.in_scope(|| traceweave::span("work").start().end());
+/// let _ = tracer.force_flush();
+/// let failure = tracer.stats().last_export_error.expect("recorded");
+/// assert_eq!(failure.kind, traceweave::ExportErrorKind::Connection);
+/// assert!(failure.message.contains("collector down"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportFailure {
     /// What kind of failure it was.
@@ -197,6 +245,17 @@ impl fmt::Display for ExportFailure {
 }
 
 /// Why `install` failed.
+///
+/// ```
+/// let guard = traceweave::builder().ignore_env().install()?;
+/// // A second pipeline is refused; the first stays.
+/// assert_eq!(
+///     traceweave::builder().ignore_env().install().unwrap_err(),
+///     traceweave::InitError::AlreadyInitialised
+/// );
+/// drop(guard);
+/// # Ok::<(), traceweave::InitError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InitError {

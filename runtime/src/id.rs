@@ -18,34 +18,75 @@ pub struct TraceId(u128);
 
 impl TraceId {
     /// The invalid, all-zero trace id.
+    ///
+    /// ```
+    /// use traceweave::TraceId;
+    /// assert_eq!(TraceId::default(), TraceId::INVALID);
+    /// assert!(!TraceId::INVALID.is_valid());
+    /// ```
     pub const INVALID: TraceId = TraceId(0);
 
     /// Builds a trace id from its integer value.
+    ///
+    /// ```
+    /// use traceweave::TraceId;
+    /// let id = TraceId::from_u128(0x4bf92f3577b34da6a3ce929d0e0e4736);
+    /// assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// ```
     pub const fn from_u128(value: u128) -> Self {
         TraceId(value)
     }
 
     /// Builds a trace id from its 16 big-endian bytes, as they appear on the wire.
+    ///
+    /// ```
+    /// use traceweave::TraceId;
+    /// let mut wire = [0u8; 16];
+    /// wire[15] = 1; // the last byte on the wire is the lowest
+    /// assert_eq!(TraceId::from_bytes(wire), TraceId::from_u128(1));
+    /// ```
     pub const fn from_bytes(bytes: [u8; 16]) -> Self {
         TraceId(u128::from_be_bytes(bytes))
     }
 
     /// The integer value.
+    ///
+    /// ```
+    /// use traceweave::TraceId;
+    /// assert_eq!(TraceId::from_u128(42).to_u128(), 42);
+    /// ```
     pub const fn to_u128(self) -> u128 {
         self.0
     }
 
     /// The 16 big-endian bytes, as they appear on the wire.
+    ///
+    /// ```
+    /// use traceweave::TraceId;
+    /// assert_eq!(TraceId::from_u128(1).to_bytes()[15], 1);
+    /// ```
     pub const fn to_bytes(self) -> [u8; 16] {
         self.0.to_be_bytes()
     }
 
     /// Whether this id is not all zeros.
+    ///
+    /// ```
+    /// use traceweave::TraceId;
+    /// assert!(TraceId::from_u128(1).is_valid());
+    /// assert!(!TraceId::from_u128(0).is_valid());
+    /// ```
     pub const fn is_valid(self) -> bool {
         self.0 != 0
     }
 
     /// A fresh random trace id from the calling thread's generator; never zero.
+    ///
+    /// ```
+    /// use traceweave::TraceId;
+    /// let (a, b) = (TraceId::random(), TraceId::random());
+    /// assert!(a.is_valid() && a != b);
+    /// ```
     pub fn random() -> Self {
         TraceId(random_u128())
     }
@@ -77,34 +118,70 @@ pub struct SpanId(u64);
 
 impl SpanId {
     /// The invalid, all-zero span id (also "no parent").
+    ///
+    /// ```
+    /// use traceweave::SpanId;
+    /// assert_eq!(SpanId::default(), SpanId::INVALID);
+    /// assert!(!SpanId::INVALID.is_valid());
+    /// ```
     pub const INVALID: SpanId = SpanId(0);
 
     /// Builds a span id from its integer value.
+    ///
+    /// ```
+    /// use traceweave::SpanId;
+    /// assert_eq!(SpanId::from_u64(0xf067aa0ba902b7).to_string(), "00f067aa0ba902b7");
+    /// ```
     pub const fn from_u64(value: u64) -> Self {
         SpanId(value)
     }
 
     /// Builds a span id from its 8 big-endian bytes.
+    ///
+    /// ```
+    /// use traceweave::SpanId;
+    /// assert_eq!(SpanId::from_bytes([0, 0, 0, 0, 0, 0, 0, 7]), SpanId::from_u64(7));
+    /// ```
     pub const fn from_bytes(bytes: [u8; 8]) -> Self {
         SpanId(u64::from_be_bytes(bytes))
     }
 
     /// The integer value.
+    ///
+    /// ```
+    /// use traceweave::SpanId;
+    /// assert_eq!(SpanId::from_u64(7).to_u64(), 7);
+    /// ```
     pub const fn to_u64(self) -> u64 {
         self.0
     }
 
     /// The 8 big-endian bytes.
+    ///
+    /// ```
+    /// use traceweave::SpanId;
+    /// assert_eq!(SpanId::from_u64(7).to_bytes(), [0, 0, 0, 0, 0, 0, 0, 7]);
+    /// ```
     pub const fn to_bytes(self) -> [u8; 8] {
         self.0.to_be_bytes()
     }
 
     /// Whether this id is not all zeros.
+    ///
+    /// ```
+    /// use traceweave::SpanId;
+    /// assert!(SpanId::from_u64(1).is_valid() && !SpanId::from_u64(0).is_valid());
+    /// ```
     pub const fn is_valid(self) -> bool {
         self.0 != 0
     }
 
     /// A fresh random span id from the calling thread's generator; never zero.
+    ///
+    /// ```
+    /// use traceweave::SpanId;
+    /// assert!(SpanId::random().is_valid());
+    /// ```
     pub fn random() -> Self {
         SpanId(random_u64())
     }
@@ -136,33 +213,80 @@ pub struct TraceFlags(u8);
 
 impl TraceFlags {
     /// The span is sampled: its data is recorded and exported.
+    ///
+    /// ```
+    /// use traceweave::TraceFlags;
+    /// assert!(TraceFlags::SAMPLED.is_sampled());
+    /// assert_eq!(TraceFlags::SAMPLED.to_u8(), 0x01);
+    /// ```
     pub const SAMPLED: TraceFlags = TraceFlags(0x01);
     /// W3C Trace Context Level 2: the trace id's right-most 7 bytes are random.
+    ///
+    /// ```
+    /// use traceweave::TraceFlags;
+    /// assert!(TraceFlags::RANDOM_TRACE_ID.is_random_trace_id());
+    /// assert!(!TraceFlags::RANDOM_TRACE_ID.is_sampled());
+    /// ```
     pub const RANDOM_TRACE_ID: TraceFlags = TraceFlags(0x02);
     /// No flag set.
+    ///
+    /// ```
+    /// use traceweave::TraceFlags;
+    /// assert_eq!(TraceFlags::NONE.to_u8(), 0);
+    /// ```
     pub const NONE: TraceFlags = TraceFlags(0);
 
     /// Builds flags from the wire byte. Bits we do not know are kept here; encoders mask them.
+    ///
+    /// ```
+    /// use traceweave::TraceFlags;
+    /// // The flags byte of `traceparent: 00-...-...-03`.
+    /// let flags = TraceFlags::from_u8(0x03);
+    /// assert!(flags.is_sampled() && flags.is_random_trace_id());
+    /// ```
     pub const fn from_u8(bits: u8) -> Self {
         TraceFlags(bits)
     }
 
     /// The wire byte.
+    ///
+    /// ```
+    /// use traceweave::TraceFlags;
+    /// assert_eq!(TraceFlags::SAMPLED.union(TraceFlags::RANDOM_TRACE_ID).to_u8(), 0x03);
+    /// ```
     pub const fn to_u8(self) -> u8 {
         self.0
     }
 
     /// Whether the sampled bit is set.
+    ///
+    /// ```
+    /// use traceweave::TraceFlags;
+    /// assert!(TraceFlags::from_u8(0x01).is_sampled());
+    /// assert!(!TraceFlags::from_u8(0x02).is_sampled());
+    /// ```
     pub const fn is_sampled(self) -> bool {
         self.0 & 0x01 != 0
     }
 
     /// Whether the random-trace-id bit is set.
+    ///
+    /// ```
+    /// use traceweave::TraceFlags;
+    /// assert!(TraceFlags::from_u8(0x02).is_random_trace_id());
+    /// ```
     pub const fn is_random_trace_id(self) -> bool {
         self.0 & 0x02 != 0
     }
 
     /// These flags with the sampled bit set or cleared.
+    ///
+    /// ```
+    /// use traceweave::TraceFlags;
+    /// let flags = TraceFlags::RANDOM_TRACE_ID.with_sampled(true);
+    /// assert_eq!(flags.to_u8(), 0x03);
+    /// assert_eq!(flags.with_sampled(false).to_u8(), 0x02);
+    /// ```
     #[must_use]
     pub const fn with_sampled(self, sampled: bool) -> Self {
         if sampled {
@@ -173,6 +297,12 @@ impl TraceFlags {
     }
 
     /// The union of two flag sets.
+    ///
+    /// ```
+    /// use traceweave::TraceFlags;
+    /// let both = TraceFlags::SAMPLED.union(TraceFlags::RANDOM_TRACE_ID);
+    /// assert!(both.is_sampled() && both.is_random_trace_id());
+    /// ```
     #[must_use]
     pub const fn union(self, other: TraceFlags) -> Self {
         TraceFlags(self.0 | other.0)

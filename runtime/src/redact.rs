@@ -22,12 +22,23 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 /// What replaces a secret.
+///
+/// ```
+/// use traceweave::redact::{REDACTED, UrlRedaction};
+/// let url = UrlRedaction::new().url("https://api.example/v1?token=t0p");
+/// assert_eq!(url, format!("https://api.example/v1?token={REDACTED}"));
+/// ```
 pub const REDACTED: &str = "REDACTED";
 
 /// Query parameters whose values never reach a span unless asked ([`UrlRedaction`]'s defaults,
 /// compared without regard to case): the semantic conventions' list (`AWSAccessKeyId`,
 /// `Signature`, `sig`, `X-Goog-Signature`), the other signed-URL parameters of S3 and GCS, and
 /// the usual names of tokens, keys and passwords.
+///
+/// ```
+/// use traceweave::redact::SENSITIVE_QUERY_KEYS;
+/// assert!(SENSITIVE_QUERY_KEYS.contains(&"X-Amz-Signature"));
+/// ```
 pub const SENSITIVE_QUERY_KEYS: &[&str] = &[
     "AWSAccessKeyId",
     "Signature",
@@ -70,11 +81,23 @@ pub struct UrlRedaction {
 
 impl UrlRedaction {
     /// The defaults: the values of [`SENSITIVE_QUERY_KEYS`] redacted.
+    ///
+    /// ```
+    /// use traceweave::redact::UrlRedaction;
+    /// let redaction = UrlRedaction::new();
+    /// assert_eq!(redaction.url("https://x.example/?page=2&api_key=k"), "https://x.example/?page=2&api_key=REDACTED");
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Redacts the value of `key` too (compared without regard to case).
+    ///
+    /// ```
+    /// use traceweave::redact::UrlRedaction;
+    /// let redaction = UrlRedaction::new().redact_key("Session");
+    /// assert_eq!(redaction.url("/cart?session=s1"), "/cart?session=REDACTED");
+    /// ```
     pub fn redact_key(mut self, key: impl Into<String>) -> Self {
         let mut keys: Vec<Box<str>> = self.extra.iter().cloned().collect();
         keys.push(key.into().into_boxed_str());
@@ -84,6 +107,12 @@ impl UrlRedaction {
 
     /// Keeps every query value as it is (`true`), or redacts the sensitive ones (`false`, the
     /// default). For a service whose URLs are known to carry no secret.
+    ///
+    /// ```
+    /// use traceweave::redact::UrlRedaction;
+    /// let redaction = UrlRedaction::new().record_full_query(true);
+    /// assert_eq!(redaction.url("/search?q=tea&token=t"), "/search?q=tea&token=t");
+    /// ```
     pub fn record_full_query(mut self, full: bool) -> Self {
         self.full_query = full;
         self
@@ -140,6 +169,15 @@ impl UrlRedaction {
 
     /// A URL with `user:password@` replaced by `REDACTED:REDACTED@` and the sensitive query
     /// values by `REDACTED`.
+    ///
+    /// ```
+    /// use traceweave::redact::UrlRedaction;
+    /// let signed = "https://bucket.s3.amazonaws.com/report.pdf?X-Amz-Credential=AK&X-Amz-Signature=f00d";
+    /// assert_eq!(
+    ///     UrlRedaction::new().url(signed),
+    ///     "https://bucket.s3.amazonaws.com/report.pdf?X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED"
+    /// );
+    /// ```
     pub fn url<'a>(&self, url: &'a str) -> Cow<'a, str> {
         let (before_query, query, fragment) = split_url(url);
         let authority_start = before_query.find("://").map_or(0, |i| i + 3);

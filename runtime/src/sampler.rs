@@ -8,6 +8,24 @@ use crate::id::TraceId;
 use crate::span::SpanKind;
 
 /// What a sampler knows when it decides.
+///
+/// ```
+/// use traceweave::{Sampler, SamplingDecision, SamplingInput};
+/// /// Drops health checks, keeps the rest.
+/// #[derive(Debug)]
+/// struct NoHealthChecks;
+/// impl Sampler for NoHealthChecks {
+///     fn should_sample(&self, input: &SamplingInput<'_>) -> SamplingDecision {
+///         if input.name == "GET /health" { SamplingDecision::Drop } else { SamplingDecision::RecordAndSample }
+///     }
+/// }
+/// let tracer = traceweave::builder().ignore_env().sampler(NoHealthChecks).build();
+/// tracer.in_scope(|| {
+///     traceweave::span("GET /health").start().end();
+///     traceweave::span("GET /orders").start().end();
+/// });
+/// assert_eq!(tracer.stats().created, 1);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct SamplingInput<'a> {
     /// The parent span, if any (local or remote).
@@ -24,6 +42,18 @@ pub struct SamplingInput<'a> {
 }
 
 /// A sampling decision.
+///
+/// ```
+/// use traceweave::{AlwaysOff, Sampler, SamplingDecision, SamplingInput, SpanKind, TraceId};
+/// let input = SamplingInput {
+///     parent: None,
+///     trace_id: TraceId::from_u128(1),
+///     name: "work",
+///     kind: SpanKind::Internal,
+///     remote_decision: None,
+/// };
+/// assert_eq!(AlwaysOff.should_sample(&input), SamplingDecision::Drop);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SamplingDecision {
     /// Record nothing; the context still propagates with the sampled flag cleared.
@@ -116,6 +146,14 @@ pub struct TraceIdRatio {
 
 impl TraceIdRatio {
     /// `ratio` is clamped into `[0, 1]`; NaN counts as 0.
+    ///
+    /// ```
+    /// use traceweave::TraceIdRatio;
+    /// // One trace in ten; the decision follows the trace id, so every service agrees.
+    /// let sampler = TraceIdRatio::new(0.1);
+    /// assert_eq!(TraceIdRatio::new(7.0).ratio(), 1.0, "clamped");
+    /// # drop(sampler);
+    /// ```
     pub fn new(ratio: f64) -> Self {
         let ratio = if ratio.is_nan() {
             0.0
@@ -131,6 +169,12 @@ impl TraceIdRatio {
     }
 
     /// The configured ratio.
+    ///
+    /// ```
+    /// use traceweave::TraceIdRatio;
+    /// assert_eq!(TraceIdRatio::new(0.25).ratio(), 0.25);
+    /// assert_eq!(TraceIdRatio::new(f64::NAN).ratio(), 0.0);
+    /// ```
     pub fn ratio(&self) -> f64 {
         self.ratio
     }
@@ -171,6 +215,17 @@ pub struct RateLimiting {
 
 impl RateLimiting {
     /// `per_second` <= 0 samples nothing.
+    ///
+    /// ```
+    /// use traceweave::{RateLimiting, SpanKind};
+    /// let tracer = traceweave::builder().ignore_env().sampler(RateLimiting::new(2.0)).build();
+    /// tracer.in_scope(|| {
+    ///     for _ in 0..100 {
+    ///         traceweave::span("burst").kind(SpanKind::Server).start().end();
+    ///     }
+    /// });
+    /// assert!(tracer.stats().created <= 3, "a burst of 100 keeps about two");
+    /// ```
     pub fn new(per_second: f64) -> Self {
         let per_second = if per_second.is_nan() {
             0.0
@@ -192,6 +247,11 @@ impl RateLimiting {
     }
 
     /// The configured rate.
+    ///
+    /// ```
+    /// use traceweave::RateLimiting;
+    /// assert_eq!(RateLimiting::new(50.0).per_second(), 50.0);
+    /// ```
     pub fn per_second(&self) -> f64 {
         self.per_second
     }
@@ -251,6 +311,13 @@ pub struct ParentBased {
 
 impl ParentBased {
     /// Parent-based with `root` deciding for new traces.
+    ///
+    /// ```
+    /// use traceweave::{ParentBased, TraceIdRatio};
+    /// // New traces: 5 %. Children: whatever their parent decided.
+    /// let tracer = traceweave::builder().sampler(ParentBased::new(TraceIdRatio::new(0.05))).build();
+    /// # drop(tracer);
+    /// ```
     pub fn new(root: impl Sampler) -> Self {
         ParentBased {
             root: Box::new(root),
@@ -262,6 +329,13 @@ impl ParentBased {
     }
 
     /// Decides for children of a sampled remote parent (default: sample).
+    ///
+    /// ```
+    /// use traceweave::{AlwaysOff, AlwaysOn, ParentBased};
+    /// // Do not trust callers' sampled flags: record only our own roots.
+    /// let sampler = ParentBased::new(AlwaysOn).remote_parent_sampled(AlwaysOff);
+    /// # drop(sampler);
+    /// ```
     #[must_use]
     pub fn remote_parent_sampled(mut self, s: impl Sampler) -> Self {
         self.remote_sampled = Box::new(s);
@@ -269,6 +343,13 @@ impl ParentBased {
     }
 
     /// Decides for children of an unsampled remote parent (default: drop).
+    ///
+    /// ```
+    /// use traceweave::{AlwaysOn, ParentBased, TraceIdRatio};
+    /// // Record some traces even when the caller did not sample them.
+    /// let sampler = ParentBased::new(AlwaysOn).remote_parent_not_sampled(TraceIdRatio::new(0.01));
+    /// # drop(sampler);
+    /// ```
     #[must_use]
     pub fn remote_parent_not_sampled(mut self, s: impl Sampler) -> Self {
         self.remote_not_sampled = Box::new(s);
@@ -276,6 +357,12 @@ impl ParentBased {
     }
 
     /// Decides for children of a sampled local parent (default: sample).
+    ///
+    /// ```
+    /// use traceweave::{AlwaysOn, ParentBased};
+    /// let sampler = ParentBased::new(AlwaysOn).local_parent_sampled(AlwaysOn);
+    /// # drop(sampler);
+    /// ```
     #[must_use]
     pub fn local_parent_sampled(mut self, s: impl Sampler) -> Self {
         self.local_sampled = Some(Box::new(s));
@@ -283,6 +370,12 @@ impl ParentBased {
     }
 
     /// Decides for children of an unsampled local parent (default: drop).
+    ///
+    /// ```
+    /// use traceweave::{AlwaysOff, AlwaysOn, ParentBased};
+    /// let sampler = ParentBased::new(AlwaysOff).local_parent_not_sampled(AlwaysOn);
+    /// # drop(sampler);
+    /// ```
     #[must_use]
     pub fn local_parent_not_sampled(mut self, s: impl Sampler) -> Self {
         self.local_not_sampled = Some(Box::new(s));

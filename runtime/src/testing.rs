@@ -62,16 +62,37 @@ impl Spans {
     }
 
     /// How many spans.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     traceweave::span("a").start().end();
+    ///     traceweave::span("b").start().end();
+    /// });
+    /// assert_eq!(spans.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
     /// Whether none were collected.
+    ///
+    /// ```
+    /// assert!(traceweave::testing::capture(|| {}).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Iterates over the spans.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     traceweave::span("a").start().end();
+    ///     traceweave::span("b").start().end();
+    /// });
+    /// let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+    /// assert_eq!(names, ["a", "b"]);
+    /// ```
     pub fn iter(&self) -> std::slice::Iter<'_, SpanRecord> {
         self.0.iter()
     }
@@ -107,6 +128,15 @@ impl Default for Capture {
 }
 
 /// What a capture returns: the closure's value, the spans and the pipeline's counters.
+///
+/// ```
+/// let captured = traceweave::testing::Capture::new().run(|| {
+///     traceweave::span("work").start().end();
+///     42
+/// });
+/// assert_eq!(captured.value, 42);
+/// assert_eq!((captured.spans.len(), captured.stats.created), (1, 1));
+/// ```
 #[derive(Debug)]
 pub struct Captured<R> {
     /// The closure's (or future's) result.
@@ -119,11 +149,24 @@ pub struct Captured<R> {
 
 impl Capture {
     /// A capture with a parent-based always-on sampler.
+    ///
+    /// ```
+    /// let captured = traceweave::testing::Capture::new().run(|| traceweave::span("work").start().end());
+    /// assert_eq!(captured.spans.tree(), "└─ work\n");
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Uses another sampler.
+    ///
+    /// ```
+    /// // What the code under test records when nothing is sampled: nothing, and no failure.
+    /// let captured = traceweave::testing::Capture::new()
+    ///     .sampler(traceweave::AlwaysOff)
+    ///     .run(|| traceweave::span("work").start().end());
+    /// assert!(captured.spans.is_empty());
+    /// ```
     pub fn sampler(mut self, sampler: impl Sampler) -> Self {
         self.sampler = Box::new(sampler);
         self
@@ -182,6 +225,14 @@ impl Capture {
     }
 
     /// Runs `f` and returns its spans (and those of threads and tasks it hands its context to).
+    ///
+    /// ```
+    /// let captured = traceweave::testing::Capture::new().run(|| {
+    ///     let _span = traceweave::span("outer").start().entered();
+    ///     "done"
+    /// });
+    /// assert_eq!((captured.value, captured.spans.len()), ("done", 1));
+    /// ```
     pub fn run<R>(self, f: impl FnOnce() -> R) -> Captured<R> {
         let (tracer, memory) = self.tracer();
         let value = tracer.in_scope(f);

@@ -4,6 +4,14 @@ use std::fmt;
 use std::sync::Arc;
 
 /// One baggage member.
+///
+/// ```
+/// use std::collections::HashMap;
+/// let headers = HashMap::from([("baggage".to_owned(), "tenant=acme;ttl=60".to_owned())]);
+/// let cx = traceweave::extract(&headers);
+/// let entry = cx.baggage().iter().next().unwrap();
+/// assert_eq!((entry.key.as_str(), entry.value.as_str(), entry.metadata.as_str()), ("tenant", "acme", "ttl=60"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BaggageEntry {
     /// The key.
@@ -27,11 +35,22 @@ pub struct Baggage(Option<Arc<Vec<BaggageEntry>>>);
 
 impl Baggage {
     /// Empty baggage.
+    ///
+    /// ```
+    /// assert!(traceweave::Baggage::new().is_empty());
+    /// ```
     pub const fn new() -> Self {
         Baggage(None)
     }
 
     /// A copy with `key` set to `value` (replacing an earlier value).
+    ///
+    /// ```
+    /// use traceweave::Baggage;
+    /// let baggage = Baggage::new().with("tenant", "acme").with("tenant", "globex");
+    /// assert_eq!(baggage.get("tenant"), Some("globex")); // the later value wins
+    /// assert_eq!(baggage.len(), 1);
+    /// ```
     #[must_use]
     pub fn with(&self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.with_entry(BaggageEntry {
@@ -42,6 +61,13 @@ impl Baggage {
     }
 
     /// A copy with this entry set (replacing an entry with the same key).
+    ///
+    /// ```
+    /// use traceweave::{Baggage, BaggageEntry};
+    /// let entry = BaggageEntry { key: "tenant".into(), value: "acme".into(), metadata: "ttl=60".into() };
+    /// let baggage = Baggage::new().with_entry(entry);
+    /// assert_eq!(baggage.get("tenant"), Some("acme"));
+    /// ```
     #[must_use]
     pub fn with_entry(&self, entry: BaggageEntry) -> Self {
         let mut entries: Vec<BaggageEntry> = self
@@ -103,6 +129,13 @@ impl Baggage {
     }
 
     /// The value of `key`.
+    ///
+    /// ```
+    /// use traceweave::Baggage;
+    /// let baggage = Baggage::new().with("user.tier", "gold");
+    /// assert_eq!(baggage.get("user.tier"), Some("gold"));
+    /// assert_eq!(baggage.get("missing"), None);
+    /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
         self.iter().find(|e| e.key == key).map(|e| e.value.as_str())
     }
@@ -122,11 +155,22 @@ impl Baggage {
     }
 
     /// The number of members.
+    ///
+    /// ```
+    /// use traceweave::Baggage;
+    /// assert_eq!(Baggage::new().with("a", "1").with("b", "2").len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.0.as_ref().map_or(0, |e| e.len())
     }
 
     /// Whether there are no members.
+    ///
+    /// ```
+    /// use traceweave::Baggage;
+    /// assert!(Baggage::new().is_empty());
+    /// assert!(!Baggage::new().with("a", "1").is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
     }

@@ -23,6 +23,17 @@ pub use spawn::spawn_thread;
 pub use trace_state::{TraceState, TraceStateError};
 
 /// The identity of a span as it propagates: what a child or a remote service needs.
+///
+/// ```
+/// use traceweave::{SpanContext, SpanId, TraceFlags, TraceId};
+/// let remote = SpanContext::new(
+///     TraceId::from_u128(0x4bf92f3577b34da6a3ce929d0e0e4736),
+///     SpanId::from_u64(0x00f067aa0ba902b7),
+///     TraceFlags::SAMPLED,
+///     true, // it came from another process
+/// );
+/// assert!(remote.is_valid() && remote.is_sampled() && remote.is_remote());
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SpanContext {
     trace_id: TraceId,
@@ -33,6 +44,12 @@ pub struct SpanContext {
 
 impl SpanContext {
     /// The invalid span context: "no span".
+    ///
+    /// ```
+    /// use traceweave::SpanContext;
+    /// assert!(!SpanContext::INVALID.is_valid());
+    /// assert_eq!(SpanContext::default(), SpanContext::INVALID);
+    /// ```
     pub const INVALID: SpanContext = SpanContext {
         trace_id: TraceId::INVALID,
         span_id: SpanId::INVALID,
@@ -41,6 +58,12 @@ impl SpanContext {
     };
 
     /// Builds a span context.
+    ///
+    /// ```
+    /// use traceweave::{SpanContext, SpanId, TraceFlags, TraceId};
+    /// let cx = SpanContext::new(TraceId::from_u128(1), SpanId::from_u64(2), TraceFlags::NONE, false);
+    /// assert_eq!((cx.trace_id().to_u128(), cx.span_id().to_u64()), (1, 2));
+    /// ```
     pub const fn new(
         trace_id: TraceId,
         span_id: SpanId,
@@ -56,31 +79,77 @@ impl SpanContext {
     }
 
     /// The trace.
+    ///
+    /// ```
+    /// traceweave::testing::capture(|| {
+    ///     let span = traceweave::span("work").start();
+    ///     assert!(span.context().span_context().trace_id().is_valid());
+    /// });
+    /// ```
     pub const fn trace_id(&self) -> TraceId {
         self.trace_id
     }
 
     /// The span.
+    ///
+    /// ```
+    /// traceweave::testing::capture(|| {
+    ///     let span = traceweave::span("work").start();
+    ///     assert!(span.context().span_context().span_id().is_valid());
+    /// });
+    /// ```
     pub const fn span_id(&self) -> SpanId {
         self.span_id
     }
 
     /// The W3C flags.
+    ///
+    /// ```
+    /// traceweave::testing::capture(|| {
+    ///     let span = traceweave::span("work").start();
+    ///     assert!(span.context().span_context().trace_flags().is_sampled());
+    /// });
+    /// ```
     pub const fn trace_flags(&self) -> TraceFlags {
         self.trace_flags
     }
 
     /// Whether the span lives in another process.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let headers = HashMap::from([(
+    ///     "traceparent".to_owned(),
+    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    /// )]);
+    /// assert!(traceweave::extract(&headers).span_context().is_remote());
+    /// ```
     pub const fn is_remote(&self) -> bool {
         self.is_remote
     }
 
     /// Whether the span is sampled.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let headers = HashMap::from([(
+    ///     "traceparent".to_owned(),
+    ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00".to_owned(),
+    /// )]);
+    /// // The caller did not sample this trace (flags 00).
+    /// assert!(!traceweave::extract(&headers).span_context().is_sampled());
+    /// ```
     pub const fn is_sampled(&self) -> bool {
         self.trace_flags.is_sampled()
     }
 
     /// Whether both ids are non-zero.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let junk = HashMap::from([("traceparent".to_owned(), "00-zz".to_owned())]);
+    /// assert!(!traceweave::extract(&junk).span_context().is_valid());
+    /// ```
     pub const fn is_valid(&self) -> bool {
         self.trace_id.is_valid() && self.span_id.is_valid()
     }
@@ -167,6 +236,11 @@ pub struct Context {
 
 impl Context {
     /// The empty context: no span, no baggage.
+    ///
+    /// ```
+    /// let cx = traceweave::Context::new();
+    /// assert!(!cx.has_span() && cx.baggage().is_empty());
+    /// ```
     pub const fn new() -> Self {
         Context {
             span: SpanContext::INVALID,
@@ -189,6 +263,14 @@ impl Context {
     }
 
     /// A context whose span is `span` (e.g. one extracted from a remote request).
+    ///
+    /// ```
+    /// use traceweave::{Context, SpanContext, SpanId, TraceFlags, TraceId};
+    /// let parent = SpanContext::new(TraceId::from_u128(5), SpanId::from_u64(6), TraceFlags::SAMPLED, true);
+    /// let cx = Context::new().with_span_context(parent);
+    /// let spans = traceweave::testing::capture(|| traceweave::span("child").parent(&cx).start().end());
+    /// assert_eq!(spans.0[0].trace_id, TraceId::from_u128(5));
+    /// ```
     #[must_use]
     pub fn with_span_context(&self, span: SpanContext) -> Self {
         Context {
@@ -198,22 +280,54 @@ impl Context {
     }
 
     /// The span identity.
+    ///
+    /// ```
+    /// traceweave::testing::capture(|| {
+    ///     let _span = traceweave::span("work").start().entered();
+    ///     let ids = *traceweave::Context::current().span_context();
+    ///     assert!(ids.is_valid());
+    /// });
+    /// ```
     pub fn span_context(&self) -> &SpanContext {
         &self.span
     }
 
     /// Whether a (valid) span is present.
+    ///
+    /// ```
+    /// assert!(!traceweave::Context::new().has_span());
+    /// traceweave::testing::capture(|| {
+    ///     let _span = traceweave::span("work").start().entered();
+    ///     assert!(traceweave::Context::current().has_span());
+    /// });
+    /// ```
     pub fn has_span(&self) -> bool {
         self.span.is_valid()
     }
 
     /// The baggage.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let headers = HashMap::from([("baggage".to_owned(), "tenant=acme".to_owned())]);
+    /// let cx = traceweave::extract(&headers);
+    /// assert_eq!(cx.baggage().get("tenant"), Some("acme"));
+    /// ```
     pub fn baggage(&self) -> &Baggage {
         static EMPTY: Baggage = Baggage::new();
         self.shared.as_ref().map_or(&EMPTY, |s| &s.baggage)
     }
 
     /// The tracestate.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let headers = HashMap::from([
+    ///     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+    ///     ("tracestate".to_owned(), "vendor=abc".to_owned()),
+    /// ]);
+    /// assert_eq!(traceweave::extract(&headers).trace_state().get("vendor"), Some("abc"));
+    /// ```
     pub fn trace_state(&self) -> &TraceState {
         static EMPTY: TraceState = TraceState::new();
         self.shared.as_ref().map_or(&EMPTY, |s| &s.trace_state)
@@ -229,12 +343,24 @@ impl Context {
     }
 
     /// A copy carrying `baggage` instead.
+    ///
+    /// ```
+    /// use traceweave::{Baggage, Context};
+    /// let cx = Context::new().with_baggage(Baggage::new().with("tenant", "acme"));
+    /// assert_eq!(cx.baggage().get("tenant"), Some("acme"));
+    /// ```
     #[must_use]
     pub fn with_baggage(&self, baggage: Baggage) -> Self {
         self.with_shared(|s| s.baggage = baggage)
     }
 
     /// A copy carrying `trace_state` instead.
+    ///
+    /// ```
+    /// use traceweave::{Context, TraceState};
+    /// let cx = Context::new().with_trace_state(TraceState::parse("vendor=abc").unwrap());
+    /// assert_eq!(cx.trace_state().header(), "vendor=abc");
+    /// ```
     #[must_use]
     pub fn with_trace_state(&self, trace_state: TraceState) -> Self {
         self.with_shared(|s| s.trace_state = trace_state)
@@ -324,6 +450,17 @@ impl fmt::Debug for Context {
 }
 
 /// Restores the previous context when dropped. Guards may be dropped in any order.
+///
+/// ```
+/// use traceweave::{Baggage, Context};
+/// let cx = Context::current().with_baggage(Baggage::new().with("tenant", "acme"));
+/// {
+///     let _guard = cx.attach();
+///     assert_eq!(Context::current().baggage().get("tenant"), Some("acme"));
+/// }
+/// // Dropped: the previous context is back.
+/// assert!(Context::current().baggage().get("tenant").is_none());
+/// ```
 #[must_use = "the context is detached as soon as the guard is dropped"]
 pub struct ContextGuard {
     token: u64,

@@ -4,6 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Why a tracestate key, value or header was refused.
+///
+/// ```
+/// use traceweave::{TraceState, TraceStateError};
+/// assert!(matches!(TraceState::parse("Upper=1"), Err(TraceStateError::InvalidKey(_))));
+/// assert!(matches!(TraceState::parse("k=a,b"), Err(TraceStateError::InvalidMember(_))));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TraceStateError {
@@ -49,6 +55,10 @@ pub struct TraceState(Option<Arc<[(String, String)]>>);
 
 impl TraceState {
     /// The empty tracestate.
+    ///
+    /// ```
+    /// assert!(traceweave::TraceState::new().is_empty());
+    /// ```
     pub const fn new() -> Self {
         TraceState(None)
     }
@@ -97,12 +107,26 @@ impl TraceState {
     }
 
     /// The value for a key.
+    ///
+    /// ```
+    /// use traceweave::TraceState;
+    /// let ts = TraceState::parse("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE").unwrap();
+    /// assert_eq!(ts.get("congo"), Some("t61rcWkgMzE"));
+    /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
         self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// A new tracestate with `key` set to `value` and moved to the front, dropping the last
     /// member if that would exceed 32.
+    ///
+    /// ```
+    /// use traceweave::TraceState;
+    /// let ts = TraceState::parse("a=1,b=2").unwrap().insert("b", "3")?;
+    /// assert_eq!(ts.header(), "b=3,a=1"); // updated members move to the front
+    /// assert!(ts.insert("b", "bad,value").is_err());
+    /// # Ok::<(), traceweave::TraceStateError>(())
+    /// ```
     pub fn insert(&self, key: &str, value: &str) -> Result<Self, TraceStateError> {
         validate_key(key)?;
         validate_value(value)?;
@@ -134,6 +158,12 @@ impl TraceState {
     }
 
     /// The members, first (most recently updated) first.
+    ///
+    /// ```
+    /// use traceweave::TraceState;
+    /// let ts = TraceState::parse("a=1,b=2").unwrap();
+    /// assert_eq!(ts.iter().collect::<Vec<_>>(), [("a", "1"), ("b", "2")]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0
             .iter()
@@ -142,11 +172,21 @@ impl TraceState {
     }
 
     /// Whether there are no members.
+    ///
+    /// ```
+    /// use traceweave::TraceState;
+    /// assert!(TraceState::parse("").unwrap().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_none()
     }
 
     /// The header value, `key=value` joined by `,`.
+    ///
+    /// ```
+    /// use traceweave::TraceState;
+    /// assert_eq!(TraceState::parse("a=1 , b=2").unwrap().header(), "a=1,b=2");
+    /// ```
     pub fn header(&self) -> String {
         let mut out = String::new();
         for (i, (k, v)) in self.iter().enumerate() {

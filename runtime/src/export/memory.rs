@@ -22,11 +22,27 @@ pub struct InMemoryExporter {
 
 impl InMemoryExporter {
     /// An empty store.
+    ///
+    /// ```
+    /// let memory = traceweave::InMemoryExporter::new();
+    /// let tracer = traceweave::builder().ignore_env().exporter(memory.clone()).build();
+    /// # drop(tracer);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// A copy of the spans exported so far.
+    ///
+    /// ```
+    /// let memory = traceweave::InMemoryExporter::new();
+    /// let tracer = traceweave::builder().ignore_env().exporter(memory.clone()).build();
+    /// tracer.in_scope(|| traceweave::span("work").start().end());
+    /// tracer.force_flush()?;
+    /// assert_eq!(memory.spans()[0].name, "work");
+    /// assert_eq!(memory.spans().len(), 1, "still there");
+    /// # Ok::<(), traceweave::FlushError>(())
+    /// ```
     pub fn spans(&self) -> Vec<SpanRecord> {
         self.spans
             .lock()
@@ -35,6 +51,16 @@ impl InMemoryExporter {
     }
 
     /// Removes and returns the spans exported so far.
+    ///
+    /// ```
+    /// let memory = traceweave::InMemoryExporter::new();
+    /// let tracer = traceweave::builder().ignore_env().exporter(memory.clone()).build();
+    /// tracer.in_scope(|| traceweave::span("work").start().end());
+    /// tracer.force_flush()?;
+    /// assert_eq!(memory.take().len(), 1);
+    /// assert!(memory.spans().is_empty(), "taken");
+    /// # Ok::<(), traceweave::FlushError>(())
+    /// ```
     pub fn take(&self) -> Vec<SpanRecord> {
         std::mem::take(&mut *self.spans.lock().unwrap_or_else(PoisonError::into_inner))
     }

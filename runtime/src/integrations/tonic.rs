@@ -107,6 +107,16 @@ impl<T> RpcCarrier for tonic::Request<T> {
 
 /// Whether a gRPC status code marks a span of this kind failed: a server (or consumer) fails
 /// only on the codes that say the server is at fault, a client on every code but `OK`.
+///
+/// ```
+/// use tonic::Code;
+/// use traceweave::SpanKind;
+/// use traceweave::integrations::tonic::is_failure;
+/// // NOT_FOUND is the caller's problem: the server span stays OK, the client's fails.
+/// assert!(!is_failure(Code::NotFound, SpanKind::Server));
+/// assert!(is_failure(Code::NotFound, SpanKind::Client));
+/// assert!(is_failure(Code::Internal, SpanKind::Server));
+/// ```
 pub fn is_failure(code: Code, kind: SpanKind) -> bool {
     match kind {
         SpanKind::Server | SpanKind::Consumer => matches!(
@@ -154,6 +164,12 @@ impl ViaEcosystem for &&&Outcome<'_, Status> {
 }
 
 /// The service and method of a gRPC request, from its path `/package.Service/Method`.
+///
+/// ```
+/// use traceweave::integrations::tonic::GrpcPath;
+/// let path = GrpcPath::parse("/shop.inventory.v1.Inventory/Reserve").unwrap();
+/// assert_eq!((path.service.as_str(), path.method.as_str()), ("shop.inventory.v1.Inventory", "Reserve"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrpcPath {
     /// `package.Service`.
@@ -164,6 +180,13 @@ pub struct GrpcPath {
 
 impl GrpcPath {
     /// Parses `/package.Service/Method`.
+    ///
+    /// ```
+    /// use traceweave::integrations::tonic::GrpcPath;
+    /// assert!(GrpcPath::parse("/pkg.Svc/Method").is_some());
+    /// assert!(GrpcPath::parse("/not-grpc").is_none());
+    /// assert!(GrpcPath::parse("/a/b/c").is_none());
+    /// ```
     pub fn parse(path: &str) -> Option<Self> {
         let (service, method) = path.strip_prefix('/')?.split_once('/')?;
         (!service.is_empty() && !method.is_empty() && !method.contains('/')).then(|| GrpcPath {
@@ -220,6 +243,50 @@ fn describe_call(span: &mut Span, path: Option<&GrpcPath>) {
 /// with `rpc.system`, `rpc.service`, `rpc.method` and `rpc.grpc.status_code` (read from the
 /// response's trailers). Handlers inside may still use `#[traced]`; do not also put
 /// `#[traced_rpc]` on them (that would make a second server span).
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::future::{Ready, ready};
+/// use std::task::{Context, Poll, Waker};
+/// use tower_layer::Layer;
+/// use tower_service::Service;
+///
+/// /// A gRPC service as tonic hands it to its layers: HTTP/2 requests in, responses out.
+/// struct Inventory;
+///
+/// impl Service<http::Request<String>> for Inventory {
+///     type Response = http::Response<String>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<http::Response<String>, Infallible>>;
+///
+///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///
+///     fn call(&mut self, _: http::Request<String>) -> Self::Future {
+///         // A trailers-only answer: the status in the head.
+///         let response = http::Response::builder().header("grpc-status", "5").body(String::new());
+///         ready(Ok(response.unwrap()))
+///     }
+/// }
+///
+/// use traceweave::integrations::tonic::GrpcServerLayer;
+///
+/// let spans = traceweave::testing::capture(|| {
+///     let mut service = GrpcServerLayer.layer(Inventory);
+///     let request = http::Request::post("/shop.Inventory/Reserve").body(String::new()).unwrap();
+///     let mut future = std::pin::pin!(service.call(request));
+///     let Poll::Ready(response) = future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+///     else {
+///         unreachable!("the service answers at once")
+///     };
+///     drop(response);
+/// });
+/// let span = spans.named("shop.Inventory/Reserve").unwrap();
+/// assert_eq!(span.kind, traceweave::SpanKind::Server);
+/// assert_eq!(span.attribute("rpc.grpc.status_code"), Some(&traceweave::Value::I64(5)));
+/// assert!(!span.status.is_error(), "NOT_FOUND is the caller's problem");
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GrpcServerLayer;
 
@@ -250,6 +317,16 @@ impl MakeSpan for GrpcServerLayer {
 }
 
 /// The service [`GrpcServerLayer`] makes.
+///
+/// ```
+/// use tower_layer::Layer;
+/// use traceweave::integrations::tonic::{GrpcServerLayer, GrpcServerService};
+///
+/// #[derive(Clone)]
+/// struct Handler;
+/// let service: GrpcServerService<Handler> = GrpcServerLayer.layer(Handler);
+/// # drop(service);
+/// ```
 pub type GrpcServerService<S> = TracedService<S, GrpcServerLayer>;
 
 /// A tower layer for a tonic client (around a `Channel`) that traces every call: a client
@@ -261,6 +338,52 @@ pub type GrpcServerService<S> = TracedService<S, GrpcServerLayer>;
 /// A tonic client sends requests without the server's address (the `Channel` adds it below
 /// the layer), so name the server with [`to`](Self::to) for `server.address` and `server.port`
 /// (a client made `with_origin` needs not: its requests carry it).
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::future::{Ready, ready};
+/// use std::task::{Context, Poll, Waker};
+/// use tower_layer::Layer;
+/// use tower_service::Service;
+///
+/// /// A gRPC service as tonic hands it to its layers: HTTP/2 requests in, responses out.
+/// struct Inventory;
+///
+/// impl Service<http::Request<String>> for Inventory {
+///     type Response = http::Response<String>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<http::Response<String>, Infallible>>;
+///
+///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///
+///     fn call(&mut self, _: http::Request<String>) -> Self::Future {
+///         // A trailers-only answer: the status in the head.
+///         let response = http::Response::builder().header("grpc-status", "5").body(String::new());
+///         ready(Ok(response.unwrap()))
+///     }
+/// }
+///
+/// use traceweave::integrations::tonic::GrpcClientLayer;
+///
+/// let spans = traceweave::testing::capture(|| {
+///     // Around a tonic Channel in a real client; here around the service itself.
+///     let uri: http::Uri = "http://inventory:50051".parse().unwrap();
+///     let mut client = GrpcClientLayer::to(&uri).layer(Inventory);
+///     let request = http::Request::post("/shop.Inventory/Reserve").body(String::new()).unwrap();
+///     let mut future = std::pin::pin!(client.call(request));
+///     let Poll::Ready(response) = future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+///     else {
+///         unreachable!()
+///     };
+///     drop(response);
+/// });
+/// let span = spans.named("shop.Inventory/Reserve").unwrap();
+/// assert_eq!(span.kind, traceweave::SpanKind::Client);
+/// assert_eq!(span.attribute("server.address").and_then(|v| v.as_str()), Some("inventory"));
+/// assert!(span.status.is_error(), "a client fails on every code but OK");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct GrpcClientLayer {
     server: Option<(std::sync::Arc<str>, Option<u16>)>,
@@ -268,11 +391,25 @@ pub struct GrpcClientLayer {
 
 impl GrpcClientLayer {
     /// The layer, with the server's address taken from each request's URI if it has one.
+    ///
+    /// ```
+    /// use traceweave::integrations::tonic::GrpcClientLayer;
+    /// // For a client whose requests carry the server's URI (a client made with_origin).
+    /// let layer = GrpcClientLayer::new();
+    /// # drop(layer);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The layer for a client of the server at `uri` (the endpoint's URI).
+    ///
+    /// ```
+    /// use traceweave::integrations::tonic::GrpcClientLayer;
+    /// let uri: http::Uri = "https://inventory.internal:50051".parse().unwrap();
+    /// let layer = GrpcClientLayer::to(&uri); // server.address and server.port from it
+    /// # drop(layer);
+    /// ```
     pub fn to(uri: &http::Uri) -> Self {
         GrpcClientLayer {
             server: server_of(uri).map(|(host, port)| (std::sync::Arc::from(host), port)),
@@ -320,6 +457,16 @@ impl MakeSpan for GrpcClientLayer {
 }
 
 /// The service [`GrpcClientLayer`] makes.
+///
+/// ```
+/// use tower_layer::Layer;
+/// use traceweave::integrations::tonic::{GrpcClientLayer, GrpcClientService};
+///
+/// #[derive(Clone)]
+/// struct Channel;
+/// let client: GrpcClientService<Channel> = GrpcClientLayer::new().layer(Channel);
+/// # drop(client);
+/// ```
 pub type GrpcClientService<S> = TracedService<S, GrpcClientLayer>;
 
 /// Inserts a [`GrpcPath`] extension into every request.

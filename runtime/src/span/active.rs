@@ -71,6 +71,14 @@ impl fmt::Debug for Span {
 
 impl Span {
     /// A span that records nothing and leaves the context as it is.
+    ///
+    /// ```
+    /// // What an instrumented function holds when it chose not to trace this call.
+    /// let mut span = traceweave::Span::noop();
+    /// assert!(!span.is_recording());
+    /// span.set_attribute("ignored", true); // costs nothing
+    /// span.end();
+    /// ```
     pub const fn noop() -> Self {
         Span(State::Noop)
     }
@@ -88,6 +96,15 @@ impl Span {
     }
 
     /// Whether this span records data (it is sampled and tracing is on).
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let span = traceweave::span("work").start();
+    ///     // Compute an expensive attribute only when someone will see it.
+    ///     assert!(span.is_recording());
+    /// });
+    /// assert_eq!(spans.len(), 1);
+    /// ```
     #[inline]
     pub fn is_recording(&self) -> bool {
         matches!(self.0, State::Recording(_))
@@ -183,6 +200,16 @@ impl Span {
     }
 
     /// Adds a timestamped event.
+    ///
+    /// ```
+    /// use traceweave::KeyValue;
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let mut span = traceweave::span("charge").start();
+    ///     span.add_event("retry", vec![KeyValue::new("attempt", 2)]);
+    /// });
+    /// let event = &spans.named("charge").unwrap().events[0];
+    /// assert_eq!((event.name.as_ref(), event.attributes.len()), ("retry", 1));
+    /// ```
     pub fn add_event(&mut self, name: impl Into<Cow<'static, str>>, attributes: Vec<KeyValue>) {
         self.add_event_at_ticks(name.into(), clock::ticks(), attributes);
     }
@@ -229,6 +256,21 @@ impl Span {
     }
 
     /// Links this span to another span, e.g. the producer of a message.
+    ///
+    /// ```
+    /// // A batch job linking the messages it handles, each from another trace.
+    /// let message = traceweave::SpanContext::new(
+    ///     traceweave::TraceId::from_u128(7),
+    ///     traceweave::SpanId::from_u64(9),
+    ///     traceweave::TraceFlags::SAMPLED,
+    ///     true,
+    /// );
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let mut batch = traceweave::span("process batch").start();
+    ///     batch.add_link(message, vec![]);
+    /// });
+    /// assert_eq!(spans.0[0].links[0].trace_id, traceweave::TraceId::from_u128(7));
+    /// ```
     pub fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
         if let Some(r) = self.recording()
             && span_context.is_valid()
@@ -247,6 +289,15 @@ impl Span {
     }
 
     /// Sets the status. An `Ok` is final; an error does not replace `Ok` (OpenTelemetry's rule).
+    ///
+    /// ```
+    /// use traceweave::Status;
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let mut span = traceweave::span("charge").start();
+    ///     span.set_status(Status::error("card declined"));
+    /// });
+    /// assert_eq!(spans.tree(), "└─ charge ERROR card declined\n");
+    /// ```
     pub fn set_status(&mut self, status: Status) {
         if let Some(r) = self.recording() {
             if r.raw.status == STATUS_OK {
@@ -340,6 +391,15 @@ impl Span {
     }
 
     /// Renames the span.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let mut span = traceweave::span("HTTP GET").start();
+    ///     // The route is known once the router has matched.
+    ///     span.update_name("GET /orders/{id}");
+    /// });
+    /// assert_eq!(spans.tree(), "└─ GET /orders/{id}\n");
+    /// ```
     pub fn update_name(&mut self, name: impl Into<Cow<'static, str>>) {
         if let Some(r) = self.recording() {
             r.raw.extra().name = Some(name.into());
@@ -347,6 +407,14 @@ impl Span {
     }
 
     /// Ends the span now.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let span = traceweave::span("step").start();
+    ///     span.end(); // here, rather than where it goes out of scope
+    /// });
+    /// assert_eq!(spans.len(), 1);
+    /// ```
     pub fn end(mut self) {
         self.end_in_place();
     }
@@ -386,6 +454,15 @@ impl Span {
 
     /// [`enter`](Self::enter) under the name `tracing` gives the owning form
     /// (`tracing::Span::entered`).
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let _request = traceweave::span("request").start().entered();
+    ///     // Spans started now are children of "request".
+    ///     traceweave::span("query").start().end();
+    /// });
+    /// assert_eq!(spans.tree(), "└─ request\n   └─ query\n");
+    /// ```
     #[inline]
     pub fn entered(self) -> EnteredSpan {
         self.enter()
@@ -459,6 +536,16 @@ impl Drop for MarkEnded {
 
 /// A span that is the current context; ends the span when dropped. Must be dropped on the
 /// thread that entered it.
+///
+/// ```
+/// let spans = traceweave::testing::capture(|| {
+///     let mut request = traceweave::span("request").start().entered();
+///     request.span_mut().set_attribute("user.id", 7);
+///     traceweave::span("query").start().end();
+///     drop(request); // leaves the context and ends the span
+/// });
+/// assert_eq!(spans.tree(), "└─ request user.id=7\n   └─ query\n");
+/// ```
 #[must_use = "the span ends as soon as the guard is dropped"]
 pub struct EnteredSpan {
     // Dropped by hand in `Drop`, so the common cases (nothing to drop) cost no call.
@@ -480,12 +567,27 @@ impl EnteredSpan {
     }
 
     /// The span, to record on it.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let mut request = traceweave::span("request").start().entered();
+    ///     request.span_mut().set_attribute("http.response.status_code", 200);
+    /// });
+    /// assert_eq!(spans.tree(), "└─ request http.response.status_code=200\n");
+    /// ```
     #[inline]
     pub fn span_mut(&mut self) -> &mut Span {
         &mut self.span
     }
 
     /// The span.
+    ///
+    /// ```
+    /// traceweave::testing::capture(|| {
+    ///     let request = traceweave::span("request").start().entered();
+    ///     assert!(request.span().is_recording());
+    /// });
+    /// ```
     pub fn span(&self) -> &Span {
         &self.span
     }

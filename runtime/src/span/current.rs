@@ -38,6 +38,16 @@ pub struct CurrentSpan {
 }
 
 /// The span current on this thread (see [`CurrentSpan`]).
+///
+/// ```
+/// #[traceweave::traced]
+/// fn charge(amount: u64) {
+///     // Deep in the call, without passing the span around:
+///     traceweave::current_span().set_attribute("payment.amount", amount as i64);
+/// }
+/// let spans = traceweave::testing::capture(|| charge(250));
+/// assert_eq!(spans.tree(), "└─ charge payment.amount=250\n");
+/// ```
 pub fn current_span() -> CurrentSpan {
     CurrentSpan {
         span_context: *Context::current().span_context(),
@@ -46,11 +56,27 @@ pub fn current_span() -> CurrentSpan {
 
 impl CurrentSpan {
     /// The span's identity (invalid when no span was current).
+    ///
+    /// ```
+    /// traceweave::testing::capture(|| {
+    ///     let _span = traceweave::span("work").start().entered();
+    ///     assert!(traceweave::current_span().span_context().is_valid());
+    /// });
+    /// assert!(!traceweave::current_span().span_context().is_valid(), "no span outside");
+    /// ```
     pub fn span_context(&self) -> SpanContext {
         self.span_context
     }
 
     /// Whether changes made now reach a recording span.
+    ///
+    /// ```
+    /// assert!(!traceweave::current_span().is_recording());
+    /// traceweave::testing::capture(|| {
+    ///     let _span = traceweave::span("work").start().entered();
+    ///     assert!(traceweave::current_span().is_recording());
+    /// });
+    /// ```
     pub fn is_recording(&self) -> bool {
         self.frame().is_some()
     }
@@ -149,6 +175,17 @@ impl CurrentSpan {
     }
 
     /// Sets the status (an `Ok` is final).
+    ///
+    /// ```
+    /// #[traceweave::traced]
+    /// fn validate(input: &str) {
+    ///     if input.is_empty() {
+    ///         traceweave::current_span().set_status(traceweave::Status::error("empty input"));
+    ///     }
+    /// }
+    /// let spans = traceweave::testing::capture(|| validate(""));
+    /// assert_eq!(spans.tree(), "└─ validate ERROR empty input\n");
+    /// ```
     pub fn set_status(&self, status: Status) {
         self.post(|| Op::Status(status));
     }
@@ -170,6 +207,16 @@ impl CurrentSpan {
     }
 
     /// Links the span to another, e.g. each message of a batch it processes.
+    ///
+    /// ```
+    /// use traceweave::{SpanContext, SpanId, TraceFlags, TraceId};
+    /// let earlier = SpanContext::new(TraceId::from_u128(9), SpanId::from_u64(9), TraceFlags::SAMPLED, false);
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let _span = traceweave::span("retry job").start().entered();
+    ///     traceweave::current_span().add_link(earlier, vec![]);
+    /// });
+    /// assert_eq!(spans.0[0].links[0].trace_id, TraceId::from_u128(9));
+    /// ```
     pub fn add_link(&self, span_context: SpanContext, attributes: Vec<KeyValue>) {
         self.post(|| Op::Link(span_context, attributes));
     }

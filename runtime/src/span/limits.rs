@@ -44,6 +44,12 @@ pub struct SpanLimits {
 
 impl SpanLimits {
     /// The specification's defaults.
+    ///
+    /// ```
+    /// use traceweave::SpanLimits;
+    /// assert_eq!(SpanLimits::DEFAULT.attribute_count, 128);
+    /// assert_eq!(SpanLimits::DEFAULT.attribute_value_length, None);
+    /// ```
     pub const DEFAULT: SpanLimits = SpanLimits {
         attribute_count: 128,
         attribute_value_length: None,
@@ -56,36 +62,85 @@ impl SpanLimits {
 
 impl SpanLimits {
     /// These limits with `n` attributes per span.
+    ///
+    /// ```
+    /// use traceweave::SpanLimits;
+    /// let limits = SpanLimits::DEFAULT.with_attribute_count(32);
+    /// let tracer = traceweave::builder().ignore_env().span_limits(limits).build();
+    /// # drop(tracer);
+    /// ```
     pub const fn with_attribute_count(mut self, n: u32) -> Self {
         self.attribute_count = n;
         self
     }
 
     /// These limits with string values cut to `chars` characters (`None`: no limit).
+    ///
+    /// ```
+    /// use traceweave::SpanLimits;
+    /// let limits = SpanLimits::DEFAULT.with_attribute_value_length(Some(8));
+    /// let spans = traceweave::testing::Capture::new()
+    ///     .span_limits(limits)
+    ///     .run(|| traceweave::span("s").attribute("sql", "SELECT * FROM orders").start().end())
+    ///     .spans;
+    /// assert_eq!(spans.0[0].attribute("sql").unwrap().as_str(), Some("SELECT *"));
+    /// ```
     pub const fn with_attribute_value_length(mut self, chars: Option<u32>) -> Self {
         self.attribute_value_length = chars;
         self
     }
 
     /// These limits with `n` events per span.
+    ///
+    /// ```
+    /// use traceweave::SpanLimits;
+    /// let limits = SpanLimits::DEFAULT.with_event_count(1);
+    /// let spans = traceweave::testing::Capture::new()
+    ///     .span_limits(limits)
+    ///     .run(|| {
+    ///         let mut s = traceweave::span("s").start();
+    ///         s.add_event("a", vec![]);
+    ///         s.add_event("b", vec![]);
+    ///     })
+    ///     .spans;
+    /// assert_eq!((spans.0[0].events.len(), spans.0[0].dropped_events_count), (1, 1));
+    /// ```
     pub const fn with_event_count(mut self, n: u32) -> Self {
         self.event_count = n;
         self
     }
 
     /// These limits with `n` links per span.
+    ///
+    /// ```
+    /// use traceweave::SpanLimits;
+    /// let limits = SpanLimits::DEFAULT.with_link_count(16);
+    /// assert_eq!(limits.link_count, 16);
+    /// ```
     pub const fn with_link_count(mut self, n: u32) -> Self {
         self.link_count = n;
         self
     }
 
     /// These limits with `n` attributes per event.
+    ///
+    /// ```
+    /// use traceweave::SpanLimits;
+    /// let limits = SpanLimits::DEFAULT.with_attributes_per_event(4);
+    /// assert_eq!(limits.attributes_per_event, 4);
+    /// ```
     pub const fn with_attributes_per_event(mut self, n: u32) -> Self {
         self.attributes_per_event = n;
         self
     }
 
     /// These limits with `n` attributes per link.
+    ///
+    /// ```
+    /// use traceweave::SpanLimits;
+    /// let limits = SpanLimits::DEFAULT.with_attributes_per_link(4);
+    /// assert_eq!(limits.attributes_per_link, 4);
+    /// ```
     pub const fn with_attributes_per_link(mut self, n: u32) -> Self {
         self.attributes_per_link = n;
         self
@@ -102,6 +157,17 @@ impl Default for SpanLimits {
 /// `Display`, a `tracing` field, an error's text) may take when no `attribute_value_length` is
 /// set: formatting stops there, so a value whose `Debug` runs to 100 MB costs 16 Ki characters,
 /// not 100 MB.
+///
+/// ```
+/// // A Debug impl that would write a megabyte stops at the cap.
+/// #[traceweave::traced(args(?payload))]
+/// fn upload(payload: &[u8]) {}
+///
+/// let huge = vec![0u8; 1 << 20];
+/// let spans = traceweave::testing::capture(|| upload(&huge));
+/// let text = spans.0[0].attribute("payload").unwrap().as_str().unwrap();
+/// assert!(text.chars().count() <= traceweave::FORMATTED_VALUE_CAP as usize);
+/// ```
 pub const FORMATTED_VALUE_CAP: u32 = 16 * 1024;
 
 /// `args` formatted into a string of at most `limit` characters (or [`FORMATTED_VALUE_CAP`]):

@@ -28,6 +28,14 @@ pub use view::{AttributeIter, SpanBatch, SpanBatchIter, SpanView, StatusRef, Val
 
 /// What role a span plays in a trace (OpenTelemetry's span kinds; SkyWalking's Entry, Exit and
 /// Local map to server, client and internal).
+///
+/// ```
+/// use traceweave::SpanKind;
+/// let spans = traceweave::testing::capture(|| {
+///     traceweave::span("GET /orders").kind(SpanKind::Server).start().end();
+/// });
+/// assert_eq!(spans.0[0].kind, SpanKind::Server);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[repr(u8)]
 pub enum SpanKind {
@@ -46,6 +54,12 @@ pub enum SpanKind {
 
 impl SpanKind {
     /// The lowercase name, as `#[traced(kind = ...)]` spells it.
+    ///
+    /// ```
+    /// use traceweave::SpanKind;
+    /// assert_eq!(SpanKind::Consumer.as_str(), "consumer");
+    /// assert_eq!(SpanKind::default().to_string(), "internal");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             SpanKind::Internal => "internal",
@@ -64,6 +78,16 @@ impl fmt::Display for SpanKind {
 }
 
 /// The outcome of a span.
+///
+/// ```
+/// use traceweave::Status;
+/// let spans = traceweave::testing::capture(|| {
+///     traceweave::span("ok").start().set_status(Status::Ok);
+///     traceweave::span("failed").start().set_status(Status::error("timeout"));
+/// });
+/// assert_eq!(spans.named("ok").unwrap().status, Status::Ok);
+/// assert!(spans.named("failed").unwrap().status.is_error());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Status {
     /// Nothing was said: the default.
@@ -80,6 +104,12 @@ pub enum Status {
 
 impl Status {
     /// An error status with a message.
+    ///
+    /// ```
+    /// use traceweave::Status;
+    /// let status = Status::error(format!("HTTP {}", 503));
+    /// assert_eq!(status, Status::Error { message: "HTTP 503".into() });
+    /// ```
     pub fn error(message: impl Into<Cow<'static, str>>) -> Self {
         Status::Error {
             message: message.into(),
@@ -87,12 +117,28 @@ impl Status {
     }
 
     /// Whether this is an error.
+    ///
+    /// ```
+    /// use traceweave::Status;
+    /// assert!(Status::error("timeout").is_error());
+    /// assert!(!Status::Ok.is_error() && !Status::Unset.is_error());
+    /// ```
     pub fn is_error(&self) -> bool {
         matches!(self, Status::Error { .. })
     }
 }
 
 /// Something that happened at one instant during a span.
+///
+/// ```
+/// use traceweave::KeyValue;
+/// let spans = traceweave::testing::capture(|| {
+///     traceweave::span("charge").start().add_event("retry", vec![KeyValue::new("attempt", 2)]);
+/// });
+/// let event = &spans.0[0].events[0];
+/// assert_eq!(event.name, "retry");
+/// assert!(event.time_unix_nano >= spans.0[0].start_time_unix_nano);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// What happened.
@@ -107,6 +153,16 @@ pub struct Event {
 
 /// A reference from one span to another span, possibly of another trace (e.g. a consumer
 /// linking to the producer of a batch).
+///
+/// ```
+/// use traceweave::{SpanContext, SpanId, TraceFlags, TraceId};
+/// let producer = SpanContext::new(TraceId::from_u128(3), SpanId::from_u64(4), TraceFlags::SAMPLED, true);
+/// let spans = traceweave::testing::capture(|| {
+///     traceweave::span("consume").link(producer, vec![]).start().end();
+/// });
+/// let link = &spans.0[0].links[0];
+/// assert_eq!((link.trace_id, link.span_id, link.is_remote), (producer.trace_id(), producer.span_id(), true));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Link {
     /// The linked span's trace.
@@ -125,9 +181,24 @@ pub struct Link {
 
 /// A finished span's attributes. (Live spans keep primitive attributes inline; this vector is
 /// built on the collector thread.)
+///
+/// ```
+/// use traceweave::{Attributes, KeyValue};
+/// let attributes: Attributes = vec![KeyValue::new("db.system", "postgresql"), KeyValue::new("rows", 3)];
+/// assert_eq!(attributes.len(), 2);
+/// ```
 pub type Attributes = Vec<KeyValue>;
 
 /// A finished span as exporters receive it.
+///
+/// ```
+/// let spans = traceweave::testing::capture(|| {
+///     traceweave::span("GET /orders").attribute("http.route", "/orders").start().end();
+/// });
+/// let record: &traceweave::SpanRecord = &spans.0[0];
+/// assert_eq!(record.name, "GET /orders");
+/// assert!(record.trace_id.is_valid() && record.is_root());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct SpanRecord {
@@ -169,12 +240,29 @@ pub struct SpanRecord {
 
 impl SpanRecord {
     /// The duration in nanoseconds (0 if the clock went backwards).
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let span = traceweave::span("sleep").start();
+    ///     std::thread::sleep(std::time::Duration::from_millis(2));
+    ///     span.end();
+    /// });
+    /// assert!(spans.0[0].duration_nanos() >= 2_000_000);
+    /// ```
     pub fn duration_nanos(&self) -> u64 {
         self.end_time_unix_nano
             .saturating_sub(self.start_time_unix_nano)
     }
 
     /// The value of the attribute with this key.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     traceweave::span("query").attribute("rows", 3).start().end();
+    /// });
+    /// assert_eq!(spans.0[0].attribute("rows"), Some(&traceweave::Value::I64(3)));
+    /// assert_eq!(spans.0[0].attribute("missing"), None);
+    /// ```
     pub fn attribute(&self, key: &str) -> Option<&Value> {
         self.attributes
             .iter()
@@ -183,6 +271,15 @@ impl SpanRecord {
     }
 
     /// Whether this span has no parent in this trace.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let _outer = traceweave::span("outer").start().entered();
+    ///     traceweave::span("inner").start().end();
+    /// });
+    /// assert!(spans.named("outer").unwrap().is_root());
+    /// assert!(!spans.named("inner").unwrap().is_root());
+    /// ```
     pub fn is_root(&self) -> bool {
         !self.parent_span_id.is_valid()
     }

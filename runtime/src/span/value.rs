@@ -16,6 +16,12 @@ pub struct Key(Cow<'static, str>);
 
 impl Key {
     /// A key from a static string, without allocation.
+    ///
+    /// ```
+    /// use traceweave::Key;
+    /// const DB_SYSTEM: Key = Key::from_static("db.system");
+    /// assert_eq!(DB_SYSTEM.as_str(), "db.system");
+    /// ```
     pub const fn from_static(name: &'static str) -> Self {
         Key(Cow::Borrowed(name))
     }
@@ -30,6 +36,10 @@ impl Key {
     }
 
     /// The key's text.
+    ///
+    /// ```
+    /// assert_eq!(traceweave::Key::from("http.route").as_str(), "http.route");
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -109,6 +119,12 @@ pub enum Value {
 
 impl Value {
     /// The string, if this is a string value.
+    ///
+    /// ```
+    /// use traceweave::Value;
+    /// assert_eq!(Value::from("GET").as_str(), Some("GET"));
+    /// assert_eq!(Value::from(3).as_str(), None);
+    /// ```
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
@@ -117,6 +133,11 @@ impl Value {
     }
 
     /// The integer, if this is an integer value.
+    ///
+    /// ```
+    /// use traceweave::Value;
+    /// assert_eq!(Value::from(200).as_i64(), Some(200));
+    /// ```
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Value::I64(v) => Some(*v),
@@ -125,6 +146,12 @@ impl Value {
     }
 
     /// The boolean, if this is a boolean value.
+    ///
+    /// ```
+    /// use traceweave::Value;
+    /// assert_eq!(Value::from(true).as_bool(), Some(true));
+    /// assert_eq!(Value::from("true").as_bool(), None);
+    /// ```
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Value::Bool(v) => Some(*v),
@@ -199,6 +226,12 @@ value_from! {
 }
 
 /// A key and its value.
+///
+/// ```
+/// use traceweave::{KeyValue, Value};
+/// let kv = KeyValue::new("retry.count", 2);
+/// assert_eq!((kv.key.as_str(), &kv.value), ("retry.count", &Value::I64(2)));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyValue {
     /// The attribute's name.
@@ -232,6 +265,12 @@ impl KeyValue {
     label = "not a bool, integer, float, string or array of those",
     note = "record its Display text with `%name` or its Debug text with `?name`"
 )]
+///
+/// ```
+/// use traceweave::{ToValue, Value};
+/// assert_eq!(42u16.to_value(), Value::I64(42));
+/// assert_eq!("id-7".to_value(), Value::from("id-7"));
+/// ```
 pub trait ToValue {
     /// The attribute value for this argument.
     fn to_value(&self) -> Value;

@@ -30,6 +30,12 @@ enum Spans<'a> {
 
 impl<'a> SpanBatch<'a> {
     /// A batch over owned records (to call an exporter with records made elsewhere).
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| traceweave::span("work").start().end()).0;
+    /// let batch = traceweave::SpanBatch::from_records(&spans);
+    /// assert_eq!(batch.len(), 1);
+    /// ```
     pub fn from_records(records: &'a [SpanRecord]) -> Self {
         SpanBatch(Spans::Records(records))
     }
@@ -39,6 +45,14 @@ impl<'a> SpanBatch<'a> {
     }
 
     /// How many spans.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     traceweave::span("a").start().end();
+    ///     traceweave::span("b").start().end();
+    /// }).0;
+    /// assert_eq!(traceweave::SpanBatch::from_records(&spans).len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         match self.0 {
             Spans::Raw(s) => s.len(),
@@ -47,11 +61,23 @@ impl<'a> SpanBatch<'a> {
     }
 
     /// Whether there are none.
+    ///
+    /// ```
+    /// assert!(traceweave::SpanBatch::from_records(&[]).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The span at `index`.
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").attribute("http.route", "/orders").start().end()).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// assert_eq!(batch.get(0).map(|s| s.name()), Some("GET /orders"));
+    /// assert!(batch.get(1).is_none());
+    /// ```
     pub fn get(&self, index: usize) -> Option<SpanView<'a>> {
         match self.0 {
             Spans::Raw(s) => s.get(index).map(|r| SpanView(View::Raw(r))),
@@ -60,6 +86,16 @@ impl<'a> SpanBatch<'a> {
     }
 
     /// The spans, in the order they were collected.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     traceweave::span("a").start().end();
+    ///     traceweave::span("b").start().end();
+    /// }).0;
+    /// let batch = traceweave::SpanBatch::from_records(&spans);
+    /// let names: Vec<&str> = batch.iter().map(|s| s.name()).collect();
+    /// assert_eq!(names, ["a", "b"]);
+    /// ```
     pub fn iter(&self) -> SpanBatchIter<'a> {
         SpanBatchIter {
             batch: *self,
@@ -68,6 +104,15 @@ impl<'a> SpanBatch<'a> {
     }
 
     /// Owned copies of every span.
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").attribute("http.route", "/orders").start().end()).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// // Owned copies, for an exporter that keeps spans past its call.
+    /// let kept: Vec<traceweave::SpanRecord> = batch.to_records();
+    /// assert_eq!(kept, spans);
+    /// ```
     pub fn to_records(&self) -> Vec<SpanRecord> {
         match self.0 {
             Spans::Raw(s) => s.iter().map(RawSpan::to_record).collect(),
@@ -91,6 +136,15 @@ impl<'a> IntoIterator for SpanBatch<'a> {
 }
 
 /// The spans of a [`SpanBatch`].
+///
+/// ```
+/// # let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").attribute("http.route", "/orders").start().end()).0;
+/// # let batch = traceweave::SpanBatch::from_records(&spans);
+/// # let span = batch.get(0).unwrap();
+/// let mut iter = batch.iter();
+/// assert_eq!(iter.len(), 1);
+/// assert_eq!(iter.next().unwrap().name(), "GET /orders");
+/// ```
 #[derive(Clone, Debug)]
 pub struct SpanBatchIter<'a> {
     batch: SpanBatch<'a>,
@@ -147,6 +201,12 @@ enum View<'a> {
 }
 
 /// An attribute value, borrowed.
+///
+/// ```
+/// use traceweave::{Value, ValueRef};
+/// let owned = Value::from("GET");
+/// assert_eq!(ValueRef::from(&owned), ValueRef::Str("GET"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ValueRef<'a> {
     /// A boolean.
@@ -163,6 +223,11 @@ pub enum ValueRef<'a> {
 
 impl ValueRef<'_> {
     /// An owned copy.
+    ///
+    /// ```
+    /// use traceweave::{Value, ValueRef};
+    /// assert_eq!(ValueRef::I64(3).to_value(), Value::I64(3));
+    /// ```
     pub fn to_value(self) -> Value {
         match self {
             ValueRef::Bool(b) => Value::Bool(b),
@@ -200,6 +265,12 @@ impl From<Prim> for ValueRef<'static> {
 }
 
 /// A span's outcome, borrowed.
+///
+/// ```
+/// use traceweave::{Status, StatusRef};
+/// let status = Status::error("card declined");
+/// assert_eq!(StatusRef::from(&status), StatusRef::Error("card declined"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatusRef<'a> {
     /// Nothing was said.
@@ -212,6 +283,12 @@ pub enum StatusRef<'a> {
 
 impl StatusRef<'_> {
     /// Whether the span failed.
+    ///
+    /// ```
+    /// use traceweave::StatusRef;
+    /// assert!(StatusRef::Error("timeout").is_error());
+    /// assert!(!StatusRef::Ok.is_error() && !StatusRef::Unset.is_error());
+    /// ```
     pub fn is_error(&self) -> bool {
         matches!(self, StatusRef::Error(_))
     }
@@ -229,6 +306,15 @@ impl<'a> From<&'a Status> for StatusRef<'a> {
 
 /// The attributes of a [`SpanView`]: keys and borrowed values, in the order they were first
 /// set, each key once.
+///
+/// ```
+/// # let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").attribute("http.route", "/orders").start().end()).0;
+/// # let batch = traceweave::SpanBatch::from_records(&spans);
+/// # let span = batch.get(0).unwrap();
+/// let attributes: Vec<(&str, String)> =
+///     span.attributes().map(|(k, v)| (k, v.to_value().to_string())).collect();
+/// assert_eq!(attributes, [("http.route", "/orders".to_owned())]);
+/// ```
 #[derive(Clone)]
 pub struct AttributeIter<'a> {
     inline: std::slice::Iter<'a, StaticAttr>,
@@ -285,6 +371,21 @@ impl ExactSizeIterator for AttributeIter<'_> {}
 
 impl<'a> SpanView<'a> {
     /// The trace this span belongs to.
+    ///
+    /// ```
+    /// # use std::collections::HashMap;
+    /// # let headers = HashMap::from([
+    /// #     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+    /// #     ("tracestate".to_owned(), "vendor=abc".to_owned()),
+    /// # ]);
+    /// # let caller = traceweave::extract(&headers);
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     traceweave::span("handle").parent(&caller).link(caller.span_context().clone(), vec![]).start().end()
+    /// # }).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// assert_eq!(span.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// ```
     #[inline]
     pub fn trace_id(&self) -> TraceId {
         match self.0 {
@@ -294,6 +395,13 @@ impl<'a> SpanView<'a> {
     }
 
     /// This span.
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").attribute("http.route", "/orders").start().end()).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// assert!(span.span_id().is_valid());
+    /// ```
     #[inline]
     pub fn span_id(&self) -> SpanId {
         match self.0 {
@@ -303,6 +411,21 @@ impl<'a> SpanView<'a> {
     }
 
     /// The parent span, or [`SpanId::INVALID`] for a root.
+    ///
+    /// ```
+    /// # use std::collections::HashMap;
+    /// # let headers = HashMap::from([
+    /// #     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+    /// #     ("tracestate".to_owned(), "vendor=abc".to_owned()),
+    /// # ]);
+    /// # let caller = traceweave::extract(&headers);
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     traceweave::span("handle").parent(&caller).link(caller.span_context().clone(), vec![]).start().end()
+    /// # }).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// assert_eq!(span.parent_span_id().to_string(), "00f067aa0ba902b7");
+    /// ```
     #[inline]
     pub fn parent_span_id(&self) -> SpanId {
         match self.0 {
@@ -312,6 +435,22 @@ impl<'a> SpanView<'a> {
     }
 
     /// Whether the parent lives in another process.
+    ///
+    /// ```
+    /// # use std::collections::HashMap;
+    /// # let headers = HashMap::from([
+    /// #     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+    /// #     ("tracestate".to_owned(), "vendor=abc".to_owned()),
+    /// # ]);
+    /// # let caller = traceweave::extract(&headers);
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     traceweave::span("handle").parent(&caller).link(caller.span_context().clone(), vec![]).start().end()
+    /// # }).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// // The parent came in a traceparent header: another process.
+    /// assert!(span.parent_is_remote());
+    /// ```
     #[inline]
     pub fn parent_is_remote(&self) -> bool {
         match self.0 {
@@ -341,6 +480,21 @@ impl<'a> SpanView<'a> {
     }
 
     /// The W3C flags.
+    ///
+    /// ```
+    /// # use std::collections::HashMap;
+    /// # let headers = HashMap::from([
+    /// #     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+    /// #     ("tracestate".to_owned(), "vendor=abc".to_owned()),
+    /// # ]);
+    /// # let caller = traceweave::extract(&headers);
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     traceweave::span("handle").parent(&caller).link(caller.span_context().clone(), vec![]).start().end()
+    /// # }).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// assert!(span.trace_flags().is_sampled());
+    /// ```
     #[inline]
     pub fn trace_flags(&self) -> TraceFlags {
         match self.0 {
@@ -350,6 +504,21 @@ impl<'a> SpanView<'a> {
     }
 
     /// Vendor state carried with the trace.
+    ///
+    /// ```
+    /// # use std::collections::HashMap;
+    /// # let headers = HashMap::from([
+    /// #     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+    /// #     ("tracestate".to_owned(), "vendor=abc".to_owned()),
+    /// # ]);
+    /// # let caller = traceweave::extract(&headers);
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     traceweave::span("handle").parent(&caller).link(caller.span_context().clone(), vec![]).start().end()
+    /// # }).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// assert_eq!(span.trace_state().get("vendor"), Some("abc"));
+    /// ```
     #[inline]
     pub fn trace_state(&self) -> &'a TraceState {
         match self.0 {
@@ -362,6 +531,13 @@ impl<'a> SpanView<'a> {
     }
 
     /// The operation's name.
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").attribute("http.route", "/orders").start().end()).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// assert_eq!(span.name(), "GET /orders");
+    /// ```
     #[inline]
     pub fn name(&self) -> &'a str {
         match self.0 {
@@ -408,6 +584,14 @@ impl<'a> SpanView<'a> {
     }
 
     /// Start, in nanoseconds since the Unix epoch.
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").attribute("http.route", "/orders").start().end()).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// let since_epoch = std::time::Duration::from_nanos(span.start_time_unix_nano());
+    /// assert!(since_epoch.as_secs() > 1_600_000_000, "wall-clock time");
+    /// ```
     #[inline]
     pub fn start_time_unix_nano(&self) -> u64 {
         match self.0 {
@@ -417,6 +601,13 @@ impl<'a> SpanView<'a> {
     }
 
     /// End, in nanoseconds since the Unix epoch.
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").attribute("http.route", "/orders").start().end()).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// assert!(span.end_time_unix_nano() >= span.start_time_unix_nano());
+    /// ```
     #[inline]
     pub fn end_time_unix_nano(&self) -> u64 {
         match self.0 {
@@ -521,6 +712,21 @@ impl<'a> SpanView<'a> {
     }
 
     /// The links.
+    ///
+    /// ```
+    /// # use std::collections::HashMap;
+    /// # let headers = HashMap::from([
+    /// #     ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+    /// #     ("tracestate".to_owned(), "vendor=abc".to_owned()),
+    /// # ]);
+    /// # let caller = traceweave::extract(&headers);
+    /// # let spans = traceweave::testing::capture(|| {
+    /// #     traceweave::span("handle").parent(&caller).link(caller.span_context().clone(), vec![]).start().end()
+    /// # }).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// assert_eq!(span.links()[0].span_id.to_string(), "00f067aa0ba902b7");
+    /// ```
     #[inline]
     pub fn links(&self) -> &'a [Link] {
         match self.0 {
@@ -554,6 +760,17 @@ impl<'a> SpanView<'a> {
     }
 
     /// Attributes dropped for the count limit.
+    ///
+    /// ```
+    /// let limits = traceweave::SpanLimits::default().with_attribute_count(1);
+    /// let spans = traceweave::testing::Capture::new()
+    ///     .span_limits(limits)
+    ///     .run(|| traceweave::span("s").attribute("a", 1).attribute("b", 2).start().end())
+    ///     .spans
+    ///     .0;
+    /// let batch = traceweave::SpanBatch::from_records(&spans);
+    /// assert_eq!(batch.get(0).unwrap().dropped_attributes_count(), 1);
+    /// ```
     pub fn dropped_attributes_count(&self) -> u32 {
         match self.0 {
             View::Raw(r) => r.extra.as_ref().map_or(0, |e| e.dropped_attributes),
@@ -562,6 +779,21 @@ impl<'a> SpanView<'a> {
     }
 
     /// Events dropped for the count limit.
+    ///
+    /// ```
+    /// let limits = traceweave::SpanLimits::default().with_event_count(1);
+    /// let spans = traceweave::testing::Capture::new()
+    ///     .span_limits(limits)
+    ///     .run(|| {
+    ///         let mut s = traceweave::span("s").start();
+    ///         s.add_event("retry", vec![]);
+    ///         s.add_event("retry", vec![]);
+    ///     })
+    ///     .spans
+    ///     .0;
+    /// let batch = traceweave::SpanBatch::from_records(&spans);
+    /// assert_eq!(batch.get(0).unwrap().dropped_events_count(), 1);
+    /// ```
     pub fn dropped_events_count(&self) -> u32 {
         match self.0 {
             View::Raw(r) => r.extra.as_ref().map_or(0, |e| e.dropped_events),
@@ -570,6 +802,13 @@ impl<'a> SpanView<'a> {
     }
 
     /// Links dropped for the count limit.
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").attribute("http.route", "/orders").start().end()).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// assert_eq!(span.dropped_links_count(), 0);
+    /// ```
     pub fn dropped_links_count(&self) -> u32 {
         match self.0 {
             View::Raw(r) => r.extra.as_ref().map_or(0, |e| e.dropped_links),
@@ -578,6 +817,14 @@ impl<'a> SpanView<'a> {
     }
 
     /// An owned copy.
+    ///
+    /// ```
+    /// # let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").attribute("http.route", "/orders").start().end()).0;
+    /// # let batch = traceweave::SpanBatch::from_records(&spans);
+    /// # let span = batch.get(0).unwrap();
+    /// let record: traceweave::SpanRecord = span.to_record();
+    /// assert_eq!(record.name, "GET /orders");
+    /// ```
     pub fn to_record(&self) -> SpanRecord {
         match self.0 {
             View::Raw(r) => r.to_record(),

@@ -59,6 +59,18 @@ pub(crate) trait Processor: Send + 'static {
 pub(crate) type SharedProcessor = Arc<Mutex<Box<dyn Processor>>>;
 
 /// Limits and timings of the batch pipeline (OpenTelemetry's `OTEL_BSP_*`).
+///
+/// ```
+/// use std::time::Duration;
+/// let tracer = traceweave::builder()
+///     .ignore_env()
+///     .max_queue_size(4096)
+///     .schedule_delay(Duration::from_millis(500))
+///     .max_export_batch_size(512)
+///     .export_timeout(Duration::from_secs(5))
+///     .build();
+/// # drop(tracer);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BatchConfig {
@@ -81,10 +93,24 @@ impl BatchConfig {
     /// at the paced loads pays no wake-up syscall, and the other half absorbs the time the
     /// collector takes to get a core when one is due (measured in `runtime/benches/README.md`:
     /// 8,192 woke it on most bursts and lost spans now and then).
+    ///
+    /// ```
+    /// assert_eq!(traceweave::BatchConfig::DEFAULT_MAX_QUEUE_SIZE, 16_384);
+    /// ```
     pub const DEFAULT_MAX_QUEUE_SIZE: usize = 16_384;
     /// The largest queue per thread (160 MiB of slots): larger settings are clamped to it.
+    ///
+    /// ```
+    /// // Larger settings are clamped (with a warning on stderr).
+    /// let tracer = traceweave::builder().ignore_env().max_queue_size(usize::MAX).build();
+    /// # drop(tracer);
+    /// ```
     pub const MAX_QUEUE_SIZE: usize = 1 << 20;
     /// The largest export batch: larger settings are clamped to it.
+    ///
+    /// ```
+    /// assert_eq!(traceweave::BatchConfig::MAX_EXPORT_BATCH_SIZE, 65_536);
+    /// ```
     pub const MAX_EXPORT_BATCH_SIZE: usize = 1 << 16;
 
     /// This configuration with sizes clamped to the maxima, and a warning for each clamp.
@@ -124,6 +150,15 @@ impl Default for BatchConfig {
 
 /// Counts of one pipeline's spans. `created == exported + dropped() + queued` at any quiet
 /// moment, and `queued == 0` once the pipeline has shut down.
+///
+/// ```
+/// let tracer = traceweave::builder().ignore_env().build();
+/// tracer.in_scope(|| traceweave::span("a").start().end());
+/// tracer.force_flush()?;
+/// let stats = tracer.stats();
+/// assert_eq!(stats.created, stats.exported + stats.dropped() + stats.queued);
+/// # Ok::<(), traceweave::FlushError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct SpanStats {
@@ -151,6 +186,14 @@ pub struct SpanStats {
 
 impl SpanStats {
     /// All spans lost, for whatever reason.
+    ///
+    /// ```
+    /// let stats = traceweave::stats();
+    /// assert_eq!(
+    ///     stats.dropped(),
+    ///     stats.dropped_queue_full + stats.dropped_export_failed + stats.dropped_shutdown
+    /// );
+    /// ```
     pub fn dropped(&self) -> u64 {
         self.dropped_queue_full + self.dropped_export_failed + self.dropped_shutdown
     }
@@ -173,6 +216,16 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// [`Tracer::context`], which is how tests collect spans in parallel without a global
 /// reporter. Dropping the last handle asks the collector to flush and stop, without waiting
 /// for it; call [`shutdown_with_timeout`](Tracer::shutdown_with_timeout) to wait.
+///
+/// ```
+/// // A pipeline of its own (tests, a library's private pipeline), not the global one.
+/// let memory = traceweave::InMemoryExporter::new();
+/// let tracer = traceweave::builder().ignore_env().exporter(memory.clone()).build();
+/// tracer.in_scope(|| traceweave::span("work").start().end());
+/// tracer.force_flush()?;
+/// assert_eq!(memory.spans().len(), 1);
+/// # Ok::<(), traceweave::FlushError>(())
+/// ```
 #[derive(Clone)]
 pub struct Tracer(pub(crate) Arc<TracerInner>);
 
@@ -271,6 +324,12 @@ impl Tracer {
     }
 
     /// What this tracer's spans come from.
+    ///
+    /// ```
+    /// let tracer = traceweave::builder().ignore_env().service_name("checkout").build();
+    /// let resource = tracer.resource();
+    /// assert_eq!(resource.get("service.name").and_then(|v| v.as_str()), Some("checkout"));
+    /// ```
     pub fn resource(&self) -> Resource {
         self.0.resource.clone()
     }
@@ -291,6 +350,15 @@ impl Tracer {
     /// Exports everything queued now and flushes the exporters; waits at most the export
     /// timeout. `Ok` once the exporters have been handed every span queued at the call (a
     /// failed export is counted in [`stats`](Self::stats), not returned here).
+    ///
+    /// ```
+    /// let memory = traceweave::InMemoryExporter::new();
+    /// let tracer = traceweave::builder().ignore_env().exporter(memory.clone()).build();
+    /// tracer.in_scope(|| traceweave::span("work").start().end());
+    /// tracer.force_flush()?; // the exporter has it now, not after the schedule delay
+    /// assert_eq!(memory.spans().len(), 1);
+    /// # Ok::<(), traceweave::FlushError>(())
+    /// ```
     pub fn force_flush(&self) -> Result<(), FlushError> {
         if !self.0.collector_is_here() {
             return Err(FlushError::NotRunning);
@@ -311,6 +379,15 @@ impl Tracer {
     /// spans still queued when `timeout` runs out (no export starts after it; one under way
     /// finishes), are counted as `dropped_shutdown`. `Ok` when everything queued was handed
     /// to the exporters in time (and for a tracer already shut down).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let tracer = traceweave::builder().ignore_env().build();
+    /// tracer.in_scope(|| traceweave::span("work").start().end());
+    /// tracer.shutdown_with_timeout(Duration::from_secs(5))?;
+    /// assert_eq!(tracer.stats().queued, 0);
+    /// # Ok::<(), traceweave::FlushError>(())
+    /// ```
     pub fn shutdown_with_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
         self.0.shutdown(Some(timeout))
     }

@@ -17,6 +17,15 @@ use crate::span::{EnteredSpan, Key, KeyValue, Parent, Span, SpanKind, Value, clo
 
 impl Span {
     /// Starts a span named `name` as a child of the current context.
+    ///
+    /// ```
+    /// use traceweave::{Span, SpanKind};
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let span = Span::start("poll queue", SpanKind::Consumer);
+    ///     span.end();
+    /// });
+    /// assert_eq!(spans.tree(), "└─ poll queue [consumer]\n");
+    /// ```
     #[inline]
     pub fn start(name: &'static str, kind: SpanKind) -> Self {
         start(Cow::Borrowed(name), kind, Parent::Current)
@@ -24,6 +33,18 @@ impl Span {
 }
 
 /// Builds a span by hand: name, kind, parent, attributes and links, then [`start`](Self::start).
+///
+/// ```
+/// use traceweave::SpanKind;
+/// let spans = traceweave::testing::capture(|| {
+///     let span = traceweave::span("SELECT orders")
+///         .kind(SpanKind::Client)
+///         .attribute("db.system", "postgresql")
+///         .start();
+///     span.end();
+/// });
+/// assert_eq!(spans.tree(), "└─ SELECT orders [client] db.system=\"postgresql\"\n");
+/// ```
 #[derive(Debug)]
 #[must_use = "a span builder does nothing until `start` is called"]
 pub struct SpanBuilder {
@@ -42,6 +63,16 @@ enum BuilderParent {
 }
 
 /// Starts building a span named `name`; by default an internal child of the current context.
+///
+/// ```
+/// let spans = traceweave::testing::capture(|| {
+///     // A name known only at run time is fine too (it is copied once).
+///     let table = "orders";
+///     let mut span = traceweave::span(format!("SELECT {table}")).start();
+///     span.set_attribute("rows", 3);
+/// });
+/// assert_eq!(spans.tree(), "└─ SELECT orders rows=3\n");
+/// ```
 pub fn span(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
     SpanBuilder {
         name: name.into(),
@@ -54,36 +85,99 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
 
 impl SpanBuilder {
     /// The span's kind.
+    ///
+    /// ```
+    /// use traceweave::SpanKind;
+    /// let spans = traceweave::testing::capture(|| {
+    ///     traceweave::span("publish order").kind(SpanKind::Producer).start().end();
+    /// });
+    /// assert_eq!(spans.tree(), "└─ publish order [producer]\n");
+    /// ```
     pub fn kind(mut self, kind: SpanKind) -> Self {
         self.kind = kind;
         self
     }
 
     /// Makes the span a child of `parent` (e.g. a context extracted from a request).
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let request = traceweave::span("request").start();
+    ///     let cx = request.context();
+    ///     // On another thread the current context is empty: name the parent instead.
+    ///     std::thread::scope(|s| {
+    ///         s.spawn(|| traceweave::span("background").parent(&cx).start().end());
+    ///     });
+    ///     request.end();
+    /// });
+    /// assert_eq!(spans.tree(), "└─ request\n   └─ background\n");
+    /// ```
     pub fn parent(mut self, parent: &Context) -> Self {
         self.parent = BuilderParent::Explicit(parent.clone());
         self
     }
 
     /// Starts a new trace, whatever the current context is.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let _request = traceweave::span("request").start().entered();
+    ///     traceweave::span("audit").root().start().end(); // a trace of its own
+    /// });
+    /// assert!(spans.named("audit").unwrap().is_root());
+    /// ```
     pub fn root(mut self) -> Self {
         self.parent = BuilderParent::Root;
         self
     }
 
     /// Adds an attribute.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     traceweave::span("GET /orders")
+    ///         .attribute("http.request.method", "GET")
+    ///         .attribute("http.response.status_code", 200)
+    ///         .start()
+    ///         .end();
+    /// });
+    /// assert_eq!(
+    ///     spans.tree(),
+    ///     "└─ GET /orders http.request.method=\"GET\" http.response.status_code=200\n"
+    /// );
+    /// ```
     pub fn attribute(mut self, key: impl Into<Key>, value: impl Into<Value>) -> Self {
         self.attributes.push(KeyValue::new(key, value));
         self
     }
 
     /// Adds a link.
+    ///
+    /// ```
+    /// use traceweave::{KeyValue, SpanContext, SpanId, TraceFlags, TraceId};
+    /// let message = SpanContext::new(TraceId::from_u128(1), SpanId::from_u64(2), TraceFlags::SAMPLED, true);
+    /// let spans = traceweave::testing::capture(|| {
+    ///     traceweave::span("handle batch")
+    ///         .link(message, vec![KeyValue::new("messaging.message.id", "m-1")])
+    ///         .start()
+    ///         .end();
+    /// });
+    /// assert_eq!(spans.0[0].links.len(), 1);
+    /// ```
     pub fn link(mut self, span_context: SpanContext, attributes: Vec<KeyValue>) -> Self {
         self.links.push((span_context, attributes));
         self
     }
 
     /// Starts the span.
+    ///
+    /// ```
+    /// let spans = traceweave::testing::capture(|| {
+    ///     let span = traceweave::span("work").start(); // the clock starts here
+    ///     span.end();
+    /// });
+    /// assert_eq!(spans.len(), 1);
+    /// ```
     pub fn start(self) -> Span {
         let parent = match &self.parent {
             BuilderParent::Current => Parent::Current,

@@ -17,6 +17,13 @@ use super::{ExportError, ExportErrorKind, Exporter, Resource};
 use crate::span::{SpanBatch, SpanRecord};
 
 /// How OTLP is carried.
+///
+/// ```
+/// use traceweave::export::{OtlpExporter, OtlpProtocol};
+/// // What OTEL_EXPORTER_OTLP_PROTOCOL=http/json selects.
+/// let exporter = OtlpExporter::new("http://collector:4318").protocol(OtlpProtocol::HttpJson);
+/// # drop(exporter);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum OtlpProtocol {
@@ -88,12 +95,28 @@ impl OtlpExporter {
     }
 
     /// The protocol.
+    ///
+    /// ```
+    /// use traceweave::export::{OtlpExporter, OtlpProtocol};
+    /// use traceweave::{Resource, SpanBatch};
+    /// let spans = traceweave::testing::capture(|| traceweave::span("work").start().end());
+    /// let mut exporter = OtlpExporter::new("http://unused:4318").protocol(OtlpProtocol::HttpJson);
+    /// let body = exporter.encode_batch(SpanBatch::from_records(&spans.0), &Resource::default());
+    /// assert!(body.starts_with(br#"{"resourceSpans":"#));
+    /// ```
     pub fn protocol(mut self, p: OtlpProtocol) -> Self {
         self.protocol = p;
         self
     }
 
     /// Compresses request bodies with gzip.
+    ///
+    /// ```
+    /// use traceweave::export::OtlpExporter;
+    /// // What OTEL_EXPORTER_OTLP_COMPRESSION=gzip selects: a fifth of the bytes on the wire.
+    /// let exporter = OtlpExporter::new("http://collector:4318").gzip(true);
+    /// # drop(exporter);
+    /// ```
     pub fn gzip(mut self, on: bool) -> Self {
         self.gzip = on;
         self
@@ -113,6 +136,13 @@ impl OtlpExporter {
     }
 
     /// How long one export may take, retries included; then its spans count as dropped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use traceweave::export::OtlpExporter;
+    /// let exporter = OtlpExporter::new("http://collector:4318").timeout(Duration::from_secs(3));
+    /// # drop(exporter);
+    /// ```
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
         self
@@ -140,6 +170,14 @@ impl OtlpExporter {
     }
 
     /// Presents this client certificate chain and private key (PEM) for mutual TLS.
+    ///
+    /// ```
+    /// use traceweave::export::OtlpExporter;
+    /// # let (cert_pem, key_pem) = (Vec::<u8>::new(), Vec::<u8>::new());
+    /// // Mutual TLS: the certificate and key the collector asks for (PEM).
+    /// let exporter = OtlpExporter::new("https://collector:4318").client_certificate(cert_pem, key_pem);
+    /// # drop(exporter);
+    /// ```
     pub fn client_certificate(
         mut self,
         cert_pem: impl Into<Vec<u8>>,
@@ -158,12 +196,27 @@ impl OtlpExporter {
     }
 
     /// The URL requests go to.
+    ///
+    /// ```
+    /// use traceweave::export::OtlpExporter;
+    /// assert_eq!(OtlpExporter::new("http://collector:4318").url(), "http://collector:4318/v1/traces");
+    /// ```
     pub fn url(&self) -> &str {
         &self.url
     }
 
     /// The request body for a batch, as it would be sent (before compression). Reuses its
     /// buffers from batch to batch.
+    ///
+    /// ```
+    /// use traceweave::export::OtlpExporter;
+    /// use traceweave::{KeyValue, Resource};
+    /// let spans = traceweave::testing::capture(|| traceweave::span("work").start().end());
+    /// let resource = Resource::new([KeyValue::new("service.name", "checkout")]);
+    /// let mut exporter = OtlpExporter::new("http://unused:4318");
+    /// // An ExportTraceServiceRequest in protobuf: field 1, length-delimited.
+    /// assert_eq!(exporter.encode(&spans.0, &resource)[0], 0x0a);
+    /// ```
     pub fn encode(&mut self, spans: &[SpanRecord], resource: &Resource) -> &[u8] {
         self.encode_batch(SpanBatch::from_records(spans), resource)
     }

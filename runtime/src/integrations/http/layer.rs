@@ -74,6 +74,13 @@ pub struct ServerLayer {
 
 impl ServerLayer {
     /// The layer with the defaults: `url.query` not recorded.
+    ///
+    /// ```
+    /// use traceweave::integrations::http::ServerLayer;
+    /// // For axum: `Router::new().route(...).layer(ServerLayer::new())`.
+    /// let layer = ServerLayer::new();
+    /// # drop(layer);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -97,6 +104,15 @@ impl ServerLayer {
     }
 
     /// Which query values a recorded `url.query` keeps (default: [`UrlRedaction::new`]).
+    ///
+    /// ```
+    /// use traceweave::integrations::http::ServerLayer;
+    /// use traceweave::redact::UrlRedaction;
+    /// let layer = ServerLayer::new()
+    ///     .record_query(true)
+    ///     .url_redaction(UrlRedaction::new().redact_key("invite"));
+    /// # drop(layer);
+    /// ```
     pub fn url_redaction(mut self, redaction: UrlRedaction) -> Self {
         self.redaction = redaction;
         self
@@ -132,6 +148,16 @@ impl MakeSpan for ServerLayer {
 }
 
 /// The service [`ServerLayer`] makes.
+///
+/// ```
+/// use tower_layer::Layer;
+/// use traceweave::integrations::http::{ServerLayer, ServerService};
+///
+/// #[derive(Clone)]
+/// struct App;
+/// let service: ServerService<App> = ServerLayer::new().layer(App);
+/// # drop(service);
+/// ```
 pub type ServerService<S> = TracedService<S, ServerLayer>;
 
 /// A tower layer that traces every request a client sends (hyper-util's client, a tonic
@@ -142,6 +168,50 @@ pub type ServerService<S> = TracedService<S, ServerLayer>;
 /// `http.response.status_code`, `error.type`. 4xx and 5xx mark it failed (client side); an
 /// error's text reaches the span without any URL's query. The span ends when the response body
 /// has been read.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::future::{Ready, ready};
+/// use std::sync::{Arc, Mutex};
+/// use std::task::{Context, Poll, Waker};
+/// use tower_layer::Layer;
+/// use tower_service::Service;
+/// use traceweave::integrations::http::ClientLayer;
+///
+/// /// Stands in for an HTTP client (hyper's, for one): keeps the headers it was asked to send.
+/// struct Client(Arc<Mutex<Option<http::HeaderMap>>>);
+///
+/// impl Service<http::Request<String>> for Client {
+///     type Response = http::Response<String>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<http::Response<String>, Infallible>>;
+///
+///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///
+///     fn call(&mut self, request: http::Request<String>) -> Self::Future {
+///         *self.0.lock().unwrap() = Some(request.headers().clone());
+///         ready(Ok(http::Response::new(String::new())))
+///     }
+/// }
+///
+/// let sent = Arc::new(Mutex::new(None));
+/// let spans = traceweave::testing::capture(|| {
+///     let mut client = ClientLayer::new().layer(Client(sent.clone()));
+///     let request = http::Request::get("https://api.example/orders?token=t0p").body(String::new()).unwrap();
+///     let mut future = std::pin::pin!(client.call(request));
+///     let _ = future.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+/// });
+/// let span = spans.named("GET").unwrap();
+/// // The callee continues this span's trace; the token never reaches the span.
+/// let headers = sent.lock().unwrap().take().unwrap();
+/// assert!(headers["traceparent"].to_str().unwrap().contains(&span.trace_id.to_string()));
+/// assert_eq!(
+///     span.attribute("url.full").and_then(|v| v.as_str()),
+///     Some("https://api.example/orders?token=REDACTED")
+/// );
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ClientLayer {
     redaction: UrlRedaction,
@@ -149,6 +219,12 @@ pub struct ClientLayer {
 
 impl ClientLayer {
     /// The layer, redacting what [`UrlRedaction::new`] redacts.
+    ///
+    /// ```
+    /// use traceweave::integrations::http::ClientLayer;
+    /// let layer = ClientLayer::new();
+    /// # drop(layer);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -190,6 +266,16 @@ impl MakeSpan for ClientLayer {
 }
 
 /// The service [`ClientLayer`] makes.
+///
+/// ```
+/// use tower_layer::Layer;
+/// use traceweave::integrations::http::{ClientLayer, ClientService};
+///
+/// #[derive(Clone)]
+/// struct Hyper;
+/// let client: ClientService<Hyper> = ClientLayer::new().layer(Hyper);
+/// # drop(client);
+/// ```
 pub type ClientService<S> = TracedService<S, ClientLayer>;
 
 /// Starts an HTTP client span (`{method}`, child of the current context) and injects its
