@@ -15,6 +15,12 @@ use serde_json::{Map, Value};
 use crate::model::{EventRow, IngestLimits, LinkRow, SpanRow, cut, hex_id};
 
 /// Why a body or file could not be read; the message names what was wrong.
+///
+/// ```
+/// use traceweave_view::decode::zipkin;
+/// let err = zipkin(&serde_json::json!({"not": "an array"}), &Default::default()).unwrap_err();
+/// assert!(!err.0.is_empty());
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct DecodeError(pub String);
@@ -24,6 +30,11 @@ fn err(msg: impl Into<String>) -> DecodeError {
 }
 
 /// Why a gzip body was refused.
+///
+/// ```
+/// use traceweave_view::decode::{GunzipError, gunzip};
+/// assert!(matches!(gunzip(b"not gzip", 1024), Err(GunzipError::Bad(_))));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum GunzipError {
     /// It inflates past the limit (bytes): reading stopped there.
@@ -40,6 +51,17 @@ pub enum GunzipError {
 
 /// Undoes `Content-Encoding: gzip`, reading at most `limit` inflated bytes: a body that holds
 /// more is refused as soon as it passes the limit, never inflated whole.
+///
+/// ```
+/// use std::io::Write;
+/// use traceweave_view::decode::{GunzipError, gunzip};
+/// let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+/// enc.write_all(&vec![b'x'; 1 << 20]).unwrap();
+/// let bomb = enc.finish().unwrap(); // a few KiB that inflate to 1 MiB
+/// assert!(bomb.len() < 8 << 10);
+/// assert!(matches!(gunzip(&bomb, 64 << 10), Err(GunzipError::TooLarge(_))));
+/// assert_eq!(gunzip(&bomb, 2 << 20).unwrap().len(), 1 << 20);
+/// ```
 pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
     flate2::read::GzDecoder::new(body)
@@ -132,6 +154,15 @@ fn floor_char(s: &str, i: usize) -> usize {
 }
 
 /// An OTLP `ExportTraceServiceRequest` in protobuf.
+///
+/// ```
+/// // The bytes traceweave's own exporter sends.
+/// let spans = traceweave::testing::capture(|| traceweave::span("GET /orders").start().end());
+/// let mut exporter = traceweave::export::OtlpExporter::new("http://unused:4318");
+/// let body = exporter.encode(&spans.0, &traceweave::Resource::default()).to_vec();
+/// let rows = traceweave_view::decode::otlp_protobuf(&body, &Default::default()).unwrap();
+/// assert_eq!(rows[0].name, "GET /orders");
+/// ```
 pub fn otlp_protobuf(body: &[u8], limits: &IngestLimits) -> Result<Vec<SpanRow>, DecodeError> {
     let request = ExportTraceServiceRequest::decode(body)
         .map_err(|e| err(format!("not an OTLP ExportTraceServiceRequest: {e}")))?;
@@ -703,6 +734,14 @@ pub fn zipkin(spans: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>, Deco
 }
 
 /// Any JSON document the viewer reads: an OTLP export request, or a Zipkin v2 array.
+///
+/// ```
+/// use traceweave_view::decode::json_document;
+/// let zipkin = serde_json::json!([{"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7",
+///     "name": "get", "timestamp": 1_700_000_000_000_000u64, "duration": 1}]);
+/// assert_eq!(json_document(&zipkin, &Default::default()).unwrap().len(), 1);
+/// assert!(json_document(&serde_json::json!(42), &Default::default()).is_err());
+/// ```
 pub fn json_document(v: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>, DecodeError> {
     match v {
         Value::Array(_) => zipkin(v, limits),
@@ -714,6 +753,14 @@ pub fn json_document(v: &Value, limits: &IngestLimits) -> Result<Vec<SpanRow>, D
 }
 
 /// A file: one JSON document, or JSON lines (one OTLP request or Zipkin array per line).
+///
+/// ```
+/// use traceweave_view::decode::file_contents;
+/// // JSON lines, as traceweave's file exporter writes them: one request per line.
+/// let line = r#"[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","id":"00f067aa0ba902b7","name":"a","timestamp":1700000000000000,"duration":1}]"#;
+/// let rows = file_contents(&format!("{line}\n{line}\n"), &Default::default()).unwrap();
+/// assert_eq!(rows.len(), 2);
+/// ```
 pub fn file_contents(text: &str, limits: &IngestLimits) -> Result<Vec<SpanRow>, DecodeError> {
     if let Ok(whole) = serde_json::from_str::<Value>(text) {
         return json_document(&whole, limits);

@@ -6,6 +6,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Span kinds, numbered as in OTLP.
+///
+/// ```
+/// use traceweave_view::model::{KIND_NAMES, KIND_SERVER};
+/// assert_eq!(KIND_NAMES[usize::from(KIND_SERVER)], "server");
+/// ```
 pub const KIND_NAMES: [&str; 6] = [
     "unspecified",
     "internal",
@@ -15,18 +20,105 @@ pub const KIND_NAMES: [&str; 6] = [
     "consumer",
 ];
 /// `SpanRow::kind` of a server span.
+///
+/// ```
+/// # let request = serde_json::json!([
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+/// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+/// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+/// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+/// #      "localEndpoint": {"serviceName": "gateway"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+/// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+/// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+/// # ]);
+/// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+/// # store.insert(&spans).unwrap();
+/// let server = spans.iter().find(|s| s.service == "inventory").unwrap();
+/// assert_eq!(server.kind, traceweave_view::model::KIND_SERVER);
+/// ```
 pub const KIND_SERVER: u8 = 2;
 /// `SpanRow::kind` of a client span.
+///
+/// ```
+/// # let request = serde_json::json!([
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+/// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+/// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+/// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+/// #      "localEndpoint": {"serviceName": "gateway"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+/// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+/// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+/// # ]);
+/// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+/// # store.insert(&spans).unwrap();
+/// assert!(spans.iter().any(|s| s.kind == traceweave_view::model::KIND_CLIENT));
+/// ```
 pub const KIND_CLIENT: u8 = 3;
 /// `SpanRow::kind` of a producer span.
+///
+/// ```
+/// use traceweave_view::model::{KIND_NAMES, KIND_PRODUCER};
+/// assert_eq!(KIND_NAMES[usize::from(KIND_PRODUCER)], "producer");
+/// ```
 pub const KIND_PRODUCER: u8 = 4;
 /// `SpanRow::kind` of a consumer span.
+///
+/// ```
+/// use traceweave_view::model::{KIND_CONSUMER, KIND_NAMES};
+/// assert_eq!(KIND_NAMES[usize::from(KIND_CONSUMER)], "consumer");
+/// ```
 pub const KIND_CONSUMER: u8 = 5;
 
 /// Status codes, numbered as in OTLP.
+///
+/// ```
+/// # let request = serde_json::json!([
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+/// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+/// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+/// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+/// #      "localEndpoint": {"serviceName": "gateway"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+/// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+/// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+/// # ]);
+/// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+/// # store.insert(&spans).unwrap();
+/// let failed = spans.iter().find(|s| s.service == "inventory").unwrap();
+/// assert_eq!(failed.status, traceweave_view::model::STATUS_ERROR);
+/// ```
 pub const STATUS_ERROR: u8 = 2;
 
 /// A span: ids in lowercase hex, times in nanoseconds since the Unix epoch, attributes as JSON.
+///
+/// ```
+/// # let request = serde_json::json!([
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+/// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+/// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+/// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+/// #      "localEndpoint": {"serviceName": "gateway"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+/// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+/// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+/// # ]);
+/// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+/// # store.insert(&spans).unwrap();
+/// let root = &spans[0];
+/// assert_eq!((root.service.as_str(), root.name.as_str()), ("gateway", "post /checkout"));
+/// assert_eq!(root.parent_id, None);
+/// assert_eq!(root.attributes["http.route"], "/checkout");
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpanRow {
     /// 32 hex digits.
@@ -127,6 +219,16 @@ pub(crate) fn cut(s: &mut String, max: usize) -> bool {
 }
 
 /// An event of a span: a named, timestamped moment with attributes.
+///
+/// ```
+/// let request = serde_json::json!([{
+///     "traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "charge",
+///     "timestamp": 1_700_000_000_000_000u64, "duration": 10,
+///     "annotations": [{"timestamp": 1_700_000_000_000_005u64, "value": "retry"}],
+/// }]);
+/// let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// assert_eq!(spans[0].events[0].name, "retry");
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventRow {
     /// When it happened.
@@ -138,6 +240,16 @@ pub struct EventRow {
 }
 
 /// A link from a span to another span (of this trace or another).
+///
+/// ```
+/// use traceweave_view::model::LinkRow;
+/// let link = LinkRow {
+///     trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+///     span_id: "00f067aa0ba902b7".into(),
+///     attributes: Default::default(),
+/// };
+/// assert_eq!(link.span_id.len(), 16);
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinkRow {
     /// The linked span's trace id.
@@ -158,6 +270,27 @@ impl SpanRow {
     /// traceweave's own clients: whatever SDK sent the span, the viewer neither stores nor
     /// shows them. Runs after values were cut (so a secret cut in half is still replaced), and
     /// cuts again to `value_length` what `REDACTED` lengthened.
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// let mut span = spans[0].clone();
+    /// span.attributes.insert("url.full".into(), "https://s3.example/a?X-Amz-Signature=f00d".into());
+    /// span.redact_urls(1024);
+    /// assert_eq!(span.attributes["url.full"], "https://s3.example/a?X-Amz-Signature=REDACTED");
+    /// ```
     pub fn redact_urls(&mut self, value_length: usize) {
         let rules = traceweave::redact::UrlRedaction::new();
         for key in URL_KEYS {
@@ -190,16 +323,71 @@ impl SpanRow {
     }
 
     /// How long it took (0 for a span that ends before it starts).
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// assert_eq!(spans[0].duration_ns(), 5_000_000); // Zipkin's 5000 µs
+    /// ```
     pub fn duration_ns(&self) -> i64 {
         self.end_ns.saturating_sub(self.start_ns)
     }
 
     /// Whether it failed.
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// assert!(spans.iter().find(|s| s.service == "inventory").unwrap().is_error());
+    /// assert!(!spans[0].is_error());
+    /// ```
     pub fn is_error(&self) -> bool {
         self.status == STATUS_ERROR
     }
 
     /// Its kind as a word (`server`, `client`...).
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// assert_eq!(spans[1].kind_name(), "client");
+    /// ```
     pub fn kind_name(&self) -> &'static str {
         KIND_NAMES
             .get(usize::from(self.kind))
@@ -209,6 +397,13 @@ impl SpanRow {
 }
 
 /// Lowercase hex of raw id bytes; `None` for an empty or all-zero id (OTLP's "no parent").
+///
+/// ```
+/// use traceweave_view::model::hex_id;
+/// assert_eq!(hex_id(&[0, 0xf0, 0x67]).as_deref(), Some("00f067"));
+/// assert_eq!(hex_id(&[0; 8]), None, "all zeros: no parent");
+/// assert_eq!(hex_id(&[]), None);
+/// ```
 pub fn hex_id(bytes: &[u8]) -> Option<String> {
     if bytes.iter().all(|&b| b == 0) {
         return None;

@@ -9,6 +9,12 @@ use crate::store::{Retention, Store, StoreError};
 use crate::ui;
 
 /// Why a report could not be made.
+///
+/// ```
+/// use traceweave_view::report::load_files;
+/// let missing = std::env::temp_dir().join("no-such-traceweave-file.json");
+/// assert!(load_files(&[missing]).is_err());
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A file could not be read, or holds no format the viewer knows.
@@ -21,6 +27,14 @@ pub enum ReportError {
 
 /// Reads OTLP-JSON (one request per line, or one document) and Zipkin v2 JSON files into a
 /// new in-memory store.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("tw-report-{}.json", std::process::id()));
+/// std::fs::write(&path, r#"[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","id":"00f067aa0ba902b7","name":"a","timestamp":1700000000000000,"duration":1}]"#).unwrap();
+/// let store = traceweave_view::report::load_files(&[&path]).unwrap();
+/// assert_eq!(store.span_count(), 1);
+/// # std::fs::remove_file(&path).ok();
+/// ```
 pub fn load_files<P: AsRef<Path>>(paths: &[P]) -> Result<Store, ReportError> {
     let store = Store::memory(Retention::unbounded())?;
     let limits = crate::model::IngestLimits::default();

@@ -34,6 +34,13 @@ const MAX_INDENT: usize = 32;
 
 /// `text` with control characters (and other invisible format characters) written as escapes,
 /// so a span name cannot move the cursor, clear the screen or write to the clipboard.
+///
+/// ```
+/// use traceweave_view::tree::escape;
+/// // A span name that would clear the terminal prints as text.
+/// assert_eq!(escape("evil\u{1b}[2J"), "evil\\u{1b}[2J");
+/// assert!(matches!(escape("plain"), std::borrow::Cow::Borrowed(_)));
+/// ```
 pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     let unsafe_char = |c: char| {
         c.is_control()
@@ -55,6 +62,26 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Renders one trace. Spans whose parent is missing start their own branch at the top; spans
 /// caught in a parent cycle (bad data) each start one after them. Iterative: any depth.
+///
+/// ```
+/// # let request = serde_json::json!([
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+/// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+/// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+/// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+/// #      "localEndpoint": {"serviceName": "gateway"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+/// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+/// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+/// # ]);
+/// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+/// # store.insert(&spans).unwrap();
+/// let text = traceweave_view::tree::render(&store.trace("4bf92f3577b34da6a3ce929d0e0e4736").unwrap());
+/// assert!(text.contains("post /checkout"));
+/// assert!(text.lines().count() >= 3);
+/// ```
 pub fn render(spans: &[SpanRow]) -> String {
     let mut out = String::new();
     let Some(first) = spans.iter().min_by_key(|s| s.start_ns) else {

@@ -49,6 +49,24 @@ struct Refs {
 impl Store {
     /// Stores spans (a span seen twice replaces its first copy) and updates their traces, then
     /// applies retention. Chunks already committed stay if a later one fails.
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// assert_eq!(store.all_traces().unwrap().len(), 1);
+    /// ```
     pub fn insert(&self, spans: &[SpanRow]) -> Result<(), StoreError> {
         for chunk in spans.chunks(CHUNK) {
             self.insert_chunk(chunk)?;

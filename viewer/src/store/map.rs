@@ -20,6 +20,26 @@ use super::{Store, StoreError};
 use crate::model::{KIND_CLIENT, KIND_CONSUMER, KIND_PRODUCER, KIND_SERVER, STATUS_ERROR};
 
 /// The service map of a time window: services, and the calls between them with RED metrics.
+///
+/// ```
+/// # let request = serde_json::json!([
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+/// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+/// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+/// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+/// #      "localEndpoint": {"serviceName": "gateway"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+/// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+/// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+/// # ]);
+/// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+/// # store.insert(&spans).unwrap();
+/// let map = store.service_map(i64::MIN / 2, i64::MAX / 2).unwrap();
+/// let edge = &map.edges[0];
+/// assert_eq!((edge.from.as_str(), edge.to.as_str(), edge.kind.as_str()), ("gateway", "inventory", "rpc"));
+/// ```
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ServiceMap {
     /// The window's start.
@@ -33,6 +53,26 @@ pub struct ServiceMap {
 }
 
 /// A service of the map.
+///
+/// ```
+/// # let request = serde_json::json!([
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+/// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+/// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+/// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+/// #      "localEndpoint": {"serviceName": "gateway"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+/// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+/// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+/// # ]);
+/// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+/// # store.insert(&spans).unwrap();
+/// let map = store.service_map(i64::MIN / 2, i64::MAX / 2).unwrap();
+/// let inventory = map.nodes.iter().find(|n| n.service == "inventory").unwrap();
+/// assert_eq!((inventory.spans, inventory.errors, inventory.inferred), (1, 1, false));
+/// ```
 #[derive(Clone, Debug, Serialize)]
 pub struct MapNode {
     /// Its `service.name`.
@@ -46,6 +86,27 @@ pub struct MapNode {
 }
 
 /// Calls from one service to another, with their rate, errors and latency (RED metrics).
+///
+/// ```
+/// # let request = serde_json::json!([
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+/// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+/// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+/// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+/// #      "localEndpoint": {"serviceName": "gateway"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+/// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+/// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+/// # ]);
+/// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+/// # store.insert(&spans).unwrap();
+/// let map = store.service_map(i64::MIN / 2, i64::MAX / 2).unwrap();
+/// let edge = &map.edges[0];
+/// assert_eq!((edge.calls, edge.errors), (1, 1));
+/// assert_eq!(edge.error_rate, 1.0);
+/// ```
 #[derive(Clone, Debug, Serialize)]
 pub struct MapEdge {
     /// The calling service.
@@ -86,6 +147,27 @@ impl Store {
     /// The service map computed from the spans that started in `[from_ns, to_ns)` (a scan:
     /// about 1.4 µs per span). The reference [`service_map`](Self::service_map) is tested
     /// against.
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// let (from, to) = (i64::MIN / 2, i64::MAX / 2);
+    /// let kept = store.service_map(from, to).unwrap();
+    /// let scanned = store.service_map_scan(from, to).unwrap();
+    /// assert_eq!(kept.edges.len(), scanned.edges.len());
+    /// ```
     #[doc(hidden)]
     pub fn service_map_scan(&self, from_ns: i64, to_ns: i64) -> Result<ServiceMap, StoreError> {
         let inner = self.lock();
@@ -732,6 +814,26 @@ impl Store {
     /// The service map of the spans that started in the minutes overlapping
     /// `[from_ns, to_ns)`, from the buckets kept at ingest. p50 and p99 come from
     /// quarter-octave histograms: within 9 % of the exact figures.
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// // The last 15 minutes of a trace stored in 2023: nothing.
+    /// let now = 1_800_000_000_000_000_000;
+    /// assert!(store.service_map(now - 900_000_000_000, now).unwrap().edges.is_empty());
+    /// ```
     pub fn service_map(&self, from_ns: i64, to_ns: i64) -> Result<ServiceMap, StoreError> {
         let (lo, hi) = (bucket_of(from_ns), bucket_of(to_ns.saturating_sub(1)));
         let inner = self.lock();

@@ -29,6 +29,18 @@ pub use map::{MapEdge, MapNode, ServiceMap};
 pub use search::{Query, ServiceOperations, TraceSummary};
 
 /// Why the store failed; `Display` says what to do where it can.
+///
+/// ```
+/// use traceweave_view::{Retention, Store, StoreError};
+/// let dir = std::env::temp_dir().join(format!("tw-view-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("spans.db");
+/// let first = Store::file(&path, Retention::default()).unwrap();
+/// // A second store on the same file is refused, naming the process that holds it.
+/// assert!(matches!(Store::file(&path, Retention::default()), Err(StoreError::Locked(_))));
+/// drop(first);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite refused (a full disk, a corrupt file).
@@ -83,6 +95,13 @@ impl Default for Retention {
 
 impl Retention {
     /// Everything kept (reports of files).
+    ///
+    /// ```
+    /// use traceweave_view::{Retention, Store};
+    /// // Keeps everything: for a report of files that are all wanted.
+    /// let store = Store::memory(Retention::unbounded()).unwrap();
+    /// # drop(store);
+    /// ```
     pub fn unbounded() -> Self {
         Retention {
             max_spans: u64::MAX,
@@ -180,12 +199,40 @@ impl FileLock {
 
 impl Store {
     /// An empty store in memory.
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// assert_eq!(store.span_count(), 3);
+    /// ```
     pub fn memory(retention: Retention) -> Result<Self, StoreError> {
         Self::with(Connection::open_in_memory()?, retention, None)
     }
 
     /// A store in `path`, created if missing; what it held is kept. One process at a time: a
     /// second one is refused, told which process holds the file.
+    ///
+    /// ```
+    /// use traceweave_view::{Retention, Store};
+    /// let dir = std::env::temp_dir().join(format!("tw-view-file-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let store = Store::file(&dir.join("spans.db"), Retention::default()).unwrap();
+    /// assert_eq!(store.span_count(), 0);
+    /// # drop(store);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
     pub fn file(path: &Path, retention: Retention) -> Result<Self, StoreError> {
         let lock = FileLock::take(path)?;
         let conn = Connection::open(path)?;
@@ -247,6 +294,25 @@ impl Store {
     }
 
     /// How many spans are stored (never waits for a write).
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// store.insert(&spans).unwrap(); // the same spans again: replaced, not counted twice
+    /// assert_eq!(store.span_count(), 3);
+    /// ```
     pub fn span_count(&self) -> u64 {
         self.spans.load(Ordering::Relaxed)
     }
@@ -266,6 +332,25 @@ impl Store {
     }
 
     /// About how many bytes of span data are stored (see [`Retention::max_bytes`]).
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// // What retention's --retain-bytes compares: the spans' texts and their overhead.
+    /// assert!(store.byte_count() > 3 * 100);
+    /// ```
     pub fn byte_count(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
     }

@@ -49,6 +49,12 @@ pub struct Query {
 
 impl Query {
     /// The `key=value` pairs of `attr`.
+    ///
+    /// ```
+    /// use traceweave_view::Query;
+    /// let query = Query { attr: Some(r#"http.route=/cart note="two words""#.into()), ..Query::default() };
+    /// assert_eq!(query.attribute_pairs().len(), 2);
+    /// ```
     pub fn attribute_pairs(&self) -> Vec<(String, String)> {
         self.attr
             .as_deref()
@@ -61,6 +67,26 @@ impl Query {
 }
 
 /// One row of the trace list.
+///
+/// ```
+/// # let request = serde_json::json!([
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+/// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+/// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+/// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+/// #      "localEndpoint": {"serviceName": "gateway"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+/// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+/// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+/// # ]);
+/// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+/// # store.insert(&spans).unwrap();
+/// let row = &store.all_traces().unwrap()[0];
+/// assert_eq!((row.root_service.as_str(), row.root_name.as_str()), ("gateway", "post /checkout"));
+/// assert_eq!((row.span_count, row.error_count), (3, 1));
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceSummary {
     /// 32 hex digits.
@@ -82,6 +108,25 @@ pub struct TraceSummary {
 }
 
 /// A service and the span names seen from it.
+///
+/// ```
+/// # let request = serde_json::json!([
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+/// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+/// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+/// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+/// #      "localEndpoint": {"serviceName": "gateway"}},
+/// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+/// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+/// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+/// # ]);
+/// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+/// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+/// # store.insert(&spans).unwrap();
+/// let gateway = store.services().into_iter().find(|s| s.service == "gateway").unwrap();
+/// assert!(gateway.operations.contains(&"post /checkout".to_owned()));
+/// ```
 #[derive(Clone, Debug, Serialize)]
 pub struct ServiceOperations {
     /// The service.
@@ -101,6 +146,28 @@ const SPAN_COLUMNS: &str = "s.trace_id, s.span_id, s.parent_id, s.service, s.nam
 
 impl Store {
     /// Traces matching `q`, newest first.
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// use traceweave_view::Query;
+    /// let failed = store.search(&Query { service: Some("inventory".into()), error: Some(true), ..Query::default() }).unwrap();
+    /// assert_eq!(failed.len(), 1);
+    /// let none = store.search(&Query { service: Some("Inventory".into()), ..Query::default() }).unwrap();
+    /// assert!(none.is_empty(), "services match exactly");
+    /// ```
     pub fn search(&self, q: &Query) -> Result<Vec<TraceSummary>, StoreError> {
         use rusqlite::types::Value as V;
         let mut sql = String::from(
@@ -209,6 +276,24 @@ impl Store {
     }
 
     /// Every trace stored, newest first.
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// assert_eq!(store.all_traces().unwrap()[0].trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    /// ```
     pub fn all_traces(&self) -> Result<Vec<TraceSummary>, StoreError> {
         self.search(&Query {
             limit: Some(u32::MAX),
@@ -217,6 +302,26 @@ impl Store {
     }
 
     /// Every span of a trace, earliest first (empty when the trace is unknown).
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// let trace = store.trace("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    /// assert_eq!(trace.len(), 3);
+    /// assert!(store.trace("00000000000000000000000000000001").unwrap().is_empty());
+    /// ```
     pub fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
         let inner = self.lock();
         let mut stmt = inner.conn.prepare_cached(&format!(
@@ -269,6 +374,25 @@ impl Store {
 
     /// Every service with the span names seen from it (from the cache: never waits for a
     /// write).
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// let names: Vec<String> = store.services().into_iter().map(|s| s.service).collect();
+    /// assert_eq!(names, ["gateway", "inventory"]);
+    /// ```
     pub fn services(&self) -> Vec<ServiceOperations> {
         let ops = self.operations.read().unwrap_or_else(|p| p.into_inner());
         ops.iter()
@@ -280,6 +404,25 @@ impl Store {
     }
 
     /// The first and last span times stored, if any.
+    ///
+    /// ```
+    /// # let request = serde_json::json!([
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b7", "name": "post /checkout",
+    /// #      "kind": "SERVER", "timestamp": 1_700_000_000_000_000u64, "duration": 5000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}, "tags": {"http.route": "/checkout"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b8", "parentId": "00f067aa0ba902b7",
+    /// #      "name": "reserve", "kind": "CLIENT", "timestamp": 1_700_000_000_000_100u64, "duration": 3000,
+    /// #      "localEndpoint": {"serviceName": "gateway"}},
+    /// #     {"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "id": "00f067aa0ba902b9", "parentId": "00f067aa0ba902b8",
+    /// #      "name": "reserve", "kind": "SERVER", "timestamp": 1_700_000_000_000_200u64, "duration": 2000,
+    /// #      "localEndpoint": {"serviceName": "inventory"}, "tags": {"error": "out of stock"}}
+    /// # ]);
+    /// # let spans = traceweave_view::decode::zipkin(&request, &Default::default()).unwrap();
+    /// # let store = traceweave_view::Store::memory(traceweave_view::Retention::unbounded()).unwrap();
+    /// # store.insert(&spans).unwrap();
+    /// let (from, to) = store.time_range().unwrap().unwrap();
+    /// assert_eq!((from, to - from), (1_700_000_000_000_000_000, 5_000_000));
+    /// ```
     pub fn time_range(&self) -> Result<Option<(i64, i64)>, StoreError> {
         let inner = self.lock();
         Ok(inner
