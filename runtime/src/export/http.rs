@@ -31,13 +31,15 @@ pub(crate) fn agent(tls: &TlsSettings) -> ureq::Agent {
     }
 }
 
+/// `body` gzipped (level 1) into `out`, which keeps its capacity from call to call.
 #[cfg(feature = "otlp-http")]
-pub(crate) fn gzip(body: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip_into(body: &[u8], out: &mut Vec<u8>) {
     use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    out.clear();
+    let mut enc = flate2::write::GzEncoder::new(std::mem::take(out), flate2::Compression::fast());
     // Writing to a Vec cannot fail.
     let _ = enc.write_all(body);
-    enc.finish().unwrap_or_default()
+    *out = enc.finish().unwrap_or_default();
 }
 
 /// POSTs `body` once, taking at most `timeout`.

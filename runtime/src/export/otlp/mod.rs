@@ -57,6 +57,8 @@ pub struct OtlpExporter {
     agent: ureq::Agent,
     protobuf: ProtobufWriter,
     json: Vec<u8>,
+    /// The gzipped body, kept across batches.
+    gzipped: Vec<u8>,
 }
 
 impl OtlpExporter {
@@ -91,6 +93,7 @@ impl OtlpExporter {
             agent: http::agent(&TlsSettings::default()),
             protobuf: ProtobufWriter::default(),
             json: Vec::new(),
+            gzipped: Vec::new(),
         }
     }
 
@@ -262,6 +265,7 @@ impl Exporter for OtlpExporter {
             agent: http::agent(&self.tls),
             protobuf: ProtobufWriter::default(),
             json: Vec::new(),
+            gzipped: Vec::new(),
         }))
     }
 
@@ -283,12 +287,21 @@ impl Exporter for OtlpExporter {
                 ),
             ));
         }
-        let gzip = self.gzip;
-        let encoded = self.encode_batch(spans, resource);
-        let body = if gzip {
-            http::gzip(encoded)
+        // Encoded into the kept buffer and, gzipped, into another kept one: sent from where it
+        // was written, no copy.
+        let encoded = match self.protocol {
+            OtlpProtocol::HttpProtobuf => self.protobuf.request(spans, resource),
+            OtlpProtocol::HttpJson => {
+                self.json.clear();
+                json::request(&mut self.json, spans, resource);
+                &self.json
+            }
+        };
+        let body: &[u8] = if self.gzip {
+            http::gzip_into(encoded, &mut self.gzipped);
+            &self.gzipped
         } else {
-            encoded.to_vec()
+            encoded
         };
         let content_type = match self.protocol {
             OtlpProtocol::HttpProtobuf => "application/x-protobuf",
@@ -301,7 +314,7 @@ impl Exporter for OtlpExporter {
                 &self.headers,
                 content_type,
                 self.gzip,
-                &body,
+                body,
                 remaining,
             )
         })
