@@ -31,32 +31,26 @@ OUT = ROOT / "target" / "dep-cost"
 
 OTLP = 'opentelemetry-otlp = "0.33"\n'
 
+# traceweave's program, with and without its default features.
+TW_MAIN = """
+#[traceweave::traced]
+fn work() {}
+
+fn main() {
+    let guard = traceweave::init();
+    work();
+    drop(guard);
+}
+"""
+
 STACKS = {
     "traceweave": (
         f'traceweave = {{ path = "{ROOT / "runtime"}" }}\n',
-        """
-#[traceweave::traced]
-fn work() {}
-
-fn main() {
-    let guard = traceweave::init();
-    work();
-    drop(guard);
-}
-""",
+        TW_MAIN,
     ),
     "traceweave-nodefault": (
         f'traceweave = {{ path = "{ROOT / "runtime"}", default-features = false }}\n',
-        """
-#[traceweave::traced]
-fn work() {}
-
-fn main() {
-    let guard = traceweave::init();
-    work();
-    drop(guard);
-}
-""",
+        TW_MAIN,
     ),
     "tracing-otel": (
         'tracing = "0.1"\n'

@@ -1,7 +1,8 @@
 //! A discarding OTLP/HTTP receiver: reads each request's body, inflates it when it is gzipped,
 //! counts the spans in the `ExportTraceServiceRequest` and answers 200 with an empty body.
 //! `GET /count` answers the spans counted so far, `POST /reset` sets the count to zero.
-//! Runs in a process of its own so its CPU is not the application's.
+//! Runs in a process of its own so its CPU is not the application's. Bodies over 64 MiB
+//! (compressed or inflated) close the connection unread: one request costs at most that.
 //!
 //! `receiver PORT`
 
@@ -9,6 +10,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The most one request may carry, compressed or inflated (the collector's default is 64 MiB
+/// too): a larger body is refused before it is read.
+const MAX_BODY: usize = 64 << 20;
 
 fn varint(buf: &[u8], at: &mut usize) -> Option<u64> {
     let mut v = 0u64;
@@ -95,6 +100,9 @@ fn serve(stream: TcpStream, count: &AtomicU64) -> std::io::Result<()> {
                 let mut size = String::new();
                 reader.read_line(&mut size)?;
                 let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                if body.len().saturating_add(n) > MAX_BODY {
+                    return Ok(());
+                }
                 let mut chunk = vec![0; n + 2];
                 reader.read_exact(&mut chunk)?;
                 if n == 0 {
@@ -103,6 +111,9 @@ fn serve(stream: TcpStream, count: &AtomicU64) -> std::io::Result<()> {
                 body.extend_from_slice(&chunk[..n]);
             }
         } else {
+            if length > MAX_BODY {
+                return Ok(());
+            }
             body.resize(length, 0);
             reader.read_exact(&mut body)?;
         }
@@ -110,7 +121,9 @@ fn serve(stream: TcpStream, count: &AtomicU64) -> std::io::Result<()> {
             ("POST", "/v1/traces") => {
                 let spans = if gzip {
                     let mut inflated = Vec::new();
-                    flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut inflated)?;
+                    flate2::read::GzDecoder::new(&body[..])
+                        .take(MAX_BODY as u64)
+                        .read_to_end(&mut inflated)?;
                     count_spans(&inflated)
                 } else {
                     count_spans(&body)
