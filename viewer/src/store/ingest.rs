@@ -152,12 +152,9 @@ impl Store {
                 match old {
                     // A span sent twice (a retried export) replaces its first copy.
                     Some((old_bytes, old_resource, old_scope)) => {
-                        let stored = match fresh.trace(&s.trace_id) {
-                            Some(t) => t.get(&s.span_id).map(|f| f.span.clone()),
-                            None => None,
-                        };
-                        let stored = match stored {
-                            Some(stored) => stored,
+                        let in_memory = fresh.trace(&s.trace_id).and_then(|t| t.get(&s.span_id));
+                        let stored = match in_memory {
+                            Some(f) => f.span.clone(),
                             None => super::map::stored(&tx, &s.trace_id, &s.span_id)?,
                         };
                         map.span(&tx, &stored, -1, &fresh)?;

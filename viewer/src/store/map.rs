@@ -433,7 +433,7 @@ pub(super) struct FreshSpan {
 }
 
 impl Fresh {
-    /// Whether no span of `trace` was stored before this chunk.
+    /// The spans of `trace` stored in this chunk, if no earlier chunk stored any of it.
     pub(super) fn trace(&self, trace: &str) -> Option<&FreshTrace> {
         self.traces.get(trace)
     }

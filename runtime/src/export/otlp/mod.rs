@@ -237,13 +237,31 @@ impl OtlpExporter {
     /// assert!(!body.is_empty());
     /// ```
     pub fn encode_batch(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> &[u8] {
-        match self.protocol {
-            OtlpProtocol::HttpProtobuf => self.protobuf.request(spans, resource),
-            OtlpProtocol::HttpJson => {
-                self.json.clear();
-                json::request(&mut self.json, spans, resource);
-                &self.json
-            }
+        encode(
+            self.protocol,
+            &mut self.protobuf,
+            &mut self.json,
+            spans,
+            resource,
+        )
+    }
+}
+
+/// The body for `protocol`, written into the kept buffer it uses (borrowing only those, so the
+/// exporter can send it while reading its other fields).
+fn encode<'a>(
+    protocol: OtlpProtocol,
+    protobuf: &'a mut ProtobufWriter,
+    json_buf: &'a mut Vec<u8>,
+    spans: SpanBatch<'_>,
+    resource: &Resource,
+) -> &'a [u8] {
+    match protocol {
+        OtlpProtocol::HttpProtobuf => protobuf.request(spans, resource),
+        OtlpProtocol::HttpJson => {
+            json_buf.clear();
+            json::request(json_buf, spans, resource);
+            json_buf
         }
     }
 }
@@ -289,14 +307,13 @@ impl Exporter for OtlpExporter {
         }
         // Encoded into the kept buffer and, gzipped, into another kept one: sent from where it
         // was written, no copy.
-        let encoded = match self.protocol {
-            OtlpProtocol::HttpProtobuf => self.protobuf.request(spans, resource),
-            OtlpProtocol::HttpJson => {
-                self.json.clear();
-                json::request(&mut self.json, spans, resource);
-                &self.json
-            }
-        };
+        let encoded = encode(
+            self.protocol,
+            &mut self.protobuf,
+            &mut self.json,
+            spans,
+            resource,
+        );
         let body: &[u8] = if self.gzip {
             http::gzip_into(encoded, &mut self.gzipped);
             &self.gzipped
