@@ -291,7 +291,11 @@ fn main() {
 
     let (cpu0, roots, extra) = match framework {
         "traceweave" | "tw-span" | "tw-encode" | "tw-compress" => {
-            let builder = traceweave::builder().ignore_env().service_name("e2e");
+            let mut builder = traceweave::builder().ignore_env().service_name("e2e");
+            // For experiments: another export batch size than the default 512.
+            if let Some(n) = std::env::var("E2E_BATCH").ok().and_then(|v| v.parse().ok()) {
+                builder = builder.max_export_batch_size(n);
+            }
             let builder = match framework {
                 "traceweave" => builder
                     .exporter(traceweave::export::OtlpExporter::with_traces_url(url).gzip(gzip)),

@@ -1,5 +1,7 @@
 //! One blocking HTTP POST for the network exporters (runs on the collector thread; no async
-//! runtime involved), classified for the delivery policy.
+//! runtime involved), classified for the delivery policy; names resolved by `resolve.rs`.
+
+mod resolve;
 
 use std::time::Duration;
 
@@ -15,19 +17,28 @@ pub(crate) fn agent(tls: &TlsSettings) -> ureq::Agent {
         .user_agent(concat!("traceweave/", env!("CARGO_PKG_VERSION")));
     #[cfg(feature = "otlp-tls")]
     {
-        use ureq::unversioned::resolver::DefaultResolver;
         use ureq::unversioned::transport::{Connector, TcpConnector};
         // TLS by traceweave's own connector: ureq takes no certificate verifier from outside.
         let tls = super::tls::connect::UreqTls {
             config: tls.client_config(&[]),
         };
         let connector = ().chain(TcpConnector::default()).chain(tls);
-        ureq::Agent::with_parts(config.build(), connector, DefaultResolver::default())
+        ureq::Agent::with_parts(
+            config.build(),
+            connector,
+            resolve::CachingResolver::default(),
+        )
     }
     #[cfg(not(feature = "otlp-tls"))]
     {
+        use ureq::unversioned::transport::{Connector, TcpConnector};
         let _ = tls;
-        config.build().into()
+        let connector = ().chain(TcpConnector::default());
+        ureq::Agent::with_parts(
+            config.build(),
+            connector,
+            resolve::CachingResolver::default(),
+        )
     }
 }
 
