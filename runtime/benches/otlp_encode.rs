@@ -1,10 +1,11 @@
 //! OTLP encoding, spans per second on one core: traceweave's protobuf writer side by side with
 //! the opentelemetry-otlp path (the SDK's `SpanData` through `opentelemetry-proto`'s
-//! transform, then prost) for the same spans; traceweave's OTLP/JSON; and gzip of the
-//! protobuf body (flate2's default backend, as the exporter sends it, at levels 1 and 6) with
-//! its ratio. Each iteration handles one 512-span batch.
+//! transform, then prost) for the same spans; traceweave's OTLP/JSON; and gzip and zstd of the
+//! protobuf body (flate2 on zlib-rs at levels 1, 2, 3, 6; libzstd at -5, -1, 1, 3, with a kept
+//! context as the exporter calls it) with their ratios. Each iteration handles one 512-span
+//! batch.
 //!
-//! `cargo bench -p traceweave --bench otlp_encode --features otlp,opentelemetry-sdk`
+//! `cargo bench -p traceweave --bench otlp_encode --features otlp,opentelemetry-sdk,zstd`
 
 use std::hint::black_box;
 
@@ -114,6 +115,33 @@ fn encode(c: &mut Criterion) {
         );
         g.bench_function(format!("flate2 level {level}"), |b| {
             b.iter(|| black_box(gzip(black_box(&body), level).len()))
+        });
+    }
+    g.finish();
+
+    // zstd as the exporter calls it: one kept context and output buffer.
+    let mut g = c.benchmark_group("otlp_zstd");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for level in [-5, -1, 1, 3] {
+        let mut compressor = zstd::bulk::Compressor::new(level).unwrap();
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(body.len()));
+        compressor.compress_to_buffer(&body, &mut out).unwrap();
+        eprintln!(
+            "zstd level {level}: {} -> {} bytes ({:.0} -> {:.0} per span), ratio {:.2}",
+            body.len(),
+            out.len(),
+            body.len() as f64 / BATCH as f64,
+            out.len() as f64 / BATCH as f64,
+            body.len() as f64 / out.len() as f64
+        );
+        g.bench_function(format!("zstd level {level}"), |b| {
+            b.iter(|| {
+                out.clear();
+                compressor
+                    .compress_to_buffer(black_box(&body), &mut out)
+                    .unwrap();
+                black_box(out.len())
+            })
         });
     }
     g.finish();

@@ -130,7 +130,7 @@
 //! ## 5. Where spans go
 //!
 //! [`Exporter`] has one method, fed a borrowed [`SpanBatch`] on the collector thread: the OTLP
-//! exporters (HTTP protobuf or JSON, gzip, TLS, gRPC with `otlp-grpc`), Zipkin, OTLP-JSON
+//! exporters (HTTP protobuf or JSON, gzip or zstd, TLS, gRPC with `otlp-grpc`), Zipkin, OTLP-JSON
 //! lines to a file, the console tree and [`InMemoryExporter`] come with the crate, and
 //! `integrations::opentelemetry::SdkExporter` drives any `opentelemetry_sdk` exporter. Failures
 //! are typed ([`ExportError`], [`ExportErrorKind`]), reported on stderr once per kind, and

@@ -5,6 +5,9 @@
       every span's fields as JSON (ids in hex)
   otlp_check.py zipkin SCHEMA_YAML FILE
       validates a Zipkin v2 JSON array against the official zipkin2-api.yaml (ListOfSpans)
+  otlp_check.py receive PORT FILE
+      an OTLP/HTTP receiver on 127.0.0.1:PORT: each request decompressed (gzip, zstd by the
+      `zstandard` package), decoded as above and appended to FILE as one JSON line
   otlp_check.py replay URL FILE
       POSTs every line of an OTLP-JSON lines file to URL (a collector's /v1/traces)
 """
@@ -21,10 +24,15 @@ def value(v):
 
 
 def decode(path):
+    with open(path, "rb") as f:
+        print(json.dumps(summarize(f.read())))
+
+
+def summarize(body):
+    """An ExportTraceServiceRequest, parsed by the official decoder, as JSON-ready values."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     req = ExportTraceServiceRequest()
-    with open(path, "rb") as f:
-        req.ParseFromString(f.read())
+    req.ParseFromString(body)
     out = {"resource": {}, "scopes": [], "spans": []}
     for rs in req.resource_spans:
         for kv in rs.resource.attributes:
@@ -57,7 +65,47 @@ def decode(path):
                               for l in s.links],
                     "status": {"code": s.status.code, "message": s.status.message},
                 })
-    print(json.dumps(out))
+    return out
+
+
+def receive(port, out_path):
+    """An OTLP/HTTP receiver: each POST's body is decompressed as its Content-Encoding says
+    (gzip by Python's gzip, zstd by the `zstandard` package), parsed by the official decoder and
+    written as one JSON line with the request's headers; answers 200 with an empty response."""
+    import gzip
+    import http.server
+
+    import zstandard
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            encoding = (self.headers.get("Content-Encoding") or "").lower()
+            line = {"path": self.path, "encoding": encoding, "wire_bytes": len(body),
+                    "content_type": self.headers.get("Content-Type")}
+            try:
+                if encoding == "gzip":
+                    body = gzip.decompress(body)
+                elif encoding == "zstd":
+                    body = zstandard.ZstdDecompressor().decompressobj().decompress(body)
+                line["request"] = summarize(body)
+                status = 200
+            except Exception as e:  # what the sender did wrong goes back to the test
+                line["error"] = repr(e)
+                status = 400
+            with open(out_path, "a") as f:
+                f.write(json.dumps(line) + "\n")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
 
 
 def zipkin(schema_path, path):
@@ -92,6 +140,8 @@ if __name__ == "__main__":
         decode(sys.argv[2])
     elif cmd == "zipkin":
         zipkin(sys.argv[2], sys.argv[3])
+    elif cmd == "receive":
+        receive(sys.argv[2], sys.argv[3])
     elif cmd == "replay":
         replay(sys.argv[2], sys.argv[3])
     else:

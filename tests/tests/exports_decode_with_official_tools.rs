@@ -1,11 +1,13 @@
 //! Our exporters' bytes, read by official tools: the OpenTelemetry Python `opentelemetry-proto`
 //! decoder checks the OTLP protobuf field by field, Zipkin JSON validates against the official
-//! `zipkin2-api.yaml`, and OTLP-JSON lines from the file exporter replay into a real collector.
+//! `zipkin2-api.yaml`, and OTLP-JSON lines from the file exporter replay into a real collector;
+//! what the OTLP exporter sends over HTTP, plain, gzipped and zstd-compressed, is decompressed by
+//! Python (`gzip`, `zstandard`) and read by the same decoder.
 
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use traceweave::export::{FileExporter, OtlpExporter, ZipkinExporter};
+use traceweave::export::{FileExporter, OtlpCompression, OtlpExporter, ZipkinExporter};
 use traceweave::testing::Capture;
 use traceweave::{
     KeyValue, SpanContext, SpanId, SpanKind, SpanRecord, Status, TraceFlags, TraceId,
@@ -144,6 +146,76 @@ impl traceweave::Exporter for EncodeInPlace {
             .to_vec();
         self.0.lock().unwrap().push(bytes);
         Ok(())
+    }
+}
+
+#[test]
+fn what_the_exporter_sends_plain_gzip_and_zstd_decompresses_and_decodes_in_python() {
+    let Some(python) = traceweave_tests::python() else {
+        return;
+    };
+    let port = traceweave_tests::free_port();
+    let out = temp("received.jsonl");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/otlp_check.py");
+    let _receiver = traceweave_tests::Running(
+        std::process::Command::new(&python)
+            .arg(script)
+            .args(["receive", &port.to_string(), out.to_str().unwrap()])
+            .spawn()
+            .expect("python runs"),
+    );
+    assert!(
+        traceweave_tests::wait_for_port(port),
+        "the receiver listens"
+    );
+    let (spans, resource) = spans();
+    let mut plain = OtlpExporter::new("http://unused");
+    let expected = plain.encode(&spans, &resource).len();
+    let url = format!("http://127.0.0.1:{port}");
+    let ways = [
+        OtlpCompression::None,
+        OtlpCompression::Gzip,
+        OtlpCompression::Zstd,
+    ];
+    for how in ways {
+        // The captured spans, through the exporter's whole HTTP path.
+        let mut exporter = OtlpExporter::new(&url).compression(how);
+        traceweave::Exporter::export(
+            &mut exporter,
+            traceweave::SpanBatch::from_records(&spans),
+            &resource,
+        )
+        .unwrap_or_else(|e| panic!("{how:?}: {e}"));
+    }
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let lines: Vec<Json> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (line, encoding) in lines.iter().zip(["", "gzip", "zstd"]) {
+        assert_eq!(line["encoding"], encoding, "{line}");
+        assert!(line.get("error").is_none(), "{line}");
+        assert_eq!(line["path"], "/v1/traces");
+        assert_eq!(line["content_type"], "application/x-protobuf");
+        let wire = line["wire_bytes"].as_u64().unwrap() as usize;
+        if encoding.is_empty() {
+            assert_eq!(wire, expected);
+        } else {
+            assert!(wire < expected, "{encoding}: {wire} of {expected} bytes");
+        }
+        let request = &line["request"];
+        assert_eq!(request["resource"]["service.name"]["value"], "decoder-test");
+        let names: Vec<&str> = (request["spans"].as_array().unwrap().iter())
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), spans.len(), "{encoding}: {names:?}");
+        assert!(names.contains(&"GET /orders"), "{names:?}");
+        assert_eq!(
+            request, &lines[0]["request"],
+            "{encoding} decodes to the same spans"
+        );
     }
 }
 

@@ -1,7 +1,10 @@
 //! Against a real OTLP collector, `rotel` (from PyPI): our http/protobuf, http/json and gRPC
 //! exports, plain and gzipped, arrive and its span log shows the right ids, parent, kind, status,
 //! attributes and events. rotel rejects JSON with numeric 64-bit integers or string enums, so
-//! a JSON export it accepts is also proof of the JSON mapping.
+//! a JSON export it accepts is also proof of the JSON mapping. (zstd is not here: this rotel
+//! answers 400 to any zstd body, the `zstd` command's included; what our exporter sends with
+//! zstd is read by Python's `zstandard` and the official decoder in
+//! `exports_decode_with_official_tools.rs`.)
 
 use std::time::Duration;
 

@@ -29,47 +29,128 @@ fn err(msg: impl Into<String>) -> DecodeError {
     DecodeError(msg.into())
 }
 
-/// Why a gzip body was refused.
+/// A `Content-Encoding` the receivers undo.
 ///
 /// ```
-/// use traceweave_view::decode::{GunzipError, gunzip};
-/// assert!(matches!(gunzip(b"not gzip", 1024), Err(GunzipError::Bad(_))));
+/// use traceweave_view::decode::ContentEncoding;
+/// assert_eq!(ContentEncoding::from_header("gzip"), Ok(Some(ContentEncoding::Gzip)));
+/// assert_eq!(ContentEncoding::from_header("zstd"), Ok(Some(ContentEncoding::Zstd)));
+/// assert_eq!(ContentEncoding::from_header(""), Ok(None));
+/// assert!(ContentEncoding::from_header("br").is_err());
 /// ```
-#[derive(Debug, thiserror::Error)]
-pub enum GunzipError {
-    /// It inflates past the limit (bytes): reading stopped there.
-    #[error(
-        "the gzip body inflates past {} MiB, the limit: send smaller batches \
-         (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) or raise --max-body-mib",
-        .0 >> 20
-    )]
-    TooLarge(usize),
-    /// It is not gzip.
-    #[error("bad gzip body: {0}")]
-    Bad(String),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentEncoding {
+    /// `gzip` (or `x-gzip`).
+    Gzip,
+    /// `zstd`, as the OpenTelemetry Collector's and traceweave's exporters send it.
+    Zstd,
 }
 
-/// Undoes `Content-Encoding: gzip`, reading at most `limit` inflated bytes: a body that holds
-/// more is refused as soon as it passes the limit, never inflated whole.
+impl ContentEncoding {
+    /// The encoding a `Content-Encoding` value (trimmed, lowercase) names: `None` for none or
+    /// `identity`, the value back as the error for one not read here.
+    pub fn from_header(value: &str) -> Result<Option<ContentEncoding>, &str> {
+        match value {
+            "gzip" | "x-gzip" => Ok(Some(ContentEncoding::Gzip)),
+            "zstd" => Ok(Some(ContentEncoding::Zstd)),
+            "" | "identity" => Ok(None),
+            other => Err(other),
+        }
+    }
+}
+
+impl std::fmt::Display for ContentEncoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ContentEncoding::Gzip => "gzip",
+            ContentEncoding::Zstd => "zstd",
+        })
+    }
+}
+
+/// Why a compressed body was refused.
+///
+/// ```
+/// use traceweave_view::decode::{ContentEncoding, InflateError, inflate};
+/// let err = inflate(ContentEncoding::Gzip, b"not gzip", 1024).unwrap_err();
+/// assert!(matches!(err, InflateError::Bad { .. }));
+/// assert!(err.to_string().starts_with("bad gzip body"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum InflateError {
+    /// It inflates past the limit (bytes): reading stopped there.
+    #[error(
+        "the {encoding} body inflates past {} MiB, the limit: send smaller batches \
+         (OTEL_BSP_MAX_EXPORT_BATCH_SIZE) or raise --max-body-mib",
+        .limit >> 20
+    )]
+    TooLarge {
+        /// How it was compressed.
+        encoding: ContentEncoding,
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// It is not what its `Content-Encoding` says.
+    #[error("bad {encoding} body: {why}")]
+    Bad {
+        /// How it claimed to be compressed.
+        encoding: ContentEncoding,
+        /// What the decompressor said.
+        why: String,
+    },
+}
+
+/// Undoes a `Content-Encoding`, reading at most `limit` inflated bytes: a body that holds more
+/// is refused as soon as it passes the limit, never inflated whole. A zstd frame may ask for a
+/// window no larger than the limit's next power of two (the output could not use more).
 ///
 /// ```
 /// use std::io::Write;
-/// use traceweave_view::decode::{GunzipError, gunzip};
+/// use traceweave_view::decode::{ContentEncoding, InflateError, inflate};
 /// let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
 /// enc.write_all(&vec![b'x'; 1 << 20]).unwrap();
 /// let bomb = enc.finish().unwrap(); // a few KiB that inflate to 1 MiB
 /// assert!(bomb.len() < 8 << 10);
-/// assert!(matches!(gunzip(&bomb, 64 << 10), Err(GunzipError::TooLarge(_))));
-/// assert_eq!(gunzip(&bomb, 2 << 20).unwrap().len(), 1 << 20);
+/// let gzip = ContentEncoding::Gzip;
+/// assert!(matches!(inflate(gzip, &bomb, 64 << 10), Err(InflateError::TooLarge { .. })));
+/// assert_eq!(inflate(gzip, &bomb, 2 << 20).unwrap().len(), 1 << 20);
+///
+/// let frame = zstd::encode_all(&vec![b'x'; 1 << 20][..], 3).unwrap();
+/// let zstd = ContentEncoding::Zstd;
+/// // Refused: its 1 MiB window is past a 64 KiB limit (had it fit, the output would not).
+/// assert!(inflate(zstd, &frame, 64 << 10).is_err());
+/// assert_eq!(inflate(zstd, &frame, 2 << 20).unwrap().len(), 1 << 20);
 /// ```
-pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
+pub fn inflate(
+    encoding: ContentEncoding,
+    body: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, InflateError> {
+    let bad = |e: std::io::Error| InflateError::Bad {
+        encoding,
+        why: e.to_string(),
+    };
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
-    flate2::read::GzDecoder::new(body)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| GunzipError::Bad(e.to_string()))?;
+    let cap = limit as u64 + 1;
+    match encoding {
+        ContentEncoding::Gzip => flate2::read::GzDecoder::new(body)
+            .take(cap)
+            .read_to_end(&mut out)
+            .map_err(bad)?,
+        ContentEncoding::Zstd => {
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(bad)?;
+            // zstd's own bounds: windows from 1 KiB (log 10) to 128 MiB (log 27) by default.
+            let window_log = limit
+                .max(1)
+                .next_power_of_two()
+                .trailing_zeros()
+                .clamp(10, 27);
+            decoder.window_log_max(window_log).map_err(bad)?;
+            decoder.take(cap).read_to_end(&mut out).map_err(bad)?
+        }
+    };
     if out.len() > limit {
-        return Err(GunzipError::TooLarge(limit));
+        return Err(InflateError::TooLarge { encoding, limit });
     }
     Ok(out)
 }
@@ -925,15 +1006,47 @@ mod tests {
         enc.write_all(&vec![0u8; 64 << 20]).unwrap();
         let bomb = enc.finish().unwrap();
         assert!(bomb.len() < 1 << 20, "{} bytes hold 64 MiB", bomb.len());
+        let gzip = ContentEncoding::Gzip;
         assert!(matches!(
-            gunzip(&bomb, 1 << 20),
-            Err(GunzipError::TooLarge(_))
+            inflate(gzip, &bomb, 1 << 20),
+            Err(InflateError::TooLarge { .. })
         ));
-        assert_eq!(gunzip(&bomb, 64 << 20).unwrap().len(), 64 << 20);
+        assert_eq!(inflate(gzip, &bomb, 64 << 20).unwrap().len(), 64 << 20);
         assert!(matches!(
-            gunzip(b"not gzip", 1 << 20),
-            Err(GunzipError::Bad(_))
+            inflate(gzip, b"not gzip", 1 << 20),
+            Err(InflateError::Bad { .. })
         ));
+    }
+
+    #[test]
+    fn zstd_stops_at_the_limit_and_refuses_windows_larger_than_it() {
+        // A bomb: 64 MiB of zeros in a few KiB.
+        let bomb = zstd::encode_all(&vec![0u8; 64 << 20][..], 19).unwrap();
+        assert!(bomb.len() < 64 << 10, "{} bytes hold 64 MiB", bomb.len());
+        let zstd = ContentEncoding::Zstd;
+        let err = inflate(zstd, &bomb, 1 << 20).unwrap_err();
+        // Refused either for its window (level 19 asks for 8 MiB) or at the limit: never
+        // decoded past 1 MiB.
+        assert!(
+            matches!(
+                err,
+                InflateError::TooLarge { .. } | InflateError::Bad { .. }
+            ),
+            "{err}"
+        );
+        assert_eq!(inflate(zstd, &bomb, 64 << 20).unwrap().len(), 64 << 20);
+        // A frame that declares a 128 MiB window, more than a 1 MiB limit allows.
+        // Streamed (no content size in the header), so the window is what the decoder sizes.
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        enc.set_parameter(zstd::zstd_safe::CParameter::WindowLog(27))
+            .unwrap();
+        std::io::Write::write_all(&mut enc, &[7u8; 4096]).unwrap();
+        let frame = enc.finish().unwrap();
+        let err = inflate(zstd, &frame, 1 << 20).unwrap_err();
+        assert!(err.to_string().starts_with("bad zstd body"), "{err}");
+        assert_eq!(inflate(zstd, &frame, 256 << 20).unwrap(), vec![7u8; 4096]);
+        let err = inflate(zstd, b"not zstd", 1 << 20).unwrap_err();
+        assert!(err.to_string().starts_with("bad zstd body"), "{err}");
     }
 
     /// What the fuzzers found: ids of the wrong length became ids; redaction lengthened a cut

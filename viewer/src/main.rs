@@ -44,12 +44,12 @@ USAGE:
   traceweave-view serve [--otlp ADDR] [--ui ADDR] [--db FILE] [--retain-spans N]
                         [--retain-bytes SIZE] [--retain-hours H] [--max-body-mib N]
                         [--allow-host NAME]...
-      Receive OTLP/HTTP (POST /v1/traces: protobuf or JSON, gzip) on --otlp (default
+      Receive OTLP/HTTP (POST /v1/traces: protobuf or JSON, gzip or zstd) on --otlp (default
       127.0.0.1:4318) from any OpenTelemetry exporter, and serve the UI on --ui (default
       127.0.0.1:16686). Spans live in memory unless --db names a SQLite file (kept across
       restarts; one process per file). The oldest traces go beyond --retain-spans (default
       2000000) spans, --retain-bytes (default 1G; K, M, G suffixes) of span data, or
-      --retain-hours hours. A request body may hold --max-body-mib (default 16) MiB, gzip
+      --retain-hours hours. A request body may hold --max-body-mib (default 16) MiB, gzip/zstd
       inflated included. The UI answers only to Host names of loopback, of its --ui address,
       and of --allow-host (repeat it for more): a web page cannot read your traces.
   traceweave-view report FILE... [-o OUT] [--title TITLE]

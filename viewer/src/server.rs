@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-use crate::decode::{self, DecodeError, GunzipError};
+use crate::decode::{self, ContentEncoding, DecodeError, InflateError};
 use crate::model::IngestLimits;
 use crate::store::{Query, Store, StoreError, now_ns};
 use crate::ui;
@@ -219,10 +219,10 @@ type Decoder = fn(&[u8], bool, &IngestLimits) -> Result<Vec<crate::SpanRow>, Ing
 /// Why a request's spans were not stored; each answers with its own HTTP status.
 #[derive(Debug, thiserror::Error)]
 enum IngestError {
-    #[error("Content-Encoding {0:?} is not read here: send gzip or none")]
+    #[error("Content-Encoding {0:?} is not read here: send gzip, zstd or none")]
     Encoding(String),
     #[error(transparent)]
-    Gunzip(#[from] GunzipError),
+    Inflate(#[from] InflateError),
     #[error("{0}")]
     Json(#[from] serde_json::Error),
     #[error(transparent)]
@@ -237,8 +237,8 @@ impl IngestError {
     fn status(&self) -> StatusCode {
         match self {
             IngestError::Encoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::Gunzip(GunzipError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
-            IngestError::Gunzip(_)
+            IngestError::Inflate(InflateError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::Inflate(_)
             | IngestError::Json(_)
             | IngestError::Decode(_)
             | IngestError::NotJson => StatusCode::BAD_REQUEST,
@@ -264,18 +264,18 @@ async fn receive(r: Receiver, headers: HeaderMap, body: Bytes, decode: Decoder) 
             .unwrap_or_default()
     };
     let encoding = header(header::CONTENT_ENCODING);
-    let gzip = match encoding.as_str() {
-        "gzip" | "x-gzip" => true,
-        "" | "identity" => false,
-        other => return IngestError::Encoding(other.to_owned()).into_response(),
+    let encoding = match ContentEncoding::from_header(&encoding) {
+        Ok(encoding) => encoding,
+        Err(other) => return IngestError::Encoding(other.to_owned()).into_response(),
     };
     let json = header(header::CONTENT_TYPE).starts_with("application/json");
     let Receiver { store, options } = r;
     let outcome = tokio::task::spawn_blocking(move || {
-        let body = if gzip {
-            std::borrow::Cow::Owned(decode::gunzip(&body, options.max_body)?)
-        } else {
-            std::borrow::Cow::Borrowed(&body[..])
+        let body = match encoding {
+            Some(encoding) => {
+                std::borrow::Cow::Owned(decode::inflate(encoding, &body, options.max_body)?)
+            }
+            None => std::borrow::Cow::Borrowed(&body[..]),
         };
         let spans = decode(&body, json, &options.limits)?;
         drop(body);

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use traceweave::export::{OtlpExporter, OtlpProtocol};
+use traceweave::export::{OtlpCompression, OtlpExporter, OtlpProtocol};
 use traceweave::traced;
 use traceweave_view::{Retention, SpanRow, Store, report, server};
 
@@ -98,6 +98,26 @@ fn send_two_checkouts(exporter: impl traceweave::Exporter, service: &str) {
         (stats.exported, stats.dropped_export_failed),
         (4, 0),
         "{stats:?}"
+    );
+}
+
+#[test]
+fn zstd_bodies_from_traceweave_are_stored_and_bad_ones_refused() {
+    let v = start(Store::memory(Retention::default()).unwrap());
+    let zstd = OtlpExporter::new(&v.otlp).compression(OtlpCompression::Zstd);
+    send_two_checkouts(zstd, "shop-zstd");
+    let (_, all) = get(&format!("{}/api/traces", v.ui));
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all.iter().all(|t| t["span_count"] == 2), "{all:?}");
+    let url = format!("{}/v1/traces", v.otlp);
+    let (status, body) = post(&url, &[("content-encoding", "zstd")], b"not zstd");
+    assert_eq!(status, 400);
+    assert!(body.contains("bad zstd body"), "{body}");
+    assert_eq!(
+        v.store.span_count(),
+        4,
+        "nothing stored from a refused body"
     );
 }
 

@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--port", type=int, default=14399)
     ap.add_argument("--only", default=",".join(FRAMEWORKS + STAGES))
+    ap.add_argument("--compressions", default="none,gzip,zstd")
     args = ap.parse_args()
     env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET))
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=HERE, env=env, check=True)
@@ -45,9 +46,11 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     time.sleep(0.5)
     runs: dict[tuple[str, str], list[dict]] = {}
+    compressions = args.compressions.split(",")
+    # Stages: the span and the protobuf without compression, then each compression.
     cases = [("baseline", "none")] + [
-        (f, c) for f in args.only.split(",") for c in ("none", "gzip")
-        if not (f in STAGES and c == "gzip")]
+        (f, c) for f in args.only.split(",") for c in compressions
+        if f not in STAGES or (c == "none") == (f != "tw-compress")]
     try:
         for r in range(args.rounds):
             for framework, compression in (cases if r % 2 == 0 else list(reversed(cases))):
@@ -96,14 +99,17 @@ def main() -> None:
         share = med((framework, compression), lambda x: x["delivered"] / max(x["created"], 1))
         rss = med((framework, compression), lambda x: x["rss_kb"] / 1024)
         print(f"| {framework} | {compression} | {cpu:.2f} | {cpu / tw:.2f} | {share:.4f} | {rss:.1f} |")
-    stages = [s for s in STAGES if (s, "none") in runs]
+    stages = [s for s in STAGES if any((s, c) in runs for c in compressions)]
     if stages:
         print("\n| traceweave stage (cumulative) | CPU per span, µs |\n|---|---:|")
-        names = {"tw-span": "spans only (no exporter work)", "tw-encode": "+ protobuf",
-                 "tw-compress": "+ gzip level 1"}
-        for s in stages:
-            print(f"| {names[s]} | {med((s, 'none'), cpu_per_span):.2f} |")
-        for c in ("none", "gzip"):
+        names = {("tw-span", "none"): "spans only (no exporter work)",
+                 ("tw-encode", "none"): "+ protobuf",
+                 ("tw-compress", "gzip"): "+ gzip level 1",
+                 ("tw-compress", "zstd"): "+ zstd level -1"}
+        for key, name in names.items():
+            if key in runs:
+                print(f"| {name} | {med(key, cpu_per_span):.2f} |")
+        for c in compressions:
             if ("traceweave", c) in runs:
                 v = med(("traceweave", c), cpu_per_span)
                 print(f"| sent over HTTP ({c}) | {v:.2f} |")

@@ -435,7 +435,7 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
         #[cfg(feature = "otlp-grpc")]
         ExporterChoice::Otlp if env.otlp.grpc => {
             let e = crate::export::OtlpGrpcExporter::new(&env.otlp.grpc_endpoint)
-                .gzip(env.otlp.gzip)
+                .gzip(env.otlp.compression != super::env::Compression::None)
                 .timeout(env.otlp.timeout)
                 .insecure(env.otlp.insecure)
                 .tls(env_tls(env));
@@ -450,7 +450,14 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
                 } else {
                     crate::export::OtlpProtocol::HttpProtobuf
                 })
-                .gzip(env.otlp.gzip)
+                .compression(match env.otlp.compression {
+                    super::env::Compression::None => crate::export::OtlpCompression::None,
+                    super::env::Compression::Gzip => crate::export::OtlpCompression::Gzip,
+                    #[cfg(feature = "zstd")]
+                    super::env::Compression::Zstd => crate::export::OtlpCompression::Zstd,
+                    #[cfg(not(feature = "zstd"))]
+                    super::env::Compression::Zstd => crate::export::OtlpCompression::Gzip,
+                })
                 .timeout(env.otlp.timeout)
                 .tls(env_tls(env));
             let e = (env.otlp.headers.iter()).fold(e, |e, (k, v)| e.header(k.clone(), v.clone()));

@@ -1,5 +1,7 @@
 //! Exporters: where finished spans go. They run on the collector thread, one batch at a time.
 
+#[cfg(feature = "otlp-http")]
+mod compress;
 mod console;
 #[cfg(any(test, feature = "otlp-http", feature = "file"))]
 mod encode;
@@ -23,6 +25,8 @@ use crate::tracer::Processor;
 use std::time::Instant;
 
 pub use crate::error::{ExportError, ExportErrorKind, ExportFailure};
+#[cfg(feature = "otlp-http")]
+pub use compress::OtlpCompression;
 pub use console::ConsoleExporter;
 pub(crate) use console::render_tree;
 #[cfg(feature = "file")]

@@ -74,7 +74,7 @@ impl ZipkinExporter {
                 &self.url,
                 &[],
                 "application/json",
-                false,
+                None,
                 body,
                 remaining,
             )

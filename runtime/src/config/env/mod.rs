@@ -26,6 +26,16 @@ pub(super) enum ExporterChoice {
     File,
 }
 
+/// `OTEL_EXPORTER_OTLP_COMPRESSION`, as far as this build can honour it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum Compression {
+    #[default]
+    None,
+    Gzip,
+    /// Only with the `zstd` feature, and only for the HTTP protocols.
+    Zstd,
+}
+
 /// The `OTEL_EXPORTER_OTLP_*` settings (the `TRACES_` variants win), already validated.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct OtlpEnv {
@@ -37,7 +47,7 @@ pub(super) struct OtlpEnv {
     pub(super) grpc: bool,
     pub(super) headers: Vec<(String, String)>,
     pub(super) timeout: Duration,
-    pub(super) gzip: bool,
+    pub(super) compression: Compression,
     /// `(variable, path)` of the CA file (`..._CERTIFICATE`).
     pub(super) certificate: Option<(String, String)>,
     /// `(variable, path)` of the client certificate chain (`..._CLIENT_CERTIFICATE`).
@@ -57,7 +67,7 @@ impl Default for OtlpEnv {
             grpc: false,
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
-            gzip: false,
+            compression: Compression::None,
             certificate: None,
             client_certificate: None,
             client_key: None,
@@ -341,11 +351,30 @@ impl EnvConfig {
             self.check_otlp_endpoint(vars, var);
         }
         if let Some((var, v)) = pick(vars, "COMPRESSION") {
-            match v.as_str() {
-                "gzip" => self.otlp.gzip = true,
-                "none" => self.otlp.gzip = false,
-                other => vars.warn(format!("{var}={other:?} is not gzip or none; using none")),
-            }
+            self.otlp.compression = match v.as_str() {
+                "gzip" => Compression::Gzip,
+                "none" => Compression::None,
+                "zstd" if self.otlp.grpc => {
+                    vars.warn(format!(
+                        "{var}=zstd: OTLP/gRPC is sent with gzip here (zstd is for \
+                         http/protobuf and http/json); using gzip"
+                    ));
+                    Compression::Gzip
+                }
+                "zstd" if cfg!(feature = "zstd") => Compression::Zstd,
+                "zstd" => {
+                    vars.warn(format!(
+                        "{var}=zstd needs traceweave's `zstd` feature; using gzip"
+                    ));
+                    Compression::Gzip
+                }
+                other => {
+                    vars.warn(format!(
+                        "{var}={other:?} is not gzip, zstd or none; using none"
+                    ));
+                    Compression::None
+                }
+            };
         }
     }
 
@@ -562,7 +591,7 @@ mod tests {
         ]);
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         assert_eq!(c.otlp.url, "http://tempo:4318/custom/path");
-        assert!(c.otlp.json && c.otlp.gzip);
+        assert!(c.otlp.json && c.otlp.compression == Compression::Gzip);
         assert_eq!(
             c.otlp.headers[0],
             ("api-key".to_string(), "s ecret".to_string())
@@ -570,10 +599,20 @@ mod tests {
         assert_eq!(c.otlp.timeout, Duration::from_millis(2500));
         let bad = read(&[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
-            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"),
         ]);
         assert_eq!(bad.warnings.len(), 2, "{:?}", bad.warnings);
         assert!(bad.warnings[0].contains("OTEL_EXPORTER_OTLP_PROTOCOL=\"thrift\""));
+        assert!(bad.warnings[1].contains("\"brotli\" is not gzip, zstd or none"));
+        assert_eq!(bad.otlp.compression, Compression::None);
+        let zstd = read(&[("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd")]);
+        if cfg!(feature = "zstd") {
+            assert!(zstd.warnings.is_empty(), "{:?}", zstd.warnings);
+            assert_eq!(zstd.otlp.compression, Compression::Zstd);
+        } else {
+            assert!(zstd.warnings[0].contains("needs traceweave's `zstd` feature"));
+            assert_eq!(zstd.otlp.compression, Compression::Gzip);
+        }
         let grpc = read(&[
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),

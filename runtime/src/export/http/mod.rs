@@ -42,30 +42,19 @@ pub(crate) fn agent(tls: &TlsSettings) -> ureq::Agent {
     }
 }
 
-/// `body` gzipped (level 1) into `out`, which keeps its capacity from call to call.
-#[cfg(feature = "otlp-http")]
-pub(crate) fn gzip_into(body: &[u8], out: &mut Vec<u8>) {
-    use std::io::Write;
-    out.clear();
-    let mut enc = flate2::write::GzEncoder::new(std::mem::take(out), flate2::Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = enc.write_all(body);
-    *out = enc.finish().unwrap_or_default();
-}
-
 /// POSTs `body` once, taking at most `timeout`.
 pub(crate) fn post(
     agent: &ureq::Agent,
     url: &str,
     headers: &[(String, String)],
     content_type: &str,
-    gzipped: bool,
+    content_encoding: Option<&str>,
     body: &[u8],
     timeout: Duration,
 ) -> Attempt {
     let mut req = agent.post(url).header("content-type", content_type);
-    if gzipped {
-        req = req.header("content-encoding", "gzip");
+    if let Some(encoding) = content_encoding {
+        req = req.header("content-encoding", encoding);
     }
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());

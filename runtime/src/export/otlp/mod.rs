@@ -9,6 +9,7 @@ pub use grpc::OtlpGrpcExporter;
 
 use std::time::Duration;
 
+use super::compress::{Compressor, OtlpCompression};
 use super::encode::{ProtobufWriter, json};
 use super::http;
 use super::retry::deliver;
@@ -51,14 +52,14 @@ pub struct OtlpExporter {
     url: String,
     protocol: OtlpProtocol,
     headers: Vec<(String, String)>,
-    gzip: bool,
+    compression: OtlpCompression,
     timeout: Duration,
     tls: TlsSettings,
     agent: ureq::Agent,
     protobuf: ProtobufWriter,
     json: Vec<u8>,
-    /// The gzipped body, kept across batches.
-    gzipped: Vec<u8>,
+    /// The compressed body and the compressor, kept across batches.
+    compressor: Compressor,
 }
 
 impl OtlpExporter {
@@ -87,13 +88,13 @@ impl OtlpExporter {
             url: url.to_owned(),
             protocol: OtlpProtocol::default(),
             headers: Vec::new(),
-            gzip: false,
+            compression: OtlpCompression::None,
             timeout: Duration::from_secs(10),
             tls: TlsSettings::default(),
             agent: http::agent(&TlsSettings::default()),
             protobuf: ProtobufWriter::default(),
             json: Vec::new(),
-            gzipped: Vec::new(),
+            compressor: Compressor::default(),
         }
     }
 
@@ -112,7 +113,8 @@ impl OtlpExporter {
         self
     }
 
-    /// Compresses request bodies with gzip.
+    /// Compresses request bodies with gzip (`true`) or not at all (`false`): a shorthand for
+    /// [`compression`](Self::compression).
     ///
     /// ```
     /// use traceweave::export::OtlpExporter;
@@ -120,8 +122,24 @@ impl OtlpExporter {
     /// let exporter = OtlpExporter::new("http://collector:4318").gzip(true);
     /// # drop(exporter);
     /// ```
-    pub fn gzip(mut self, on: bool) -> Self {
-        self.gzip = on;
+    pub fn gzip(self, on: bool) -> Self {
+        self.compression(if on {
+            OtlpCompression::Gzip
+        } else {
+            OtlpCompression::None
+        })
+    }
+
+    /// How request bodies are compressed (`OTEL_EXPORTER_OTLP_COMPRESSION`): none (the
+    /// default), gzip, or zstd with the `zstd` feature.
+    ///
+    /// ```
+    /// use traceweave::export::{OtlpCompression, OtlpExporter};
+    /// let exporter = OtlpExporter::new("http://collector:4318").compression(OtlpCompression::Gzip);
+    /// # drop(exporter);
+    /// ```
+    pub fn compression(mut self, how: OtlpCompression) -> Self {
+        self.compression = how;
         self
     }
 
@@ -277,13 +295,13 @@ impl Exporter for OtlpExporter {
             url: self.url.clone(),
             protocol: self.protocol,
             headers: self.headers.clone(),
-            gzip: self.gzip,
+            compression: self.compression,
             timeout: self.timeout,
             tls: self.tls.clone(),
             agent: http::agent(&self.tls),
             protobuf: ProtobufWriter::default(),
             json: Vec::new(),
-            gzipped: Vec::new(),
+            compressor: Compressor::default(),
         }))
     }
 
@@ -305,8 +323,8 @@ impl Exporter for OtlpExporter {
                 ),
             ));
         }
-        // Encoded into the kept buffer and, gzipped, into another kept one: sent from where it
-        // was written, no copy.
+        // Encoded into the kept buffer and, compressed, into another kept one: sent from where
+        // it was written, no copy.
         let encoded = encode(
             self.protocol,
             &mut self.protobuf,
@@ -314,12 +332,7 @@ impl Exporter for OtlpExporter {
             spans,
             resource,
         );
-        let body: &[u8] = if self.gzip {
-            http::gzip_into(encoded, &mut self.gzipped);
-            &self.gzipped
-        } else {
-            encoded
-        };
+        let (body, content_encoding) = self.compressor.compress(self.compression, encoded);
         let content_type = match self.protocol {
             OtlpProtocol::HttpProtobuf => "application/x-protobuf",
             OtlpProtocol::HttpJson => "application/json",
@@ -330,7 +343,7 @@ impl Exporter for OtlpExporter {
                 &self.url,
                 &self.headers,
                 content_type,
-                self.gzip,
+                content_encoding,
                 body,
                 remaining,
             )

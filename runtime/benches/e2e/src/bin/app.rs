@@ -5,9 +5,9 @@
 //! queued is sent) and one JSON line reports the spans made, the CPU of the whole process
 //! (every thread) from the first span to the end of shutdown, and the peak RSS.
 //!
-//! `app FRAMEWORK none|gzip URL SECONDS LOAD` (LOAD: `0.2` busy, or `50000/s` spans), FRAMEWORK one of `traceweave`, `otel-sdk`,
+//! `app FRAMEWORK none|gzip|zstd URL SECONDS LOAD` (LOAD: `0.2` busy, or `50000/s` spans), FRAMEWORK one of `traceweave`, `otel-sdk`,
 //! `tracing-otel`, `fastrace-otel`, and traceweave's stages: `tw-span` (spans only, no export),
-//! `tw-encode` (+ the protobuf, not sent), `tw-compress` (+ gzip, not sent).
+//! `tw-encode` (+ the protobuf, not sent), `tw-compress` (+ gzip or zstd, not sent).
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -112,13 +112,24 @@ mod tw {
     }
 
     /// What an exporter after the span stage costs: nothing (`tw-span`), the protobuf
-    /// (`tw-encode`), the protobuf and gzip (`tw-compress`).
-    #[derive(Debug)]
+    /// (`tw-encode`), the protobuf and gzip or zstd (`tw-compress`), each as the exporter does
+    /// it (gzip level 1, zstd level -1 with a kept context).
     pub struct Stage {
         pub encoder: traceweave::export::OtlpExporter,
         pub encode: bool,
-        pub gzip: bool,
+        pub compression: &'static str,
+        pub zstd: Option<zstd::bulk::Compressor<'static>>,
+        pub out: Vec<u8>,
         pub bytes: u64,
+    }
+
+    impl std::fmt::Debug for Stage {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Stage")
+                .field("encode", &self.encode)
+                .field("compression", &self.compression)
+                .finish_non_exhaustive()
+        }
     }
 
     impl traceweave::Exporter for Stage {
@@ -132,14 +143,28 @@ mod tw {
             }
             let body = self.encoder.encode_batch(spans, resource);
             self.bytes += body.len() as u64;
-            if self.gzip {
-                use std::io::Write;
-                let mut enc =
-                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                let _ = enc.write_all(body);
-                let out = enc.finish().unwrap_or_default();
-                self.bytes += std::hint::black_box(out.len()) as u64;
+            match self.compression {
+                "gzip" => {
+                    use std::io::Write;
+                    self.out.clear();
+                    let mut enc = flate2::write::GzEncoder::new(
+                        std::mem::take(&mut self.out),
+                        flate2::Compression::fast(),
+                    );
+                    let _ = enc.write_all(body);
+                    self.out = enc.finish().unwrap_or_default();
+                }
+                "zstd" => {
+                    let c = self
+                        .zstd
+                        .get_or_insert_with(|| zstd::bulk::Compressor::new(-1).unwrap());
+                    self.out.clear();
+                    self.out.reserve(zstd::zstd_safe::compress_bound(body.len()));
+                    c.compress_to_buffer(body, &mut self.out).unwrap();
+                }
+                _ => self.out.clear(),
             }
+            self.bytes += std::hint::black_box(self.out.len()) as u64;
             Ok(())
         }
     }
@@ -261,15 +286,15 @@ mod fr {
     }
 }
 
-fn otlp_exporter(url: &str, gzip: bool) -> opentelemetry_otlp::SpanExporter {
+fn otlp_exporter(url: &str, compression: &str) -> opentelemetry_otlp::SpanExporter {
     use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
     let builder = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_endpoint(url);
-    let builder = if gzip {
-        builder.with_compression(opentelemetry_otlp::Compression::Gzip)
-    } else {
-        builder
+    let builder = match compression {
+        "gzip" => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
+        "zstd" => builder.with_compression(opentelemetry_otlp::Compression::Zstd),
+        _ => builder,
     };
     builder.build().expect("the OTLP exporter")
 }
@@ -283,7 +308,11 @@ fn resource() -> opentelemetry_sdk::Resource {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let framework = args[1].as_str();
-    let gzip = args[2] == "gzip";
+    let compression: &'static str = match args[2].as_str() {
+        "gzip" => "gzip",
+        "zstd" => "zstd",
+        _ => "none",
+    };
     let url = args[3].as_str();
     let seconds: f64 = args[4].parse().expect("SECONDS");
     let load = args[5].as_str();
@@ -298,11 +327,23 @@ fn main() {
             }
             let builder = match framework {
                 "traceweave" => builder
-                    .exporter(traceweave::export::OtlpExporter::with_traces_url(url).gzip(gzip)),
+                    .exporter(traceweave::export::OtlpExporter::with_traces_url(url).compression(
+                    match compression {
+                        "gzip" => traceweave::export::OtlpCompression::Gzip,
+                        "zstd" => traceweave::export::OtlpCompression::Zstd,
+                        _ => traceweave::export::OtlpCompression::None,
+                    },
+                )),
                 stage => builder.exporter(tw::Stage {
                     encoder: traceweave::export::OtlpExporter::with_traces_url(url),
                     encode: stage != "tw-span",
-                    gzip: stage == "tw-compress",
+                    compression: if stage == "tw-compress" {
+                        compression
+                    } else {
+                        "none"
+                    },
+                    zstd: None,
+                    out: Vec::new(),
                     bytes: 0,
                 }),
             };
@@ -322,7 +363,7 @@ fn main() {
         "otel-sdk" | "tracing-otel" => {
             use opentelemetry::trace::TracerProvider as _;
             let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-                .with_batch_exporter(otlp_exporter(url, gzip))
+                .with_batch_exporter(otlp_exporter(url, compression))
                 .with_resource(resource())
                 .build();
             let tracer = provider.tracer("e2e");
@@ -342,7 +383,7 @@ fn main() {
         }
         "fastrace-otel" => {
             let reporter = fastrace_opentelemetry::OpenTelemetryReporter::new(
-                otlp_exporter(url, gzip),
+                otlp_exporter(url, compression),
                 Cow::Owned(resource()),
                 opentelemetry::InstrumentationScope::builder("e2e").build(),
             );
@@ -365,7 +406,7 @@ fn main() {
     let (cpu1, rss_kb) = usage();
     println!(
         r#"{{"framework":"{framework}","compression":"{}","created":{},"cpu_ns":{},"rss_kb":{rss_kb}{extra}}}"#,
-        if gzip { "gzip" } else { "none" },
+        compression,
         roots * spans_per_root,
         cpu1 - cpu0,
     );

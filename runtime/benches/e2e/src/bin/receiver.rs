@@ -1,4 +1,5 @@
-//! A discarding OTLP/HTTP receiver: reads each request's body, inflates it when it is gzipped,
+//! A discarding OTLP/HTTP receiver: reads each request's body, inflates it when it is gzipped
+//! or zstd-compressed,
 //! counts the spans in the `ExportTraceServiceRequest` and answers 200 with an empty body.
 //! `GET /count` answers the spans counted so far, `POST /reset` sets the count to zero.
 //! Runs in a process of its own so its CPU is not the application's. Bodies over 64 MiB
@@ -76,7 +77,7 @@ fn serve(stream: TcpStream, count: &AtomicU64) -> std::io::Result<()> {
         }
         let mut parts = line.split_whitespace();
         let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let (mut length, mut gzip, mut chunked) = (0usize, false, false);
+        let (mut length, mut encoding, mut chunked) = (0usize, String::new(), false);
         loop {
             let mut h = String::new();
             reader.read_line(&mut h)?;
@@ -88,7 +89,7 @@ fn serve(stream: TcpStream, count: &AtomicU64) -> std::io::Result<()> {
                 let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
                 match k.as_str() {
                     "content-length" => length = v.parse().unwrap_or(0),
-                    "content-encoding" => gzip = v.eq_ignore_ascii_case("gzip"),
+                    "content-encoding" => encoding = v.to_ascii_lowercase(),
                     "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
                     _ => {}
                 }
@@ -119,14 +120,21 @@ fn serve(stream: TcpStream, count: &AtomicU64) -> std::io::Result<()> {
         }
         let answer = match (method, path) {
             ("POST", "/v1/traces") => {
-                let spans = if gzip {
-                    let mut inflated = Vec::new();
-                    flate2::read::GzDecoder::new(&body[..])
-                        .take(MAX_BODY as u64)
-                        .read_to_end(&mut inflated)?;
-                    count_spans(&inflated)
-                } else {
-                    count_spans(&body)
+                let mut inflated = Vec::new();
+                let spans = match encoding.as_str() {
+                    "gzip" => {
+                        flate2::read::GzDecoder::new(&body[..])
+                            .take(MAX_BODY as u64)
+                            .read_to_end(&mut inflated)?;
+                        count_spans(&inflated)
+                    }
+                    "zstd" => {
+                        zstd::stream::read::Decoder::new(&body[..])?
+                            .take(MAX_BODY as u64)
+                            .read_to_end(&mut inflated)?;
+                        count_spans(&inflated)
+                    }
+                    _ => count_spans(&body),
                 };
                 count.fetch_add(spans, Ordering::Relaxed);
                 String::new()
