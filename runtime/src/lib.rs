@@ -129,7 +129,7 @@
 //!
 //! ## 5. Where spans go
 //!
-//! [`Exporter`] has one method, fed a borrowed [`SpanBatch`] on the export thread: the OTLP
+//! [`Exporter`] has one method, fed a borrowed [`SpanBatch`] on the collector thread: the OTLP
 //! exporters (HTTP protobuf or JSON, gzip or zstd, TLS, gRPC with `otlp-grpc`), Zipkin, OTLP-JSON
 //! lines to a file, the console tree and [`InMemoryExporter`] come with the crate, and
 //! `integrations::opentelemetry::SdkExporter` drives any `opentelemetry_sdk` exporter. Failures
@@ -148,8 +148,7 @@
 //!   context on every poll, so it follows the task across threads and executors.
 //! - Sampling is decided once at the root; unsampled spans cost a branch.
 //! - Finished spans go into a per-thread bounded ring (no lock, no allocation for static names
-//!   and primitive attributes); one collector thread batches them and an export thread
-//!   hands the batches to the exporters while it goes on draining. A full
+//!   and primitive attributes); one collector thread batches them to the exporters. A full
 //!   ring drops and counts, never blocks.
 
 #![deny(missing_docs)]

@@ -1,4 +1,4 @@
-//! Exporters: where finished spans go. They run on the export thread, one batch at a time.
+//! Exporters: where finished spans go. They run on the collector thread, one batch at a time.
 
 #[cfg(feature = "otlp-http")]
 mod compress;
@@ -39,8 +39,7 @@ pub use otlp::{OtlpExporter, OtlpProtocol};
 #[cfg(feature = "zipkin")]
 pub use zipkin::ZipkinExporter;
 
-/// Receives batches of finished spans on the export thread (`traceweave-export`), while the
-/// collector thread goes on draining the rings.
+/// Receives batches of finished spans on the collector thread.
 ///
 /// Calls are synchronous and never on an application thread; an exporter that needs an async
 /// runtime owns one. Nothing an exporter does is traced.

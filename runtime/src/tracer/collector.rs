@@ -1,6 +1,5 @@
-//! The collector thread: drains every ring, batches, hands full batches to the export thread
-//! (`sender.rs`, which calls the exporters) and goes on draining, and sleeps in between without
-//! costing producers a syscall.
+//! The collector thread: drains every ring, batches, hands batches to the processor (the
+//! exporters), and sleeps in between without costing producers a syscall.
 //!
 //! While spans flow it polls on its own timer, sized from the highest recent rate so a ring
 //! fills about an eighth between polls; producers then never wake it. After a quiet spell it
@@ -15,8 +14,8 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use super::pipeline::{Pipeline, SpanRing, lock};
-use super::sender::ExportThread;
-use super::{BatchConfig, Command};
+use super::{BatchConfig, Command, SharedProcessor};
+use crate::span::SpanBatch;
 use crate::span::raw::RawSpan;
 
 /// Shortest and longest pause between polls while spans flow.
@@ -27,8 +26,7 @@ const IDLE_POLLS_BEFORE_PARK: u32 = 8;
 
 pub(crate) struct Collector {
     pub(crate) pipeline: Arc<Pipeline>,
-    /// Calls the exporters, on its own thread.
-    pub(crate) exporting: ExportThread,
+    pub(crate) processor: SharedProcessor,
     pub(crate) config: BatchConfig,
     pub(crate) commands: Receiver<Command>,
     pub(crate) rings: Vec<Arc<SpanRing>>,
@@ -40,7 +38,7 @@ pub(crate) struct Collector {
 
 impl Collector {
     pub(crate) fn run(mut self) {
-        // Nothing the collector does is traced (the exporters run on the export thread).
+        // Exporters run here: nothing they do is traced.
         let _suppressed = crate::context::suppress_current_thread();
         let max = self.config.max_export_batch_size.max(1);
         let mut poll = MIN_POLL;
@@ -57,8 +55,8 @@ impl Collector {
                 Ok(Command::Flush(ack)) => {
                     self.drain(max);
                     self.export();
-                    // Answered by the export thread once it has exported the batches before.
-                    self.exporting.flush(ack);
+                    lock(&self.processor).force_flush();
+                    let _ = ack.send(());
                     continue;
                 }
                 Ok(Command::Shutdown(ack)) => {
@@ -133,23 +131,25 @@ impl Collector {
             .map_or(super::BatchConfig::DEFAULT_MAX_QUEUE_SIZE, |r| r.capacity())
     }
 
-    /// Final drain: stop accepting, export everything, flush and shut the exporters down (the
-    /// export thread does, and ends: this waits for it), then close the rings.
-    fn stop(mut self, max: usize) {
+    /// Final drain: stop accepting, export everything, flush and shut the processor down.
+    fn stop(&mut self, max: usize) {
         self.pipeline.running.store(false, Ordering::SeqCst);
         self.drain(max);
         self.export();
-        let Collector {
-            pipeline,
-            exporting,
-            ..
-        } = self;
-        exporting.stop();
+        let mut processor = lock(&self.processor);
+        if !self.past_deadline() {
+            processor.force_flush();
+        }
+        processor.shutdown();
+        drop(processor);
         // Rings of a stopped pipeline are forgotten by their threads' caches.
-        for ring in lock(&pipeline.rings).iter() {
+        for ring in lock(&self.pipeline.rings).iter() {
             ring.close();
         }
-        pipeline.counters.stopped.store(true, Ordering::Release);
+        self.pipeline
+            .counters
+            .stopped
+            .store(true, Ordering::Release);
     }
 
     /// Moves every queued span into the batch, exporting each time it is full; returns how
@@ -212,23 +212,47 @@ impl Collector {
 
     /// Exports the batch in chunks of at most `max` (the pre-init batch may be larger).
     fn export_full(&mut self, max: usize) {
-        let mut rest = std::mem::take(&mut self.batch);
-        while !rest.is_empty() {
-            let tail = rest.split_off(max.min(rest.len()));
-            self.batch = self.exporting.send(rest);
-            rest = tail;
+        let batch = std::mem::take(&mut self.batch);
+        for chunk in batch.chunks(max) {
+            self.deliver(chunk);
         }
+        self.batch = batch;
+        self.batch.clear();
         self.batch_since = None;
     }
 
-    /// Hands the batch to the export thread and takes an empty one to fill.
     fn export(&mut self) {
         self.batch_since = None;
-        if self.batch.is_empty() {
+        let batch = std::mem::take(&mut self.batch);
+        self.deliver(&batch);
+        self.batch = batch;
+        self.batch.clear();
+    }
+
+    fn past_deadline(&self) -> bool {
+        (self.pipeline.counters.shutdown_deadline.get()).is_some_and(|d| Instant::now() >= *d)
+    }
+
+    /// One export call, counted as exported or failed; past the shutdown's deadline, counted
+    /// as dropped at shutdown without calling the exporters.
+    fn deliver(&mut self, spans: &[RawSpan]) {
+        if spans.is_empty() {
             return;
         }
-        let full = std::mem::take(&mut self.batch);
-        self.batch = self.exporting.send(full);
+        if self.past_deadline() {
+            (self.pipeline.counters.past_deadline).fetch_add(spans.len() as u64, Ordering::AcqRel);
+            return;
+        }
+        let outcome = lock(&self.processor).export(SpanBatch::from_raw(spans));
+        let counters = &self.pipeline.counters;
+        let counter = match outcome {
+            Ok(()) => &counters.exported,
+            Err(e) => {
+                *lock(&counters.last_error) = Some((&e).into());
+                &counters.export_failed
+            }
+        };
+        counter.fetch_add(spans.len() as u64, Ordering::AcqRel);
     }
 }
 

@@ -1,6 +1,5 @@
 //! The tracer: it starts spans (sampling, limits, which pipeline: `start.rs`), keeps a
-//! pipeline of per-thread rings drained by one collector thread (an export thread calling the
-//! exporters), its counters, flush and
+//! pipeline of per-thread rings drained by one collector thread, its counters, flush and
 //! shutdown, and the global instance `init` installs.
 //!
 //! `span/` knows only the [`Sink`] a span ends into (chosen here when the span starts);
@@ -11,7 +10,6 @@ mod fork;
 mod global;
 mod pipeline;
 mod ring;
-mod sender;
 mod sink;
 mod start;
 mod sync;
@@ -44,7 +42,7 @@ pub use start::{SpanBuilder, span};
 pub(crate) use start::{start, start_entered};
 
 /// What the collector hands batches to: the exporters, seen from the tracer. Calls are made
-/// on the export thread only (`sender.rs`).
+/// on the collector thread only.
 pub(crate) trait Processor: Send + 'static {
     /// Delivers one batch to every exporter; the error is the last exporter's failure.
     fn export(&mut self, batch: SpanBatch<'_>) -> Result<(), ExportError>;
@@ -56,7 +54,7 @@ pub(crate) trait Processor: Send + 'static {
     fn after_fork(&self) -> Option<Box<dyn Processor>>;
 }
 
-/// The exporters, shared by the export thread and the tracer handle (which needs them only
+/// The exporters, shared by the collector thread and the tracer handle (which needs them only
 /// to copy them for a forked child). The collector locks them for each call.
 pub(crate) type SharedProcessor = Arc<Mutex<Box<dyn Processor>>>;
 
@@ -77,9 +75,8 @@ pub(crate) type SharedProcessor = Arc<Mutex<Box<dyn Processor>>>;
 #[non_exhaustive]
 pub struct BatchConfig {
     /// Spans each producing thread may have queued before new ones are dropped (rounded up to a
-    /// power of two). Memory is bounded by this times the number of threads that trace, plus
-    /// three export batches (one being exported, one waiting for the export thread, one being
-    /// filled): a queued span takes 160 bytes plus what it holds beyond its inline fields.
+    /// power of two). Memory is bounded by this times the number of threads that trace: a
+    /// queued span takes 160 bytes plus what it holds beyond its inline fields.
     pub max_queue_size: usize,
     /// The longest time a finished span waits in a partial batch before it is exported.
     pub schedule_delay: Duration,
@@ -279,10 +276,9 @@ impl Tracer {
         c.retired_created
             .store(initial.len() as u64 + initial_dropped, Ordering::Relaxed);
         c.retired_dropped.store(initial_dropped, Ordering::Relaxed);
-        let exporting = sender::ExportThread::spawn(pipeline.clone(), processor.clone());
         let worker = collector::Collector {
             pipeline: pipeline.clone(),
-            exporting,
+            processor: processor.clone(),
             config,
             commands: rx,
             rings: Vec::new(),

@@ -1,4 +1,4 @@
-//! One blocking HTTP POST for the network exporters (runs on the export thread; no async
+//! One blocking HTTP POST for the network exporters (runs on the collector thread; no async
 //! runtime involved), classified for the delivery policy; names resolved by `resolve.rs`.
 
 mod resolve;

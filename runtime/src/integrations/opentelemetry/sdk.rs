@@ -2,7 +2,7 @@
 //! `SpanExporter` (stdout, OTLP, vendor exporters) works as a traceweave [`Exporter`].
 //!
 //! The SDK's exporters are async; this adapter runs them on a private single-thread runtime on
-//! the export thread, never on the application's.
+//! the collector thread, never on the application's.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
