@@ -3,10 +3,12 @@
 then runs every framework and compression in its own process, alternated, and prints the
 medians: CPU of the application process per delivered span (less what the pacing loop alone
 costs, measured in the same rounds as `baseline`), spans delivered of spans made, peak RSS;
-and traceweave's stages (span only, + encode, + gzip, + send).
+and traceweave's stages (span only, + encode, + gzip or zstd, + send). Compression none, gzip
+and zstd for every framework (`--compressions` to choose).
 
     python3 runtime/benches/e2e/run.py                       # 50000/s, 5 s, 3 rounds
     python3 runtime/benches/e2e/run.py --load 0.2 --seconds 3 --rounds 5
+    python3 runtime/benches/e2e/run.py --only traceweave --compressions none,zstd
 """
 
 import argparse
