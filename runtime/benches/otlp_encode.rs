@@ -105,14 +105,7 @@ fn encode(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BATCH as u64));
     for level in [1, 2, 3, 6] {
         let compressed = gzip(&body, level);
-        eprintln!(
-            "gzip level {level}: {} -> {} bytes ({:.0} -> {:.0} per span), ratio {:.2}",
-            body.len(),
-            compressed.len(),
-            body.len() as f64 / BATCH as f64,
-            compressed.len() as f64 / BATCH as f64,
-            body.len() as f64 / compressed.len() as f64
-        );
+        print_ratio(&format!("gzip level {level}"), body.len(), compressed.len());
         g.bench_function(format!("flate2 level {level}"), |b| {
             b.iter(|| black_box(gzip(black_box(&body), level).len()))
         });
@@ -126,14 +119,7 @@ fn encode(c: &mut Criterion) {
         let mut compressor = zstd::bulk::Compressor::new(level).unwrap();
         let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(body.len()));
         compressor.compress_to_buffer(&body, &mut out).unwrap();
-        eprintln!(
-            "zstd level {level}: {} -> {} bytes ({:.0} -> {:.0} per span), ratio {:.2}",
-            body.len(),
-            out.len(),
-            body.len() as f64 / BATCH as f64,
-            out.len() as f64 / BATCH as f64,
-            body.len() as f64 / out.len() as f64
-        );
+        print_ratio(&format!("zstd level {level}"), body.len(), out.len());
         g.bench_function(format!("zstd level {level}"), |b| {
             b.iter(|| {
                 out.clear();
@@ -145,6 +131,16 @@ fn encode(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// What a compressor made of the batch: sizes, per span, and the ratio.
+fn print_ratio(what: &str, body: usize, compressed: usize) {
+    eprintln!(
+        "{what}: {body} -> {compressed} bytes ({:.0} -> {:.0} per span), ratio {:.2}",
+        body as f64 / BATCH as f64,
+        compressed as f64 / BATCH as f64,
+        body as f64 / compressed as f64
+    );
 }
 
 fn gzip(body: &[u8], level: u32) -> Vec<u8> {
