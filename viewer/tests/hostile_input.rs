@@ -169,7 +169,7 @@ fn files_size(db: &Path) -> u64 {
 }
 
 /// The invariant: every request costs memory and disk within a small constant factor of its
-/// size. A gzip bomb (1 MiB holding 1 GiB) is refused at the body limit; twenty 1.1 MB requests
+/// size. A gzip bomb (1 MiB holding 1 GiB) and a zstd one are refused at the body limit; twenty 1.1 MB requests
 /// that each name a 1 MiB service for 1,000 spans (sendable from any web page as a `text/plain`
 /// POST) store 1,000 spans each and no 1 GiB copies.
 #[test]
@@ -189,6 +189,22 @@ fn bombs_and_amplifying_requests_cost_a_bounded_multiple_of_their_size() {
     );
     assert_eq!(status, 413, "{why}");
     assert!(why.contains("inflates past 16 MiB"), "{why}");
+    // A zstd bomb (256 MiB of zeros, 16 times the limit: libzstd is unoptimised in test builds):
+    // its frame asks for a window within the limit, and decoding stops at the limit.
+    let zstd_bomb = zstd::encode_all(&vec![0u8; 1 << 28][..], 3).unwrap();
+    assert!(
+        zstd_bomb.len() < 64 << 10,
+        "{} bytes hold 256 MiB",
+        zstd_bomb.len()
+    );
+    let (status, why) = post(
+        s.otlp,
+        "/v1/traces",
+        "Content-Type: application/x-protobuf\r\nContent-Encoding: zstd",
+        &zstd_bomb,
+    );
+    assert_eq!(status, 413, "{why}");
+    assert!(why.contains("the zstd body inflates past 16 MiB"), "{why}");
 
     let mut sent = 0usize;
     for trace in 1..=20u8 {
