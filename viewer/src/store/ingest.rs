@@ -27,6 +27,10 @@ const SPAN_OVERHEAD: u64 = 160;
 /// A trace's change from one chunk's new spans.
 #[derive(Default)]
 struct Delta<'a> {
+    /// Its id.
+    trace_id: &'a str,
+    /// No earlier chunk stored it: its row is inserted, not updated.
+    fresh: bool,
     start: i64,
     end: i64,
     spans: i64,
@@ -68,13 +72,16 @@ impl Store {
     /// assert_eq!(store.all_traces().unwrap().len(), 1);
     /// ```
     pub fn insert(&self, spans: &[SpanRow]) -> Result<(), StoreError> {
-        for chunk in spans.chunks(CHUNK) {
-            self.insert_chunk(chunk)?;
+        // The rows' texts are made before the lock is taken: another request's chunk may be
+        // stored meanwhile.
+        let rows: Vec<Row<'_>> = spans.iter().map(Row::of).collect();
+        for (chunk, rows) in spans.chunks(CHUNK).zip(rows.chunks(CHUNK)) {
+            self.insert_chunk(chunk, rows)?;
         }
         Ok(())
     }
 
-    fn insert_chunk(&self, spans: &[SpanRow]) -> Result<(), StoreError> {
+    fn insert_chunk(&self, spans: &[SpanRow], rows: &[Row<'_>]) -> Result<(), StoreError> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let mut resources = Refs::default();
@@ -82,6 +89,7 @@ impl Store {
         let mut new_ops: Vec<(&str, &str)> = Vec::new();
         let mut added = 0u64;
         let mut byte_change = 0i64;
+        let mut next_no = inner.next_trace_no;
         let tx = inner.conn.transaction()?;
         let mut map = MapDelta::default();
         let mut new_targets: HashSet<(String, String)> = HashSet::new();
@@ -93,17 +101,16 @@ impl Store {
             )?;
             let mut insert_link = tx.prepare_cached("INSERT INTO links VALUES (?1, ?2, ?3, ?4)")?;
             let mut previous = tx.prepare_cached(
-                "SELECT bytes, resource_id, scope_id FROM spans WHERE trace_id = ?1 AND span_id = ?2",
+                "SELECT bytes, resource_id, scope_id FROM spans WHERE trace_no = ?1 AND span_id = ?2",
             )?;
             let mut drop_links =
-                tx.prepare_cached("DELETE FROM links WHERE trace_id = ?1 AND span_id = ?2")?;
-            let mut is_stored = tx.prepare_cached("SELECT 1 FROM traces WHERE trace_id = ?1")?;
-            let mut seen_traces: HashSet<&str> = HashSet::new();
+                tx.prepare_cached("DELETE FROM links WHERE trace_no = ?1 AND span_id = ?2")?;
+            let mut is_stored = tx.prepare_cached("SELECT no FROM traces WHERE trace_id = ?1")?;
             let mut fresh = Fresh::default();
-            let mut deltas: HashMap<&str, Delta<'_>> = HashMap::new();
-            let mut recompute: HashSet<&str> = HashSet::new();
+            let mut deltas: HashMap<i64, Delta<'_>> = HashMap::new();
+            let mut recompute: HashMap<i64, &str> = HashMap::new();
             let mut last_resource: Option<(&serde_json::Map<String, Value>, i64)> = None;
-            for s in spans {
+            for (s, row) in spans.iter().zip(rows) {
                 // Spans of one request share their resource: compare before serialising.
                 let resource_id = match last_resource {
                     Some((map, id)) if std::ptr::eq(map, &*s.resource) || *map == *s.resource => id,
@@ -125,26 +132,28 @@ impl Store {
                     reference(&tx, &inner.scopes, &mut scopes, "scopes", "name", &s.scope)?;
                 *resources.uses.entry(resource_id).or_default() += 1;
                 *scopes.uses.entry(scope_id).or_default() += 1;
-                let attributes = json_text(&s.attributes);
-                let events = serde_json::to_string(&s.events).unwrap_or_default();
-                let links = serde_json::to_string(&s.links).unwrap_or_default();
-                let bytes = SPAN_OVERHEAD
-                    + (s.service.len()
-                        + s.name.len()
-                        + s.status_message.len()
-                        + attributes.len()
-                        + events.len()
-                        + links.len()) as u64;
-                let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
-                // A trace first met in this chunk: is any of it stored already? If not, its
-                // spans are looked up in memory for the rest of the chunk.
-                if seen_traces.insert(&s.trace_id) && !is_stored.exists([&s.trace_id])? {
-                    fresh.admit(&s.trace_id);
-                }
-                let old: Option<(i64, i64, i64)> = match fresh.trace(&s.trace_id) {
+                let bytes = row.bytes;
+                // A trace first met in this chunk: is any of it stored already? If not, it
+                // takes the next number and its spans are looked up in memory for the rest of
+                // the chunk.
+                let no = match fresh.number_of(&s.trace_id) {
+                    Some(no) => no,
+                    None => {
+                        let stored: Option<i64> = is_stored
+                            .query_row([&s.trace_id], |r| r.get(0))
+                            .optional()?;
+                        let no = stored.unwrap_or(next_no);
+                        if stored.is_none() {
+                            next_no += 1;
+                        }
+                        fresh.number(&s.trace_id, no, stored.is_none());
+                        no
+                    }
+                };
+                let old: Option<(i64, i64, i64)> = match fresh.trace(no) {
                     Some(t) => t.get(&s.span_id).map(|f| f.row),
                     None => previous
-                        .query_row(params![s.trace_id, s.span_id], |r| {
+                        .query_row(params![no, s.span_id], |r| {
                             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                         })
                         .optional()?,
@@ -152,21 +161,23 @@ impl Store {
                 match old {
                     // A span sent twice (a retried export) replaces its first copy.
                     Some((old_bytes, old_resource, old_scope)) => {
-                        let in_memory = fresh.trace(&s.trace_id).and_then(|t| t.get(&s.span_id));
+                        let in_memory = fresh.trace(no).and_then(|t| t.get(&s.span_id));
                         let stored = match in_memory {
                             Some(f) => f.span.clone(),
-                            None => super::map::stored(&tx, &s.trace_id, &s.span_id)?,
+                            None => super::map::stored(&tx, no, &s.span_id)?,
                         };
-                        map.span(&tx, &stored, -1, &fresh)?;
-                        drop_links.execute(params![s.trace_id, s.span_id])?;
+                        map.span(&tx, &stored, &s.trace_id, -1, &fresh)?;
+                        drop_links.execute(params![no, s.span_id])?;
                         *resources.uses.entry(old_resource).or_default() -= 1;
                         *scopes.uses.entry(old_scope).or_default() -= 1;
                         byte_change -= old_bytes;
-                        recompute.insert(&s.trace_id);
+                        recompute.insert(no, &s.trace_id);
                     }
                     None => {
                         added += 1;
-                        let d = deltas.entry(&s.trace_id).or_insert_with(|| Delta {
+                        let d = deltas.entry(no).or_insert_with(|| Delta {
+                            trace_id: &s.trace_id,
+                            fresh: fresh.trace(no).is_some(),
                             start: i64::MAX,
                             end: i64::MIN,
                             ..Delta::default()
@@ -186,9 +197,9 @@ impl Store {
                     }
                 }
                 byte_change += bytes;
-                let peer = peer_of(s);
+                let peer = row.peer;
                 insert_span.execute(params![
-                    s.trace_id,
+                    no,
                     s.span_id,
                     s.parent_id,
                     s.service,
@@ -198,9 +209,9 @@ impl Store {
                     s.end_ns,
                     s.status,
                     s.status_message,
-                    attributes,
-                    events,
-                    links,
+                    row.attributes,
+                    row.events,
+                    row.links,
                     resource_id,
                     scope_id,
                     peer.map(|p| p.0),
@@ -209,11 +220,11 @@ impl Store {
                     bytes,
                 ])?;
                 for l in &s.links {
-                    insert_link.execute(params![s.trace_id, s.span_id, l.trace_id, l.span_id])?;
+                    insert_link.execute(params![no, s.span_id, l.trace_id, l.span_id])?;
                     new_targets.insert((l.trace_id.clone(), l.span_id.clone()));
                 }
                 let as_stored = MapSpan {
-                    trace_id: s.trace_id.clone(),
+                    trace: no,
                     span_id: s.span_id.clone(),
                     parent_id: s.parent_id.clone(),
                     service: s.service.clone(),
@@ -232,7 +243,7 @@ impl Store {
                     .iter()
                     .map(|l| (l.trace_id.clone(), l.span_id.clone()))
                     .collect();
-                map.add(&tx, &as_stored, &links, linked_to, &fresh)?;
+                map.add(&tx, &as_stored, &s.trace_id, &links, linked_to, &fresh)?;
                 fresh.put(as_stored, (bytes, resource_id, scope_id));
                 let known = known_ops
                     .get(&s.service)
@@ -247,13 +258,13 @@ impl Store {
                     new_ops.push((&s.service, &s.name));
                 }
             }
-            for (trace, d) in &deltas {
-                if !recompute.contains(trace) {
-                    apply_delta(&tx, trace, d)?;
+            for (no, d) in &deltas {
+                if !recompute.contains_key(no) {
+                    apply_delta(&tx, *no, d)?;
                 }
             }
-            for trace in &recompute {
-                recompute_trace(&tx, trace)?;
+            for (no, trace_id) in &recompute {
+                recompute_trace(&tx, *no, trace_id)?;
             }
             map.apply(&tx)?;
             count_uses(&tx, "resources", &resources.uses)?;
@@ -261,6 +272,7 @@ impl Store {
         }
         tx.commit()?;
         // Committed: now the caches may learn of it.
+        inner.next_trace_no = next_no;
         inner.link_targets.extend(new_targets);
         inner.resources.extend(resources.new);
         inner.scopes.extend(scopes.new);
@@ -282,6 +294,38 @@ impl Store {
             }
         }
         self.enforce_retention(inner)
+    }
+}
+
+/// A span's row texts and size, made before the store's lock is taken.
+pub(super) struct Row<'a> {
+    attributes: String,
+    events: String,
+    links: String,
+    /// What it counts toward retention's byte bound.
+    bytes: i64,
+    peer: Option<(&'a str, bool)>,
+}
+
+impl<'a> Row<'a> {
+    fn of(s: &'a SpanRow) -> Row<'a> {
+        let attributes = json_text(&s.attributes);
+        let events = serde_json::to_string(&s.events).unwrap_or_default();
+        let links = serde_json::to_string(&s.links).unwrap_or_default();
+        let bytes = SPAN_OVERHEAD
+            + (s.service.len()
+                + s.name.len()
+                + s.status_message.len()
+                + attributes.len()
+                + events.len()
+                + links.len()) as u64;
+        Row {
+            attributes,
+            events,
+            links,
+            bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+            peer: peer_of(s),
+        }
     }
 }
 
@@ -334,29 +378,14 @@ fn count_uses(
     Ok(())
 }
 
-fn apply_delta(tx: &Transaction<'_>, trace: &str, d: &Delta<'_>) -> Result<(), StoreError> {
+/// Adds a chunk's new spans to their trace's summary and services: the row inserted for a
+/// trace no earlier chunk stored, updated otherwise.
+fn apply_delta(tx: &Transaction<'_>, no: i64, d: &Delta<'_>) -> Result<(), StoreError> {
     let (has_parent, root_start, root_service, root_name) =
         d.root.unwrap_or((true, d.start, "", ""));
-    tx.prepare_cached(
-        "INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, root_service,
-           root_name, root_has_parent, root_start, bytes)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT(trace_id) DO UPDATE SET
-           start_ns = min(start_ns, excluded.start_ns),
-           end_ns = max(end_ns, excluded.end_ns),
-           span_count = span_count + excluded.span_count,
-           error_count = error_count + excluded.error_count,
-           bytes = bytes + excluded.bytes,
-           root_service = CASE WHEN (excluded.root_has_parent, excluded.root_start)
-             < (root_has_parent, root_start) THEN excluded.root_service ELSE root_service END,
-           root_name = CASE WHEN (excluded.root_has_parent, excluded.root_start)
-             < (root_has_parent, root_start) THEN excluded.root_name ELSE root_name END,
-           root_start = CASE WHEN (excluded.root_has_parent, excluded.root_start)
-             < (root_has_parent, root_start) THEN excluded.root_start ELSE root_start END,
-           root_has_parent = min(root_has_parent, excluded.root_has_parent)",
-    )?
-    .execute(params![
-        trace,
+    let args = params![
+        no,
+        d.trace_id,
         d.start,
         d.end,
         d.spans,
@@ -366,37 +395,63 @@ fn apply_delta(tx: &Transaction<'_>, trace: &str, d: &Delta<'_>) -> Result<(), S
         has_parent,
         root_start,
         d.bytes
-    ])?;
+    ];
+    if d.fresh {
+        tx.prepare_cached(
+            "INSERT INTO traces(no, trace_id, start_ns, end_ns, span_count, error_count,
+               root_service, root_name, root_has_parent, root_start, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(args)?;
+    } else {
+        tx.prepare_cached(
+            "UPDATE traces SET
+               start_ns = min(start_ns, ?3),
+               end_ns = max(end_ns, ?4),
+               span_count = span_count + ?5,
+               error_count = error_count + ?6,
+               bytes = bytes + ?11,
+               root_service = CASE WHEN (?9, ?10) < (root_has_parent, root_start)
+                 THEN ?7 ELSE root_service END,
+               root_name = CASE WHEN (?9, ?10) < (root_has_parent, root_start)
+                 THEN ?8 ELSE root_name END,
+               root_start = CASE WHEN (?9, ?10) < (root_has_parent, root_start)
+                 THEN ?10 ELSE root_start END,
+               root_has_parent = min(root_has_parent, ?9)
+             WHERE no = ?1 AND trace_id = ?2",
+        )?
+        .execute(args)?;
+    }
     let mut services = tx.prepare_cached(
         "INSERT INTO trace_services VALUES (?1, ?2, ?3)
-         ON CONFLICT(trace_id, service) DO UPDATE SET spans = spans + excluded.spans",
+         ON CONFLICT(trace_no, service) DO UPDATE SET spans = spans + excluded.spans",
     )?;
     for (service, n) in &d.services {
-        services.execute(params![trace, service, n])?;
+        services.execute(params![no, service, n])?;
     }
     Ok(())
 }
 
 /// The summary and services of a trace, from its spans (after a span was replaced).
-fn recompute_trace(tx: &Transaction<'_>, trace: &str) -> Result<(), StoreError> {
+fn recompute_trace(tx: &Transaction<'_>, no: i64, trace_id: &str) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO traces
-         SELECT ?1, min(start_ns), max(end_ns), count(*), sum(status = 2),
-           (SELECT service FROM spans WHERE trace_id = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
-           (SELECT name FROM spans WHERE trace_id = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
-           (SELECT parent_id IS NOT NULL FROM spans WHERE trace_id = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
-           (SELECT start_ns FROM spans WHERE trace_id = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
+         SELECT ?1, ?2, min(start_ns), max(end_ns), count(*), sum(status = 2),
+           (SELECT service FROM spans WHERE trace_no = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
+           (SELECT name FROM spans WHERE trace_no = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
+           (SELECT parent_id IS NOT NULL FROM spans WHERE trace_no = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
+           (SELECT start_ns FROM spans WHERE trace_no = ?1 ORDER BY parent_id IS NOT NULL, start_ns LIMIT 1),
            sum(bytes)
-         FROM spans WHERE trace_id = ?1",
+         FROM spans WHERE trace_no = ?1",
     )?
-    .execute([trace])?;
-    tx.prepare_cached("DELETE FROM trace_services WHERE trace_id = ?1")?
-        .execute([trace])?;
+    .execute(params![no, trace_id])?;
+    tx.prepare_cached("DELETE FROM trace_services WHERE trace_no = ?1")?
+        .execute([no])?;
     tx.prepare_cached(
-        "INSERT INTO trace_services SELECT trace_id, service, count(*) FROM spans
-         WHERE trace_id = ?1 GROUP BY service",
+        "INSERT INTO trace_services SELECT trace_no, service, count(*) FROM spans
+         WHERE trace_no = ?1 GROUP BY service",
     )?
-    .execute([trace])?;
+    .execute([no])?;
     Ok(())
 }
 

@@ -217,19 +217,20 @@ impl Store {
             e.1 += u64::from(failed);
         };
         // Parent -> child pairs that cross services, and span links across services.
-        let mut called: HashSet<(String, String)> = HashSet::new();
+        let mut called: HashSet<(i64, String)> = HashSet::new();
         {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT p.service, c.service, p.kind, c.kind, c.end_ns - c.start_ns, p.status,
-                        c.status, 0, c.trace_id, p.span_id
-                   FROM spans c JOIN spans p ON p.trace_id = c.trace_id AND p.span_id = c.parent_id
+                        c.status, 0, c.trace_no, p.span_id
+                   FROM spans c JOIN spans p ON p.trace_no = c.trace_no AND p.span_id = c.parent_id
                    WHERE {window} AND p.service <> c.service
                  UNION ALL
                  SELECT p.service, c.service, p.kind, c.kind, c.end_ns - c.start_ns, p.status,
-                        c.status, 1, '', ''
+                        c.status, 1, 0, ''
                    FROM links l
-                   CROSS JOIN spans c ON c.trace_id = l.trace_id AND c.span_id = l.span_id
-                   CROSS JOIN spans p ON p.trace_id = l.linked_trace AND p.span_id = l.linked_span
+                   CROSS JOIN spans c ON c.trace_no = l.trace_no AND c.span_id = l.span_id
+                   CROSS JOIN traces lt ON lt.trace_id = l.linked_trace
+                   CROSS JOIN spans p ON p.trace_no = lt.no AND p.span_id = l.linked_span
                    WHERE {window} AND p.service <> c.service"
             ))?;
             let mut rows = stmt.query([from_ns, to_ns])?;
@@ -256,7 +257,7 @@ impl Store {
         // Client spans to peers that send no spans of their own: databases, `peer.service`.
         {
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT c.trace_id, c.span_id, c.service, c.peer, c.peer_is_db,
+                "SELECT c.trace_no, c.span_id, c.service, c.peer, c.peer_is_db,
                         c.end_ns - c.start_ns, c.status
                  FROM spans c WHERE {window} AND c.peer IS NOT NULL"
             ))?;
@@ -344,7 +345,8 @@ fn bucket_of(ns: i64) -> i64 {
 /// A stored span, as the map sees it.
 #[derive(Clone, Debug)]
 pub(super) struct MapSpan {
-    pub trace_id: String,
+    /// The trace's number (`traces.no`).
+    pub trace: i64,
     pub span_id: String,
     pub parent_id: Option<String>,
     pub service: String,
@@ -360,7 +362,7 @@ impl MapSpan {
         let peer: Option<String> = r.get(8)?;
         let db: bool = r.get(9)?;
         Ok(MapSpan {
-            trace_id: r.get(0)?,
+            trace: r.get(0)?,
             span_id: r.get(1)?,
             parent_id: r.get(2)?,
             service: r.get(3)?,
@@ -381,32 +383,41 @@ impl MapSpan {
     }
 }
 
+/// `SELECT` of the columns [`MapSpan::from_row`] reads (a macro: the statements are literals,
+/// not formatted and hashed anew on each of a chunk's thousand lookups).
+macro_rules! map_span {
+    () => {
+        "SELECT trace_no, span_id, parent_id, service, kind, status, start_ns, end_ns, peer, \
+         peer_is_db"
+    };
+}
+
+const SPAN_BY_ID: &str = concat!(
+    map_span!(),
+    " FROM spans WHERE trace_no = ?1 AND span_id = ?2"
+);
+
 /// A span as stored now.
 pub(super) fn stored(
     tx: &rusqlite::Transaction<'_>,
-    trace_id: &str,
+    trace: i64,
     span_id: &str,
 ) -> Result<MapSpan, StoreError> {
     Ok(tx
-        .prepare_cached(&format!(
-            "SELECT {MAP_SPAN} FROM spans WHERE trace_id = ?1 AND span_id = ?2"
-        ))?
-        .query_row([trace_id, span_id], MapSpan::from_row)?)
+        .prepare_cached(SPAN_BY_ID)?
+        .query_row(rusqlite::params![trace, span_id], MapSpan::from_row)?)
 }
 
 /// Every span of a trace, as stored now.
 pub(super) fn trace_spans(
     tx: &rusqlite::Transaction<'_>,
-    trace_id: &str,
+    trace: i64,
 ) -> Result<Vec<MapSpan>, StoreError> {
     Ok(tx
-        .prepare_cached(&format!("SELECT {MAP_SPAN} FROM spans WHERE trace_id = ?1"))?
-        .query_map([trace_id], MapSpan::from_row)?
+        .prepare_cached(concat!(map_span!(), " FROM spans WHERE trace_no = ?1"))?
+        .query_map([trace], MapSpan::from_row)?
         .collect::<Result<_, _>>()?)
 }
-
-const MAP_SPAN: &str =
-    "trace_id, span_id, parent_id, service, kind, status, start_ns, end_ns, peer, peer_is_db";
 
 /// The spans stored so far in this chunk of the traces no earlier chunk had. Most traces
 /// arrive whole in one request: their lookups (the previous copy of a span, its parent, its
@@ -414,7 +425,10 @@ const MAP_SPAN: &str =
 /// the map's upkeep cost per span (five index lookups; a quarter of the ingest time).
 #[derive(Default)]
 pub(super) struct Fresh {
-    traces: HashMap<String, FreshTrace>,
+    traces: HashMap<i64, FreshTrace>,
+    /// The numbers of the traces met in this chunk, stored before or not: a link to one of
+    /// them finds it here (a trace new in this chunk has no `traces` row until its end).
+    numbers: HashMap<String, i64>,
 }
 
 /// One fresh trace's spans, by id and by parent.
@@ -434,18 +448,42 @@ pub(super) struct FreshSpan {
 
 impl Fresh {
     /// The spans of `trace` stored in this chunk, if no earlier chunk stored any of it.
-    pub(super) fn trace(&self, trace: &str) -> Option<&FreshTrace> {
-        self.traces.get(trace)
+    pub(super) fn trace(&self, trace: i64) -> Option<&FreshTrace> {
+        self.traces.get(&trace)
     }
 
-    /// Marks `trace` as one no earlier chunk stored.
-    pub(super) fn admit(&mut self, trace: &str) {
-        self.traces.entry(trace.to_owned()).or_default();
+    /// Records the number of a trace met in this chunk; `fresh`: no earlier chunk stored any
+    /// of it.
+    pub(super) fn number(&mut self, trace_id: &str, no: i64, fresh: bool) {
+        self.numbers.insert(trace_id.to_owned(), no);
+        if fresh {
+            self.traces.entry(no).or_default();
+        }
+    }
+
+    /// The number of a trace met in this chunk.
+    pub(super) fn number_of(&self, trace_id: &str) -> Option<i64> {
+        self.numbers.get(trace_id).copied()
+    }
+
+    /// The number of a stored trace or one met in this chunk.
+    fn resolve(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        trace_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        if let Some(no) = self.number_of(trace_id) {
+            return Ok(Some(no));
+        }
+        Ok(tx
+            .prepare_cached("SELECT no FROM traces WHERE trace_id = ?1")?
+            .query_row([trace_id], |r| r.get(0))
+            .optional()?)
     }
 
     /// Records `span` (of a fresh trace) as stored, replacing its earlier copy.
     pub(super) fn put(&mut self, span: MapSpan, row: (i64, i64, i64)) {
-        let Some(t) = self.traces.get_mut(&span.trace_id) else {
+        let Some(t) = self.traces.get_mut(&span.trace) else {
             return;
         };
         if let Some(old) = t.spans.get(&span.span_id)
@@ -551,64 +589,69 @@ impl MapDelta {
         }
     }
 
-    /// Takes back (`sign` -1) what a stored `s` completes, before it and its links go (or
-    /// adds it again: `sign` 1).
+    /// Takes back (`sign` -1) what a stored `s` of the trace `trace_id` completes, before it
+    /// and its links go (or adds it again: `sign` 1).
     pub(super) fn span(
         &mut self,
         tx: &rusqlite::Transaction<'_>,
         s: &MapSpan,
+        trace_id: &str,
         sign: i64,
         fresh: &Fresh,
     ) -> Result<(), StoreError> {
         let out: Vec<(String, String)> = tx
             .prepare_cached(
-                "SELECT linked_trace, linked_span FROM links WHERE trace_id = ?1 AND span_id = ?2",
+                "SELECT linked_trace, linked_span FROM links WHERE trace_no = ?1 AND span_id = ?2",
             )?
-            .query_map([&s.trace_id, &s.span_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(rusqlite::params![s.trace, s.span_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<Result<_, _>>()?;
-        self.change(tx, s, &out, true, sign, fresh)
+        self.change(tx, s, trace_id, &out, true, sign, fresh)
     }
 
-    /// Adds what `s` completes, once it and its `links` (to other spans) are stored;
-    /// `linked_to`: whether some stored link may point at it.
+    /// Adds what `s` of the trace `trace_id` completes, once it and its `links` (to other
+    /// spans: trace id, span id) are stored; `linked_to`: whether some stored link may point
+    /// at it.
     pub(super) fn add(
         &mut self,
         tx: &rusqlite::Transaction<'_>,
         s: &MapSpan,
+        trace_id: &str,
         links: &[(String, String)],
         linked_to: bool,
         fresh: &Fresh,
     ) -> Result<(), StoreError> {
-        self.change(tx, s, links, linked_to, 1, fresh)
+        self.change(tx, s, trace_id, links, linked_to, 1, fresh)
     }
 
     /// Adds (`sign` 1) or takes back (`sign` -1) what `s` completes, against the spans stored
     /// now (`s` itself excluded). Spans of `fresh` traces are looked up in memory.
+    #[allow(clippy::too_many_arguments)]
     fn change(
         &mut self,
         tx: &rusqlite::Transaction<'_>,
         s: &MapSpan,
+        trace_id: &str,
         links: &[(String, String)],
         linked_to: bool,
         sign: i64,
         fresh: &Fresh,
     ) -> Result<(), StoreError> {
         self.node(s, sign);
-        let mut get_stored = tx.prepare_cached(&format!(
-            "SELECT {MAP_SPAN} FROM spans WHERE trace_id = ?1 AND span_id = ?2"
-        ))?;
-        let mut get = |trace: &str, span: &str| -> Result<Option<MapSpan>, StoreError> {
+        let mut get_stored = tx.prepare_cached(SPAN_BY_ID)?;
+        let mut get = |trace: i64, span: &str| -> Result<Option<MapSpan>, StoreError> {
             match fresh.trace(trace) {
                 Some(t) => Ok(t.spans.get(span).map(|f| f.span.clone())),
                 None => Ok(get_stored
-                    .query_row([trace, span], MapSpan::from_row)
+                    .query_row(rusqlite::params![trace, span], MapSpan::from_row)
                     .optional()?),
             }
         };
-        let in_memory = fresh.trace(&s.trace_id);
+        let in_memory = fresh.trace(s.trace);
         // The edge from its parent; a parent with a peer loses it with its first answer.
         if let Some(pid) = s.parent_id.as_deref().filter(|p| *p != s.span_id)
-            && let Some(p) = get(&s.trace_id, pid)?
+            && let Some(p) = get(s.trace, pid)?
             && p.service != s.service
         {
             self.edge(
@@ -627,13 +670,12 @@ impl MapDelta {
                         .count() as i64,
                     None => tx
                         .prepare_cached(
-                            "SELECT count(*) FROM spans WHERE trace_id = ?1 AND parent_id = ?2
+                            "SELECT count(*) FROM spans WHERE trace_no = ?1 AND parent_id = ?2
                              AND service <> ?3 AND span_id <> ?4",
                         )?
-                        .query_row(
-                            rusqlite::params![s.trace_id, pid, p.service, s.span_id],
-                            |r| r.get(0),
-                        )?,
+                        .query_row(rusqlite::params![s.trace, pid, p.service, s.span_id], |r| {
+                            r.get(0)
+                        })?,
                 };
                 if others == 0 {
                     self.peer(&p, -sign);
@@ -648,10 +690,11 @@ impl MapDelta {
                 .cloned()
                 .collect(),
             None => tx
-                .prepare_cached(&format!(
-                    "SELECT {MAP_SPAN} FROM spans WHERE trace_id = ?1 AND parent_id = ?2 AND span_id <> ?2"
+                .prepare_cached(concat!(
+                    map_span!(),
+                    " FROM spans WHERE trace_no = ?1 AND parent_id = ?2 AND span_id <> ?2"
                 ))?
-                .query_map([&s.trace_id, &s.span_id], MapSpan::from_row)?
+                .query_map(rusqlite::params![s.trace, s.span_id], MapSpan::from_row)?
                 .collect::<Result<_, _>>()?,
         };
         let mut answered = false;
@@ -672,35 +715,31 @@ impl MapDelta {
         // Its links to spans stored, and links from stored spans to it. Plain lookups by index:
         // the same as one join with `NOT (...)` over the pair, which SQLite re-prepared on
         // every step (ingest measured 5.6x slower).
-        let pairs = |sql: &str| -> Result<Vec<(String, String)>, StoreError> {
-            Ok(tx
-                .prepare_cached(sql)?
-                .query_map([&s.trace_id, &s.span_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?)
-        };
-        let is_self = |(t, sp): &(String, String)| *t == s.trace_id && *sp == s.span_id;
-        for target in links {
-            if is_self(target) {
+        for (target_trace, target_span) in links {
+            if *target_trace == trace_id && *target_span == s.span_id {
                 continue;
             }
-            if let Some(p) = get(&target.0, &target.1)?
+            if let Some(no) = fresh.resolve(tx, target_trace)?
+                && let Some(p) = get(no, target_span)?
                 && p.service != s.service
             {
                 self.edge(&p.service, &s.service, "link", s, pair_failed(&p, s), sign);
             }
         }
-        let sources = if linked_to {
-            pairs(
-                "SELECT trace_id, span_id FROM links WHERE linked_trace = ?1 AND linked_span = ?2",
+        let sources: Vec<(i64, String)> = if linked_to {
+            tx.prepare_cached(
+                "SELECT trace_no, span_id FROM links WHERE linked_trace = ?1 AND linked_span = ?2",
             )?
+            .query_map([trace_id, &s.span_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
         } else {
             Vec::new()
         };
-        for source in sources {
-            if is_self(&source) {
+        for (source_trace, source_span) in sources {
+            if source_trace == s.trace && source_span == s.span_id {
                 continue;
             }
-            if let Some(c) = get(&source.0, &source.1)?
+            if let Some(c) = get(source_trace, &source_span)?
                 && c.service != s.service
             {
                 self.edge(&s.service, &c.service, "link", &c, pair_failed(s, &c), sign);

@@ -121,6 +121,9 @@ struct Inner {
     /// Every (trace, span) some stored link points at: a span stored later looks up the links
     /// to it only when it is one of them (most spans are linked from nowhere).
     link_targets: std::collections::HashSet<(String, String)>,
+    /// The number the next new trace takes (`traces.no`): numbers only grow, in order of
+    /// arrival, so a chunk's rows go to the right edge of the indexes keyed by them.
+    next_trace_no: i64,
 }
 
 /// The span database; share it behind an `Arc`.
@@ -272,6 +275,10 @@ impl Store {
         }
         let operation_count = operations.values().map(|names| names.len()).sum();
         let link_targets = link_targets(&conn)?;
+        let next_trace_no: i64 =
+            conn.query_row("SELECT coalesce(max(no), 0) + 1 FROM traces", [], |r| {
+                r.get(0)
+            })?;
         Ok(Store {
             operation_count: std::sync::atomic::AtomicUsize::new(operation_count),
             inner: Mutex::new(Inner {
@@ -279,6 +286,7 @@ impl Store {
                 resources: Default::default(),
                 scopes: Default::default(),
                 link_targets,
+                next_trace_no,
             }),
             operations: RwLock::new(operations),
             spans: AtomicU64::new(u64::try_from(spans).unwrap_or(0)),

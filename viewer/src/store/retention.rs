@@ -17,15 +17,20 @@ impl Store {
         if !age_due && spans <= r.max_spans && bytes <= r.max_bytes {
             return Ok(());
         }
-        // (trace, spans, bytes)
-        let mut doomed: Vec<(String, u64, u64)> = Vec::new();
-        let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, u64, u64)> {
-            let (spans, bytes): (i64, i64) = (r.get(1)?, r.get(2)?);
-            Ok((r.get(0)?, spans.max(0) as u64, bytes.max(0) as u64))
+        // (trace number, trace id, spans, bytes)
+        let mut doomed: Vec<(i64, String, u64, u64)> = Vec::new();
+        let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(i64, String, u64, u64)> {
+            let (spans, bytes): (i64, i64) = (r.get(2)?, r.get(3)?);
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                spans.max(0) as u64,
+                bytes.max(0) as u64,
+            ))
         };
         if let Some(age) = r.max_age_ns {
             let mut stmt = inner.conn.prepare_cached(
-                "SELECT trace_id, span_count, bytes FROM traces WHERE start_ns < ?1 AND end_ns < ?1",
+                "SELECT no, trace_id, span_count, bytes FROM traces WHERE start_ns < ?1 AND end_ns < ?1",
             )?;
             let rows = stmt.query_map([now_ns().saturating_sub(age)], row)?;
             for row in rows {
@@ -33,16 +38,16 @@ impl Store {
             }
         }
         let (mut left_spans, mut left_bytes) = doomed.iter().fold((spans, bytes), |(s, b), d| {
-            (s.saturating_sub(d.1), b.saturating_sub(d.2))
+            (s.saturating_sub(d.2), b.saturating_sub(d.3))
         });
         if left_spans > r.max_spans || left_bytes > r.max_bytes {
             let (span_goal, byte_goal) = (r.max_spans / 20 * 19, r.max_bytes / 20 * 19);
             let mut stmt = inner.conn.prepare_cached(
-                "SELECT trace_id, span_count, bytes FROM traces ORDER BY start_ns LIMIT ?1 OFFSET ?2",
+                "SELECT no, trace_id, span_count, bytes FROM traces ORDER BY start_ns LIMIT ?1 OFFSET ?2",
             )?;
             let mut offset = 0i64;
             'outer: while left_spans > span_goal || left_bytes > byte_goal {
-                let rows: Vec<(String, u64, u64)> = stmt
+                let rows: Vec<(i64, String, u64, u64)> = stmt
                     .query_map(params![1000, offset], row)?
                     .collect::<Result<_, _>>()?;
                 if rows.is_empty() {
@@ -53,8 +58,8 @@ impl Store {
                     if doomed.iter().any(|d| d.0 == row.0) {
                         continue;
                     }
-                    left_spans = left_spans.saturating_sub(row.1);
-                    left_bytes = left_bytes.saturating_sub(row.2);
+                    left_spans = left_spans.saturating_sub(row.2);
+                    left_bytes = left_bytes.saturating_sub(row.3);
                     doomed.push(row);
                     if left_spans <= span_goal && left_bytes <= byte_goal {
                         break 'outer;
@@ -69,7 +74,7 @@ impl Store {
         let (mut removed, mut removed_bytes) = (0u64, 0u64);
         {
             let mut uses = tx.prepare_cached(
-                "SELECT resource_id, scope_id, count(*) FROM spans WHERE trace_id = ?1
+                "SELECT resource_id, scope_id, count(*) FROM spans WHERE trace_no = ?1
                  GROUP BY resource_id, scope_id",
             )?;
             let mut unuse_resource =
@@ -77,16 +82,16 @@ impl Store {
             let mut unuse_scope =
                 tx.prepare_cached("UPDATE scopes SET spans = spans - ?2 WHERE id = ?1")?;
             let mut span =
-                tx.prepare_cached("DELETE FROM spans WHERE trace_id = ?1 AND span_id = ?2")?;
+                tx.prepare_cached("DELETE FROM spans WHERE trace_no = ?1 AND span_id = ?2")?;
             let mut span_links =
-                tx.prepare_cached("DELETE FROM links WHERE trace_id = ?1 AND span_id = ?2")?;
+                tx.prepare_cached("DELETE FROM links WHERE trace_no = ?1 AND span_id = ?2")?;
             let mut map = super::map::MapDelta::default();
-            let mut traces = tx.prepare_cached("DELETE FROM traces WHERE trace_id = ?1")?;
+            let mut traces = tx.prepare_cached("DELETE FROM traces WHERE no = ?1")?;
             let mut services =
-                tx.prepare_cached("DELETE FROM trace_services WHERE trace_id = ?1")?;
-            for (id, _, bytes) in &doomed {
+                tx.prepare_cached("DELETE FROM trace_services WHERE trace_no = ?1")?;
+            for (no, id, _, bytes) in &doomed {
                 let counts: Vec<(i64, i64, i64)> = uses
-                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .query_map([no], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                     .collect::<Result<_, _>>()?;
                 for (resource, scope, n) in counts {
                     unuse_resource.execute([resource, n])?;
@@ -94,14 +99,14 @@ impl Store {
                 }
                 // One span at a time: each takes back from the map what it completed, against
                 // the spans still stored, then goes.
-                for s in super::map::trace_spans(&tx, id)? {
-                    map.span(&tx, &s, -1, &super::map::Fresh::default())?;
-                    removed += span.execute([&s.trace_id, &s.span_id])? as u64;
-                    span_links.execute([&s.trace_id, &s.span_id])?;
+                for s in super::map::trace_spans(&tx, *no)? {
+                    map.span(&tx, &s, id, -1, &super::map::Fresh::default())?;
+                    removed += span.execute(params![s.trace, s.span_id])? as u64;
+                    span_links.execute(params![s.trace, s.span_id])?;
                 }
                 removed_bytes += bytes;
-                traces.execute([id])?;
-                services.execute([id])?;
+                traces.execute([no])?;
+                services.execute([no])?;
             }
             map.apply(&tx)?;
         }

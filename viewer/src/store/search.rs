@@ -140,7 +140,7 @@ fn ms_to_ns(ms: f64) -> i64 {
     (ms * 1e6) as i64
 }
 
-const SPAN_COLUMNS: &str = "s.trace_id, s.span_id, s.parent_id, s.service, s.name, s.kind, \
+const SPAN_COLUMNS: &str = "t.trace_id, s.span_id, s.parent_id, s.service, s.name, s.kind, \
     s.start_ns, s.end_ns, s.status, s.status_message, s.attributes, s.events, s.links, r.json, \
     c.name, s.truncated";
 
@@ -174,7 +174,7 @@ impl Store {
             "SELECT t.trace_id, t.start_ns, t.end_ns - t.start_ns, t.root_service, t.root_name,
                t.span_count, t.error_count,
                (SELECT json_group_object(service, spans) FROM trace_services ts
-                 WHERE ts.trace_id = t.trace_id)
+                 WHERE ts.trace_no = t.no)
              FROM traces t WHERE 1",
         );
         let mut args: Vec<V> = Vec::new();
@@ -205,7 +205,7 @@ impl Store {
             (Some(s), Some(o)) => {
                 let (s, o) = (bind(V::Text(s.to_owned())), bind(V::Text(o.to_owned())));
                 sql += &format!(
-                    " AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id \
+                    " AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.no \
                      AND s.service = ?{s} AND s.name = ?{o})"
                 );
             }
@@ -213,13 +213,13 @@ impl Store {
                 let i = bind(V::Text(s.to_owned()));
                 sql += &format!(
                     " AND EXISTS (SELECT 1 FROM trace_services ts \
-                     WHERE ts.trace_id = t.trace_id AND ts.service = ?{i})"
+                     WHERE ts.trace_no = t.no AND ts.service = ?{i})"
                 );
             }
             (None, Some(o)) => {
                 let i = bind(V::Text(o.to_owned()));
                 sql += &format!(
-                    " AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND s.name = ?{i})"
+                    " AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_no = t.no AND s.name = ?{i})"
                 );
             }
             (None, None) => {}
@@ -249,7 +249,7 @@ impl Store {
             let v = bind(V::Text(value));
             sql += &format!(
                 " AND EXISTS (SELECT 1 FROM spans s, json_each(s.attributes) a \
-                 WHERE s.trace_id = t.trace_id AND a.key = ?{k} AND \
+                 WHERE s.trace_no = t.no AND a.key = ?{k} AND \
                  (CAST(a.value AS TEXT) = ?{v} OR (a.type = ?{v} AND ?{v} IN ('true', 'false'))))"
             );
         }
@@ -325,8 +325,9 @@ impl Store {
     pub fn trace(&self, trace_id: &str) -> Result<Vec<SpanRow>, StoreError> {
         let inner = self.lock();
         let mut stmt = inner.conn.prepare_cached(&format!(
-            "SELECT {SPAN_COLUMNS} FROM spans s JOIN resources r ON r.id = s.resource_id \
-             JOIN scopes c ON c.id = s.scope_id WHERE s.trace_id = ?1 ORDER BY s.start_ns"
+            "SELECT {SPAN_COLUMNS} FROM traces t JOIN spans s ON s.trace_no = t.no \
+             JOIN resources r ON r.id = s.resource_id JOIN scopes c ON c.id = s.scope_id \
+             WHERE t.trace_id = ?1 ORDER BY s.start_ns"
         ))?;
         // Spans of one trace mostly share a resource: parse each once.
         let mut parsed: std::collections::HashMap<String, std::sync::Arc<Map<String, Value>>> =
