@@ -362,6 +362,48 @@ fn retention_drops_the_oldest_traces_and_a_file_store_survives_a_restart() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Traces are numbered in order of arrival, across restarts: after one, a stored trace takes
+/// more spans under its own number and a new trace takes a number no stored trace has.
+#[test]
+fn a_reopened_file_store_adds_to_its_traces_and_numbers_new_ones_after_them() {
+    let dir = std::env::temp_dir().join(format!("tw-view-numbers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("spans.db");
+    let _ = std::fs::remove_file(&path);
+    let id = |t: u32| format!("{t:032x}");
+    {
+        let store = Store::file(&path, Retention::unbounded()).unwrap();
+        for t in 1..=3u32 {
+            let spans: Vec<SpanRow> = (0..10)
+                .map(|n| span(t, n, i64::from(t) * 1_000_000))
+                .collect();
+            store.insert(&spans).unwrap();
+        }
+    }
+    let store = Store::file(&path, Retention::unbounded()).unwrap();
+    let more: Vec<SpanRow> = (10..15).map(|n| span(2, n, 2_000_000)).collect();
+    store.insert(&more).unwrap();
+    let new: Vec<SpanRow> = (0..10).map(|n| span(4, n, 4_000_000)).collect();
+    store.insert(&new).unwrap();
+    for (t, n) in [(1, 10), (2, 15), (3, 10), (4, 10)] {
+        assert_eq!(store.trace(&id(t)).unwrap().len(), n, "trace {t}");
+    }
+    let counts: Vec<(String, i64)> = store
+        .search(&Default::default())
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.trace_id, t.span_count))
+        .collect();
+    assert_eq!(
+        counts,
+        [(id(4), 10), (id(3), 10), (id(2), 15), (id(1), 10)],
+        "each trace's summary counts its own spans"
+    );
+    assert_eq!(store.span_count(), 45);
+    drop(store);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn traces_older_than_the_age_bound_go() {
     let hour = 3_600_000_000_000i64;
