@@ -14,27 +14,29 @@ use std::time::Instant;
 
 use rusqlite::types::Value;
 
-const TABLE: &str = "CREATE TABLE spans(
-  trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, service TEXT NOT NULL,
-  name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
-  status INTEGER NOT NULL, status_message TEXT NOT NULL, attributes TEXT NOT NULL,
-  events TEXT NOT NULL, links TEXT NOT NULL, resource_id INTEGER NOT NULL,
-  scope_id INTEGER NOT NULL, peer TEXT, peer_is_db INTEGER NOT NULL DEFAULT 0,
-  truncated INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL)";
-
-const INDEXES: &str = "CREATE UNIQUE INDEX spans_id ON spans(trace_id, span_id);
-CREATE INDEX spans_parent ON spans(trace_id, parent_id);";
-
-/// The same rows keyed by integers: the trace's number in order of arrival, span ids as i64.
-const INT_TABLE: &str = "CREATE TABLE spans(
-  trace_no INTEGER NOT NULL, span_id INTEGER NOT NULL, parent_id INTEGER, service TEXT NOT NULL,
-  name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
-  status INTEGER NOT NULL, status_message TEXT NOT NULL, attributes TEXT NOT NULL,
-  events TEXT NOT NULL, links TEXT NOT NULL, resource_id INTEGER NOT NULL,
-  scope_id INTEGER NOT NULL, peer TEXT, peer_is_db INTEGER NOT NULL DEFAULT 0,
-  truncated INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL);
-CREATE UNIQUE INDEX spans_id ON spans(trace_no, span_id);
-CREATE INDEX spans_parent ON spans(trace_no, parent_id);";
+/// The store's `spans` table keyed by a `trace` column of `trace_type` and span ids of
+/// `span_type`, with the two indexes its queries need (a span by id; a span's children) or
+/// without them.
+fn spans_table(trace: &str, trace_type: &str, span_type: &str, indexes: bool) -> String {
+    let table = format!(
+        "CREATE TABLE spans(
+  {trace} {trace_type} NOT NULL, span_id {span_type} NOT NULL, parent_id {span_type},
+  service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL, status INTEGER NOT NULL, status_message TEXT NOT NULL,
+  attributes TEXT NOT NULL, events TEXT NOT NULL, links TEXT NOT NULL,
+  resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, peer TEXT,
+  peer_is_db INTEGER NOT NULL DEFAULT 0, truncated INTEGER NOT NULL DEFAULT 0,
+  bytes INTEGER NOT NULL);"
+    );
+    if !indexes {
+        return table;
+    }
+    format!(
+        "{table}
+CREATE UNIQUE INDEX spans_id ON spans({trace}, span_id);
+CREATE INDEX spans_parent ON spans({trace}, parent_id);"
+    )
+}
 
 const ATTRIBUTES: &str = r#"{"http.request.method":"GET","http.response.status_code":200,"http.route":"/api/orders/{id}","server.address":"orders.internal","user.id":"user-12345"}"#;
 
@@ -56,13 +58,14 @@ enum Layout {
 /// Microseconds per span for `n` spans.
 fn run(n: u64, layout: Layout) -> rusqlite::Result<f64> {
     let mut conn = rusqlite::Connection::open_in_memory()?;
-    match layout {
-        Layout::Hex => conn.execute_batch(&format!("{TABLE};{INDEXES}"))?,
-        Layout::HexAlone => conn.execute_batch(TABLE)?,
-        Layout::Integer | Layout::IntegerRandom | Layout::NumberedTraces => {
-            conn.execute_batch(INT_TABLE)?
+    conn.execute_batch(&match layout {
+        Layout::Hex => spans_table("trace_id", "TEXT", "TEXT", true),
+        Layout::HexAlone => spans_table("trace_id", "TEXT", "TEXT", false),
+        Layout::Integer | Layout::IntegerRandom => {
+            spans_table("trace_no", "INTEGER", "INTEGER", true)
         }
-    }
+        Layout::NumberedTraces => spans_table("trace_no", "INTEGER", "TEXT", true),
+    })?;
     let mut x = 0x9e37_79b9_7f4a_7c15_u64;
     let mut trace = String::new();
     let mut trace_key = 0i64;
