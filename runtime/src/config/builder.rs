@@ -279,7 +279,8 @@ impl Builder {
         for w in &env.warnings {
             warn(format_args!("{w}"));
         }
-        let names = env.propagators.take();
+        #[cfg_attr(not(feature = "skywalking"), allow(unused_mut))]
+        let mut names = env.propagators.take();
         let explicit = self.propagator.take();
         if self.disabled.or(env.disabled).unwrap_or(false) {
             install_global(None)?;
@@ -287,6 +288,12 @@ impl Builder {
         }
         let (tracer, _) = self.finish(env, take_pre_init());
         let resource = tracer.resource();
+        // Reporting to SkyWalking: its peers' references must resolve to our segments, so
+        // `sw8` joins the default propagators (W3C first, as before).
+        #[cfg(feature = "skywalking")]
+        if names.is_none() && crate::export::skywalking::in_use() {
+            names = Some(vec!["tracecontext".into(), "baggage".into(), "sw8".into()]);
+        }
         install_global(Some(tracer))?;
         match explicit {
             Some(p) => crate::propagation::set_global_boxed(p),
@@ -478,6 +485,39 @@ fn env_exporter(choice: ExporterChoice, env: &EnvConfig) -> Option<Box<dyn Expor
                 None
             }
         },
+        #[cfg(feature = "skywalking")]
+        ExporterChoice::SkyWalking => {
+            let sw = &env.skywalking;
+            let (tls, warnings) = crate::export::tls::TlsSettings::from_files(
+                sw.certificate
+                    .as_ref()
+                    .map(|(a, b)| (a.as_str(), b.as_str())),
+                sw.client_certificate
+                    .as_ref()
+                    .map(|(a, b)| (a.as_str(), b.as_str())),
+                sw.client_key
+                    .as_ref()
+                    .map(|(a, b)| (a.as_str(), b.as_str())),
+            );
+            for w in warnings {
+                warn(format_args!("{w}"));
+            }
+            let e = crate::export::SkyWalkingExporter::new(&sw.address)
+                .protocol(if sw.http {
+                    crate::export::SkyWalkingProtocol::Http
+                } else {
+                    crate::export::SkyWalkingProtocol::Grpc
+                })
+                .tls(sw.force_tls)
+                .tls_settings(tls)
+                .heartbeat_period(sw.heartbeat);
+            Some(Box::new(match &sw.token {
+                Some(t) => e.authentication(t.clone()),
+                None => e,
+            }))
+        }
+        #[cfg(not(feature = "skywalking"))]
+        ExporterChoice::SkyWalking => None,
         #[cfg(not(feature = "otlp-http"))]
         ExporterChoice::Otlp => None,
         #[cfg(not(feature = "zipkin"))]

@@ -206,6 +206,36 @@ impl ScopeHandle {
     }
 }
 
+static SW8_ENDPOINTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, entry spans keep their name in their context (see [`Shared::sw8_endpoint`]):
+/// SkyWalking propagation or reporting is in use.
+pub(crate) fn enable_sw8_endpoints() {
+    SW8_ENDPOINTS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether entry spans keep their name in their context.
+#[inline]
+pub(crate) fn sw8_endpoints() -> bool {
+    SW8_ENDPOINTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The fields of an extracted `sw8` a SkyWalking `CrossProcess` reference repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sw8Parent {
+    /// The span id the parent segment and span map to here: the reference is written only for
+    /// a span whose (remote) parent is this one.
+    pub(crate) span: crate::id::SpanId,
+    /// The trace id as the peer spelled it.
+    pub(crate) trace_id: Arc<str>,
+    pub(crate) segment_id: String,
+    pub(crate) span_id: i32,
+    pub(crate) service: String,
+    pub(crate) instance: String,
+    pub(crate) endpoint: String,
+    pub(crate) address: String,
+}
+
 /// What travels with a context besides the span identity; shared, rarely present.
 #[derive(Clone, Default)]
 pub(crate) struct Shared {
@@ -215,6 +245,13 @@ pub(crate) struct Shared {
     pub(crate) scope: Option<ScopeHandle>,
     /// The trace id as a SkyWalking agent spelled it, when it is not our hex form.
     pub(crate) sw8_trace_id: Option<Arc<str>>,
+    /// The `sw8` this context was extracted from (the remote parent's segment, span, service,
+    /// instance, endpoint and the address it called): the SkyWalking exporter's `CrossProcess`
+    /// reference of the span that continues it.
+    pub(crate) sw8_parent: Option<Arc<Sw8Parent>>,
+    /// The operation name of the innermost entry (server or consumer) span, while SkyWalking
+    /// propagation or reporting is on: the parent endpoint an outgoing `sw8` names.
+    pub(crate) sw8_endpoint: Option<std::borrow::Cow<'static, str>>,
     /// B3 debug (`d`, `X-B3-Flags: 1`): carried to children and sent on.
     pub(crate) b3_debug: bool,
 }
@@ -372,6 +409,14 @@ impl Context {
 
     pub(crate) fn sw8_trace_id(&self) -> Option<&str> {
         self.shared.as_ref().and_then(|s| s.sw8_trace_id.as_deref())
+    }
+
+    pub(crate) fn with_sw8_parent(&self, parent: Arc<Sw8Parent>) -> Self {
+        self.with_shared(|s| s.sw8_parent = Some(parent))
+    }
+
+    pub(crate) fn sw8_endpoint(&self) -> Option<&str> {
+        self.shared.as_ref().and_then(|s| s.sw8_endpoint.as_deref())
     }
 
     pub(crate) fn with_b3_debug(&self) -> Self {

@@ -347,6 +347,8 @@ mod tests {
             dropped_attributes_count: 0,
             dropped_events_count: 0,
             dropped_links_count: 0,
+            sw8_trace_id: None,
+            sw8_parent: None,
         }
     }
 

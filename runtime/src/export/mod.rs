@@ -15,6 +15,8 @@ mod memory;
 mod otlp;
 #[cfg(any(feature = "otlp-http", feature = "zipkin"))]
 mod retry;
+#[cfg(feature = "skywalking")]
+pub(crate) mod skywalking;
 #[cfg(any(feature = "otlp-http", feature = "zipkin"))]
 pub(crate) mod tls;
 #[cfg(feature = "zipkin")]
@@ -36,6 +38,8 @@ pub use memory::InMemoryExporter;
 pub use otlp::OtlpGrpcExporter;
 #[cfg(feature = "otlp-http")]
 pub use otlp::{OtlpExporter, OtlpProtocol};
+#[cfg(feature = "skywalking")]
+pub use skywalking::{SkyWalkingExporter, SkyWalkingProtocol};
 #[cfg(feature = "zipkin")]
 pub use zipkin::ZipkinExporter;
 

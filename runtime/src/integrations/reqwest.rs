@@ -12,7 +12,9 @@
 
 use reqwest_middleware::{Middleware, Next};
 
-use super::http::{Method, ResponseClassifier, client_span, protocol_version, record_server};
+use super::http::{
+    Method, ResponseClassifier, client_span, protocol_version, record_server, sw8_address,
+};
 use crate::context::FutureExt;
 use crate::redact::UrlRedaction;
 use crate::semconv::attr;
@@ -52,7 +54,8 @@ impl Middleware for TracingMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let method = Method::of(req.method());
-        let mut span = client_span(&method, req.headers_mut());
+        let address = sw8_address(req.url().host_str(), req.url().port_or_known_default());
+        let mut span = client_span(&method, req.headers_mut(), address.as_deref());
         if span.is_recording() {
             let url = req.url();
             span.set_attribute(

@@ -443,7 +443,13 @@ impl MakeSpan for GrpcClientLayer {
         let path = GrpcPath::parse(req.uri().path());
         let name = span_name(path.as_ref(), req.uri());
         let mut span = crate::tracer::start(name, SpanKind::Client, Parent::Current);
-        crate::propagation::inject_context(&span.context(), req.headers_mut());
+        let target = server_of(req.uri()).or_else(|| self.server.as_ref().map(|(h, p)| (&**h, *p)));
+        match super::http::sw8_address(target.map(|t| t.0), target.and_then(|t| t.1)) {
+            Some(address) => {
+                crate::propagation::inject_context_to(&span.context(), req.headers_mut(), &address)
+            }
+            None => crate::propagation::inject_context(&span.context(), req.headers_mut()),
+        }
         if span.is_recording() {
             describe_call(&mut span, path.as_ref());
             let server =

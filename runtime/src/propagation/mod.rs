@@ -147,6 +147,31 @@ impl Extractor for Indexed<'_> {
 pub trait Injector {
     /// Sets `key` to `value`, replacing earlier values.
     fn set(&mut self, key: &str, value: String);
+
+    /// The address (`host:port`) the request carrying these headers is sent to, for formats
+    /// that name it (SkyWalking's `sw8` does: its peer records the call under that address).
+    /// `None` (the default) when the carrier does not know.
+    fn target_address(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// An injector that knows where its request goes (see [`Injector::target_address`]).
+#[cfg(feature = "http")]
+pub(crate) struct ToAddress<'a, I: ?Sized> {
+    pub(crate) carrier: &'a mut I,
+    pub(crate) address: &'a str,
+}
+
+#[cfg(feature = "http")]
+impl<I: Injector + ?Sized> Injector for ToAddress<'_, I> {
+    fn set(&mut self, key: &str, value: String) {
+        self.carrier.set(key, value)
+    }
+
+    fn target_address(&self) -> Option<&str> {
+        Some(self.address)
+    }
 }
 
 /// A propagation format.
@@ -288,8 +313,22 @@ pub fn inject_context<I: Injector + ?Sized>(cx: &Context, carrier: &mut I) {
         fn set(&mut self, key: &str, value: String) {
             self.0.set(key, value)
         }
+
+        fn target_address(&self) -> Option<&str> {
+            self.0.target_address()
+        }
     }
     global_propagator().inject(cx, &mut Dyn(carrier));
+}
+
+/// [`inject_context`] into the headers of a request sent to `address` (`host:port`).
+#[cfg(feature = "http")]
+pub(crate) fn inject_context_to<I: Injector + ?Sized>(
+    cx: &Context,
+    carrier: &mut I,
+    address: &str,
+) {
+    inject_context(cx, &mut ToAddress { carrier, address });
 }
 
 /// Reads a context from an incoming carrier with the global propagator. An invalid or absent

@@ -4,7 +4,7 @@ use base64::Engine as _;
 use std::sync::Arc;
 
 use super::{Extractor, Injector, Propagator, is_lower_hex};
-use crate::context::{BaggageEntry, Context, SpanContext};
+use crate::context::{BaggageEntry, Context, SpanContext, Sw8Parent};
 use crate::id::{SpanId, TraceFlags, TraceId};
 
 const SW8: &str = "sw8";
@@ -35,7 +35,11 @@ impl Default for SkyWalkingPropagator {
 
 impl SkyWalkingPropagator {
     /// The propagator, naming this service `-` until [`with_service`](Self::with_service).
+    ///
+    /// From its creation on, entry spans (server and consumer) keep their name in their
+    /// context, so that the `sw8` of a call made under one names it as the parent endpoint.
     pub fn new() -> Self {
+        crate::context::enable_sw8_endpoints();
         SkyWalkingPropagator {
             service: "-".into(),
             instance: "-".into(),
@@ -93,6 +97,11 @@ fn span_id_for(segment: &str, span: i64) -> SpanId {
     SpanId::from_u64(h.max(1))
 }
 
+/// A field SkyWalking requires to be non-empty: `-` when we do not know it.
+fn non_empty(v: Option<&str>) -> &str {
+    v.filter(|s| !s.is_empty()).unwrap_or("-")
+}
+
 /// Standard base64 with padding (the `base64` crate).
 pub(crate) fn b64_encode(input: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(input)
@@ -114,6 +123,10 @@ pub(crate) struct Sw8 {
     pub(crate) trace_id: String,
     pub(crate) segment_id: String,
     pub(crate) span_id: i64,
+    pub(crate) service: String,
+    pub(crate) instance: String,
+    pub(crate) endpoint: String,
+    pub(crate) address: String,
 }
 
 pub(crate) fn parse(value: &str) -> Option<Sw8> {
@@ -133,14 +146,15 @@ pub(crate) fn parse(value: &str) -> Option<Sw8> {
     let trace_id = b64_str(f[1]).filter(|s| !s.is_empty())?;
     let segment_id = b64_str(f[2]).filter(|s| !s.is_empty())?;
     let span_id: i64 = f[3].parse().ok().filter(|n| *n >= -1)?;
-    for field in &f[4..8] {
-        b64_str(field)?;
-    }
     Some(Sw8 {
         sampled,
         trace_id,
         segment_id,
         span_id,
+        service: b64_str(f[4])?,
+        instance: b64_str(f[5])?,
+        endpoint: b64_str(f[6])?,
+        address: b64_str(f[7])?,
     })
 }
 
@@ -159,8 +173,8 @@ impl Propagator for SkyWalkingPropagator {
                 b64_encode(span.span_id().to_string().as_bytes()),
                 b64_encode(self.service.as_bytes()),
                 b64_encode(self.instance.as_bytes()),
-                b64_encode(b"-"),
-                b64_encode(b"-"),
+                b64_encode(non_empty(cx.sw8_endpoint()).as_bytes()),
+                b64_encode(non_empty(carrier.target_address()).as_bytes()),
             );
             if value.len() < MAX_LEN {
                 carrier.set(SW8, value);
@@ -195,8 +209,22 @@ impl Propagator for SkyWalkingPropagator {
                 true,
             );
             cx = cx.with_span_context(span);
+            let original: Arc<str> = Arc::from(sw.trace_id.as_str());
             if sw.trace_id != trace_id.to_string() {
-                cx = cx.with_sw8_trace_id(Some(Arc::from(sw.trace_id.as_str())));
+                cx = cx.with_sw8_trace_id(Some(original.clone()));
+            }
+            // SkyWalking's span ids are `int32`: a larger one cannot be referred to.
+            if let Ok(span_id) = i32::try_from(sw.span_id) {
+                cx = cx.with_sw8_parent(Arc::new(Sw8Parent {
+                    span: span.span_id(),
+                    trace_id: original,
+                    segment_id: sw.segment_id,
+                    span_id,
+                    service: sw.service,
+                    instance: sw.instance,
+                    endpoint: sw.endpoint,
+                    address: sw.address,
+                }));
             }
         }
         if let Some(corr) = carrier.get(CORRELATION).filter(|v| v.len() < MAX_LEN) {

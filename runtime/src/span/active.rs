@@ -434,10 +434,13 @@ impl Span {
                 None => clock::ticks(),
                 Some(at) => at.max(r.raw.start),
             };
-            if let Some(shared) = &r.shared
-                && !shared.trace_state.is_empty()
-            {
-                r.raw.extra().trace_state = shared.trace_state.clone();
+            if let Some(shared) = &r.shared {
+                if !shared.trace_state.is_empty() {
+                    r.raw.extra().trace_state = shared.trace_state.clone();
+                }
+                if shared.sw8_trace_id.is_some() || shared.sw8_parent.is_some() {
+                    keep_sw8(&mut r.raw, shared);
+                }
             }
             let sink = r.sink;
             let raw: *mut RawSpan = &mut r.raw;
@@ -650,5 +653,20 @@ impl EnteredSpan {
             }
             State::Noop | State::Ended => {}
         }
+    }
+}
+
+/// What the SkyWalking exporter needs of an extracted `sw8`: the peer's spelling of the trace
+/// id (only when it is not our hex form), and the remote parent of the span that continues it.
+#[cold]
+fn keep_sw8(raw: &mut RawSpan, shared: &crate::context::Shared) {
+    if let Some(id) = &shared.sw8_trace_id {
+        raw.extra().sw8_trace_id = Some(id.clone());
+    }
+    if let Some(parent) = &shared.sw8_parent
+        && raw.parent_is_remote
+        && raw.parent_span_id == parent.span
+    {
+        raw.extra().sw8_parent = Some(parent.clone());
     }
 }

@@ -236,6 +236,10 @@ pub struct SpanRecord {
     pub dropped_events_count: u32,
     /// Links dropped for the count limit.
     pub dropped_links_count: u32,
+    /// The trace id as a SkyWalking agent spelled it, when it is not our hex form.
+    pub(crate) sw8_trace_id: Option<std::sync::Arc<str>>,
+    /// The extracted `sw8` this span continues, when its remote parent came in one.
+    pub(crate) sw8_parent: Option<std::sync::Arc<crate::context::Sw8Parent>>,
 }
 
 impl SpanRecord {

@@ -89,6 +89,12 @@ pub(crate) struct Extra {
     pub(crate) links: Vec<Link>,
     pub(crate) status_message: Option<Cow<'static, str>>,
     pub(crate) trace_state: TraceState,
+    /// The trace id as a SkyWalking agent spelled it (not our hex form), for the SkyWalking
+    /// exporter.
+    pub(crate) sw8_trace_id: Option<std::sync::Arc<str>>,
+    /// The extracted `sw8` this span continues (its remote parent), for the SkyWalking
+    /// exporter's `CrossProcess` reference.
+    pub(crate) sw8_parent: Option<std::sync::Arc<crate::context::Sw8Parent>>,
     pub(crate) dropped_attributes: u32,
     pub(crate) dropped_events: u32,
     pub(crate) dropped_links: u32,
@@ -301,8 +307,12 @@ impl RawSpan {
             dropped_attributes_count: 0,
             dropped_events_count: 0,
             dropped_links_count: 0,
+            sw8_trace_id: None,
+            sw8_parent: None,
         };
         if let Some(extra) = &self.extra {
+            record.sw8_trace_id = extra.sw8_trace_id.clone();
+            record.sw8_parent = extra.sw8_parent.clone();
             if let Some(name) = &extra.name {
                 record.name = name.clone();
             }

@@ -530,6 +530,25 @@ impl<'a> SpanView<'a> {
         }
     }
 
+    /// The trace id as the SkyWalking agent that started the trace spelled it, when it is not
+    /// our hex form.
+    #[cfg_attr(not(feature = "skywalking"), allow(dead_code))]
+    pub(crate) fn sw8_trace_id(&self) -> Option<&'a str> {
+        match self.0 {
+            View::Raw(r) => r.extra.as_ref().and_then(|e| e.sw8_trace_id.as_deref()),
+            View::Record(r) => r.sw8_trace_id.as_deref(),
+        }
+    }
+
+    /// The extracted `sw8` of this span's remote parent, if it came in one.
+    #[cfg_attr(not(feature = "skywalking"), allow(dead_code))]
+    pub(crate) fn sw8_parent(&self) -> Option<&'a crate::context::Sw8Parent> {
+        match self.0 {
+            View::Raw(r) => r.extra.as_ref().and_then(|e| e.sw8_parent.as_deref()),
+            View::Record(r) => r.sw8_parent.as_deref(),
+        }
+    }
+
     /// The operation's name.
     ///
     /// ```

@@ -204,6 +204,7 @@ pub(crate) fn start(name: Cow<'static, str>, kind: SpanKind, parent: Parent<'_>)
     // leaves children of local parents to the parent's flag.
     if let (Parent::Current, GlobalState::Running(p)) = (parent, global_state())
         && p.follows_local_parent
+        && !keeps_endpoint(kind)
     {
         match context::fast_parent() {
             context::FastParent::Sampled(ps) => {
@@ -238,6 +239,7 @@ pub(crate) fn start_entered(name: &'static str, kind: SpanKind, root: bool) -> E
     }
     if let (false, GlobalState::Running(p)) = (root, global_state())
         && p.follows_local_parent
+        && !keeps_endpoint(kind)
     {
         match context::fast_parent() {
             context::FastParent::Sampled(ps) => {
@@ -266,6 +268,13 @@ pub(crate) fn start_entered(name: &'static str, kind: SpanKind, root: bool) -> E
     }
     let parent = if root { Parent::Root } else { Parent::Current };
     start_general(Cow::Borrowed(name), kind, parent).enter()
+}
+
+/// Whether this span's name must be kept in its context as SkyWalking's endpoint (the slow path
+/// does that).
+#[inline(always)]
+fn keeps_endpoint(kind: SpanKind) -> bool {
+    matches!(kind, SpanKind::Server | SpanKind::Consumer) && context::sw8_endpoints()
 }
 
 #[inline(never)]
@@ -384,12 +393,17 @@ fn start_slow(
     // What travels with the new span: the parent's baggage (and tracestate, unless this is a
     // new trace) plus the tracer that records it.
     let mut shared = parent_ctx.and_then(|c| c.shared.clone());
-    let needs_fix = match (&shared, scope) {
-        (Some(s), _) if parent_span.is_none() && !s.trace_state.is_empty() => true,
-        (Some(s), Some(_)) if s.scope.is_none() => true,
-        (None, Some(_)) => true,
-        _ => false,
-    };
+    // SkyWalking: an entry span's name is the endpoint the `sw8` of calls under it names.
+    let endpoint = matches!(kind, SpanKind::Server | SpanKind::Consumer)
+        && decision == SamplingDecision::RecordAndSample
+        && context::sw8_endpoints();
+    let needs_fix = endpoint
+        || match (&shared, scope) {
+            (Some(s), _) if parent_span.is_none() && !s.trace_state.is_empty() => true,
+            (Some(s), Some(_)) if s.scope.is_none() => true,
+            (None, Some(_)) => true,
+            _ => false,
+        };
     if needs_fix {
         let mut s = shared.as_deref().cloned().unwrap_or_default();
         if parent_span.is_none() {
@@ -397,6 +411,9 @@ fn start_slow(
         }
         if s.scope.is_none() {
             s.scope = scope.cloned();
+        }
+        if endpoint {
+            s.sw8_endpoint = Some(name.clone());
         }
         shared = Some(Arc::new(s));
     }

@@ -24,6 +24,37 @@ pub(super) enum ExporterChoice {
     Otlp,
     Zipkin,
     File,
+    SkyWalking,
+}
+
+/// The SkyWalking agents' `SW_AGENT_*` settings, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct SkyWalkingEnv {
+    /// The OAP: `host:port`, or with an `http://` / `https://` scheme.
+    pub(super) address: String,
+    pub(super) http: bool,
+    pub(super) token: Option<String>,
+    pub(super) force_tls: bool,
+    /// `(variable, path)` of the CA file, the client certificate chain and key.
+    pub(super) certificate: Option<(String, String)>,
+    pub(super) client_certificate: Option<(String, String)>,
+    pub(super) client_key: Option<(String, String)>,
+    pub(super) heartbeat: Duration,
+}
+
+impl Default for SkyWalkingEnv {
+    fn default() -> Self {
+        SkyWalkingEnv {
+            address: "127.0.0.1:11800".into(),
+            http: false,
+            token: None,
+            force_tls: false,
+            certificate: None,
+            client_certificate: None,
+            client_key: None,
+            heartbeat: Duration::from_secs(30),
+        }
+    }
 }
 
 /// `OTEL_EXPORTER_OTLP_COMPRESSION`, as far as this build can honour it.
@@ -93,6 +124,7 @@ pub(super) struct EnvConfig {
     /// `OTEL_PROPAGATORS`, validated.
     pub(super) propagators: Option<Vec<String>>,
     pub(super) otlp: OtlpEnv,
+    pub(super) skywalking: SkyWalkingEnv,
     pub(super) zipkin_url: String,
     pub(super) zipkin_timeout: Duration,
     pub(super) file_path: String,
@@ -114,6 +146,7 @@ impl Default for EnvConfig {
             disabled: None,
             propagators: None,
             otlp: OtlpEnv::default(),
+            skywalking: SkyWalkingEnv::default(),
             zipkin_url: "http://localhost:9411/api/v2/spans".into(),
             zipkin_timeout: Duration::from_secs(10),
             file_path: "traces.otlp.jsonl".into(),
@@ -134,7 +167,10 @@ impl EnvConfig {
     fn read_vars(&mut self, vars: &mut Vars<'_>) {
         let c = self;
         c.disabled = vars.var::<bool>("OTEL_SDK_DISABLED", false);
-        c.service_name = vars.text("OTEL_SERVICE_NAME");
+        // The SkyWalking agents' name for the service wins: it is what a SkyWalking shop sets.
+        c.service_name = vars
+            .text("SW_AGENT_NAME")
+            .or_else(|| vars.text("OTEL_SERVICE_NAME"));
         if let Some(v) = vars.text("OTEL_RESOURCE_ATTRIBUTES") {
             for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
                 match pair.split_once('=') {
@@ -160,14 +196,18 @@ impl EnvConfig {
                     "otlp" if cfg!(feature = "otlp-http") => list.push(ExporterChoice::Otlp),
                     "zipkin" if cfg!(feature = "zipkin") => list.push(ExporterChoice::Zipkin),
                     "file" if cfg!(feature = "file") => list.push(ExporterChoice::File),
-                    "otlp" | "zipkin" | "file" => vars.warn(format!(
+                    "skywalking" if cfg!(feature = "skywalking") => {
+                        list.push(ExporterChoice::SkyWalking)
+                    }
+                    "otlp" | "zipkin" | "file" | "skywalking" => vars.warn(format!(
                         "OTEL_TRACES_EXPORTER names {name:?}, but traceweave was built without \
                          its `{}` feature; using console instead",
                         if name == "otlp" { "otlp-http" } else { name }
                     )),
                     other => vars.warn(format!(
                         "OTEL_TRACES_EXPORTER names {other:?}, which traceweave does not have \
-                         (it has: otlp, zipkin, file, console, none); using console instead"
+                         (it has: otlp, zipkin, skywalking, file, console, none); using console \
+                         instead"
                     )),
                 }
             }
@@ -199,6 +239,29 @@ impl EnvConfig {
         {
             c.exporters = vec![ExporterChoice::Otlp];
         }
+        c.read_skywalking(vars);
+        if let Some(v) = vars.text("SW_AGENT_INSTANCE_NAME") {
+            c.resource
+                .push(KeyValue::new(crate::semconv::attr::SERVICE_INSTANCE_ID, v));
+        }
+        // An OAP named and no exporter: the user wants SkyWalking (as an agent would).
+        if vars.text("OTEL_TRACES_EXPORTER").is_none()
+            && vars.text("SW_AGENT_COLLECTOR_BACKEND_SERVICES").is_some()
+        {
+            if cfg!(feature = "skywalking") {
+                if endpoint_set {
+                    c.exporters.push(ExporterChoice::SkyWalking);
+                } else {
+                    c.exporters = vec![ExporterChoice::SkyWalking];
+                }
+            } else {
+                vars.warn(
+                    "SW_AGENT_COLLECTOR_BACKEND_SERVICES is set, but traceweave was built \
+                     without its `skywalking` feature; not reporting to SkyWalking"
+                        .into(),
+                );
+            }
+        }
         if let Some(v) = vars.text("OTEL_EXPORTER_ZIPKIN_ENDPOINT") {
             c.zipkin_url = v;
         }
@@ -229,6 +292,54 @@ impl EnvConfig {
         c.export_timeout =
             (vars.var_at_most("OTEL_BSP_EXPORT_TIMEOUT", 30000, MAX_DELAY, millis)).map(|m| m.0);
         c.read_limits(vars);
+    }
+
+    /// The `SW_AGENT_*` variables of SkyWalking's agents (Java, Python, go2sky's examples).
+    fn read_skywalking(&mut self, vars: &mut Vars<'_>) {
+        let sw = &mut self.skywalking;
+        if let Some(v) = vars.text("SW_AGENT_COLLECTOR_BACKEND_SERVICES") {
+            let mut list = v.split(',').map(str::trim).filter(|s| !s.is_empty());
+            let first = list.next().unwrap_or_default().to_owned();
+            if list.next().is_some() {
+                vars.warn(format!(
+                    "SW_AGENT_COLLECTOR_BACKEND_SERVICES names several OAPs; traceweave reports \
+                     to the first, {first}"
+                ));
+            }
+            match check_oap_address(&first) {
+                Ok(()) => sw.address = first,
+                Err(why) => vars.warn(format!(
+                    "SW_AGENT_COLLECTOR_BACKEND_SERVICES={first:?} {why}; using {}",
+                    sw.address
+                )),
+            }
+        }
+        if let Some(v) = vars.text("SW_AGENT_PROTOCOL") {
+            match v.to_ascii_lowercase().as_str() {
+                "grpc" => sw.http = false,
+                "http" => sw.http = true,
+                other => vars.warn(format!(
+                    "SW_AGENT_PROTOCOL={other:?} is not available (traceweave speaks grpc and \
+                     http); using grpc"
+                )),
+            }
+        }
+        sw.token = vars.text("SW_AGENT_AUTHENTICATION");
+        if let Some(on) = vars.var::<bool>("SW_AGENT_FORCE_TLS", false) {
+            sw.force_tls = on;
+        }
+        let file = |vars: &Vars<'_>, name: &str| vars.text(name).map(|p| (name.to_owned(), p));
+        sw.certificate = file(vars, "SW_AGENT_SSL_TRUSTED_CA_PATH");
+        sw.client_certificate = file(vars, "SW_AGENT_SSL_CERT_CHAIN_PATH");
+        sw.client_key = file(vars, "SW_AGENT_SSL_KEY_PATH");
+        if let Some(Positive(secs)) = vars.var_at_most(
+            "SW_AGENT_COLLECTOR_HEARTBEAT_PERIOD",
+            30,
+            Positive(3600),
+            |p| p.0.to_string(),
+        ) {
+            sw.heartbeat = Duration::from_secs(secs as u64);
+        }
     }
 
     /// The span limits: the span-specific variables win over the general ones.
@@ -477,6 +588,29 @@ impl EnvConfig {
 }
 
 /// `https://user:secret@host` → `https://***@host`: an endpoint may carry credentials too.
+/// Whether an OAP address can work: `host:port`, or a URL with an `http`/`https` scheme.
+fn check_oap_address(address: &str) -> Result<(), &'static str> {
+    let rest = match address.split_once("://") {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") =>
+        {
+            return if rest.trim_end_matches('/').is_empty() {
+                Err("names no host")
+            } else {
+                Ok(())
+            };
+        }
+        Some(_) => return Err("has a scheme other than http or https"),
+        None => address,
+    };
+    match rest.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(())
+        }
+        _ => Err("is not host:port"),
+    }
+}
+
 fn redact_userinfo(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());

@@ -274,6 +274,8 @@ mod tests {
                     dropped_attributes_count: dropped.0,
                     dropped_events_count: dropped.1,
                     dropped_links_count: dropped.2,
+                    sw8_trace_id: None,
+                    sw8_parent: None,
                 }
             },
         )

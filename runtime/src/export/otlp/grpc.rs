@@ -11,7 +11,7 @@ use tonic::Code;
 
 use crate::export::encode::official as encode;
 use crate::export::retry::{Attempt, deliver};
-use crate::export::tls::connect::TonicTls;
+use crate::export::tls::connect::tonic_channel;
 use crate::export::tls::{TlsSettings, tls_failure};
 use crate::export::{ExportError, ExportErrorKind, Exporter, Resource};
 use crate::span::SpanBatch;
@@ -172,46 +172,6 @@ fn grpc_kind(code: Code) -> ExportErrorKind {
     ExportErrorKind::GrpcStatus(code as i32)
 }
 
-/// The endpoint to dial and, for `https`, the connector that does TLS with traceweave's own
-/// verifier (tonic takes none from outside): the channel then dials `http://host:port` through
-/// it, and its origin keeps `https` in the requests.
-fn channel(
-    endpoint: &str,
-    https: bool,
-    tls: &TlsSettings,
-) -> Result<(tonic::transport::Endpoint, Option<TonicTls>), (String, ExportErrorKind)> {
-    let invalid = |e: &dyn std::fmt::Display| {
-        (
-            format!("invalid endpoint {endpoint:?}: {e}"),
-            ExportErrorKind::Configuration,
-        )
-    };
-    let uri: http::Uri = endpoint.parse().map_err(|e| invalid(&e))?;
-    if !https {
-        return tonic::transport::Endpoint::from_shared(endpoint.to_owned())
-            .map(|e| (e, None))
-            .map_err(|e| invalid(&e));
-    }
-    let config = tls.client_config(&[b"h2"]).map_err(|problem| {
-        (
-            format!("{problem}; the TLS settings cannot work, nothing is sent"),
-            ExportErrorKind::Tls,
-        )
-    })?;
-    let host = uri.host().ok_or_else(|| invalid(&"no host"))?;
-    let port = uri.port_u16().unwrap_or(443);
-    let path = uri.path_and_query().map_or("", |p| p.as_str());
-    let dial = if host.contains(':') && !host.starts_with('[') {
-        format!("http://[{host}]:{port}{path}")
-    } else {
-        format!("http://{host}:{port}{path}")
-    };
-    let e = tonic::transport::Endpoint::from_shared(dial)
-        .map_err(|e| invalid(&e))?
-        .origin(uri);
-    Ok((e, Some(TonicTls { config })))
-}
-
 fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
     let Connection {
         headers, gzip, tls, ..
@@ -238,7 +198,7 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>) {
     let https = endpoint
         .get(..8)
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
-    let channel = channel(&endpoint, https, tls).map(|(e, tls)| {
+    let channel = tonic_channel(&endpoint, https, tls).map(|(e, tls)| {
         let _guard = rt.enter();
         match tls {
             Some(tls) => e.connect_with_connector_lazy(tls),

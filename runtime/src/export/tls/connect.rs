@@ -113,20 +113,20 @@ impl Transport for UreqTlsTransport {
 
 /// tonic's connector for an `https` collector: TCP, then TLS with h2 negotiated. The channel's
 /// own URI says `http` (tonic would otherwise try its own TLS), its origin says `https`.
-#[cfg(feature = "otlp-grpc")]
+#[cfg(any(feature = "otlp-grpc", feature = "skywalking"))]
 #[derive(Clone)]
 pub(crate) struct TonicTls {
     pub(crate) config: Arc<ClientConfig>,
 }
 
-#[cfg(feature = "otlp-grpc")]
+#[cfg(any(feature = "otlp-grpc", feature = "skywalking"))]
 impl std::fmt::Debug for TonicTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TonicTls")
     }
 }
 
-#[cfg(feature = "otlp-grpc")]
+#[cfg(any(feature = "otlp-grpc", feature = "skywalking"))]
 impl tower_service::Service<http::Uri> for TonicTls {
     type Response = hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
     type Error = std::io::Error;
@@ -156,4 +156,47 @@ impl tower_service::Service<http::Uri> for TonicTls {
             Ok(hyper_util::rt::TokioIo::new(tls))
         })
     }
+}
+
+#[cfg(any(feature = "otlp-grpc", feature = "skywalking"))]
+/// The endpoint to dial and, for `https`, the connector that does TLS with traceweave's own
+/// verifier (tonic takes none from outside): the channel then dials `http://host:port` through
+/// it, and its origin keeps `https` in the requests.
+pub(crate) fn tonic_channel(
+    endpoint: &str,
+    https: bool,
+    tls: &super::TlsSettings,
+) -> Result<(tonic::transport::Endpoint, Option<TonicTls>), (String, crate::export::ExportErrorKind)>
+{
+    use crate::export::ExportErrorKind;
+    let invalid = |e: &dyn std::fmt::Display| {
+        (
+            format!("invalid endpoint {endpoint:?}: {e}"),
+            ExportErrorKind::Configuration,
+        )
+    };
+    let uri: http::Uri = endpoint.parse().map_err(|e| invalid(&e))?;
+    if !https {
+        return tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+            .map(|e| (e, None))
+            .map_err(|e| invalid(&e));
+    }
+    let config = tls.client_config(&[b"h2"]).map_err(|problem| {
+        (
+            format!("{problem}; the TLS settings cannot work, nothing is sent"),
+            ExportErrorKind::Tls,
+        )
+    })?;
+    let host = uri.host().ok_or_else(|| invalid(&"no host"))?;
+    let port = uri.port_u16().unwrap_or(443);
+    let path = uri.path_and_query().map_or("", |p| p.as_str());
+    let dial = if host.contains(':') && !host.starts_with('[') {
+        format!("http://[{host}]:{port}{path}")
+    } else {
+        format!("http://{host}:{port}{path}")
+    };
+    let e = tonic::transport::Endpoint::from_shared(dial)
+        .map_err(|e| invalid(&e))?
+        .origin(uri);
+    Ok((e, Some(TonicTls { config })))
 }

@@ -257,7 +257,14 @@ impl sealed::Sealed for ClientLayer {}
 impl MakeSpan for ClientLayer {
     fn make_span<B>(&self, req: &mut http::Request<B>) -> (Span, ResponseClassifier) {
         let method = Method::of(req.method());
-        let mut span = client_span(&method, req.headers_mut());
+        let address = sw8_address(
+            req.uri().host(),
+            req.uri().port_u16().or(match req.uri().scheme_str() {
+                Some("https") => Some(443),
+                _ => Some(80),
+            }),
+        );
+        let mut span = client_span(&method, req.headers_mut(), address.as_deref());
         if span.is_recording() {
             describe_client(&mut span, req, &self.redaction);
         }
@@ -278,15 +285,31 @@ impl MakeSpan for ClientLayer {
 /// ```
 pub type ClientService<S> = TracedService<S, ClientLayer>;
 
+/// The `host:port` a request goes to, for SkyWalking's `sw8` (only made while it is in use).
+pub(crate) fn sw8_address(host: Option<&str>, port: Option<u16>) -> Option<String> {
+    if !crate::context::sw8_endpoints() {
+        return None;
+    }
+    let host = host?;
+    Some(match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    })
+}
+
 /// Starts an HTTP client span (`{method}`, child of the current context) and injects its
-/// context into the outgoing `headers`; records the method.
-pub(crate) fn client_span(method: &Method, headers: &mut HeaderMap) -> Span {
+/// context into the outgoing `headers` (naming `address` as where it goes, for the formats that
+/// carry it); records the method.
+pub(crate) fn client_span(method: &Method, headers: &mut HeaderMap, address: Option<&str>) -> Span {
     let mut span = crate::tracer::start(
         Cow::Borrowed(method.span_name()),
         SpanKind::Client,
         Parent::Current,
     );
-    crate::propagation::inject_context(&span.context(), headers);
+    match address {
+        Some(address) => crate::propagation::inject_context_to(&span.context(), headers, address),
+        None => crate::propagation::inject_context(&span.context(), headers),
+    }
     if span.is_recording() {
         method.record(&mut span);
     }

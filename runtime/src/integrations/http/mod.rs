@@ -28,5 +28,7 @@ pub(crate) use attributes::record_server;
 pub(crate) use attributes::{Method, protocol_version};
 #[cfg(feature = "reqwest")]
 pub(crate) use layer::client_span;
+#[cfg(any(feature = "reqwest", feature = "tonic"))]
+pub(crate) use layer::sw8_address;
 #[cfg(feature = "tonic")]
 pub(crate) use service::sealed;
