@@ -6,75 +6,13 @@
 //! instance's properties and keep-alives arrive.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value as Json;
 use traceweave::export::{SkyWalkingExporter, SkyWalkingProtocol};
 use traceweave::propagation::SkyWalkingPropagator;
 use traceweave::{KeyValue, Propagator, SpanKind, Status};
-
-/// The stand-in OAP, its ports, and a way to read what it received.
-#[derive(Debug)]
-pub struct Oap {
-    child: std::process::Child,
-    pub grpc: u16,
-    pub http: u16,
-}
-
-impl Drop for Oap {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Oap {
-    fn start(python: &std::path::Path) -> Oap {
-        let mut child = Command::new(python)
-            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/skywalking_oap.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = |key: &str| -> u16 {
-            line.split_whitespace()
-                .find_map(|w| w.strip_prefix(key))
-                .and_then(|p| p.parse().ok())
-                .unwrap_or_else(|| panic!("the OAP stand-in said {line:?}"))
-        };
-        let (grpc, http) = (port("grpc="), port("http="));
-        Oap { child, grpc, http }
-    }
-
-    /// Everything received so far.
-    fn received(&self) -> Json {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.http)).unwrap();
-        s.write_all(b"GET /received HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            .unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        let body = text.split_once("\r\n\r\n").unwrap().1;
-        serde_json::from_str(body).unwrap()
-    }
-
-    /// What was received once `done` says so (at most 20 s).
-    fn wait_for(&self, done: impl Fn(&Json) -> bool) -> Json {
-        let start = Instant::now();
-        loop {
-            let r = self.received();
-            if done(&r) || start.elapsed() > Duration::from_secs(20) {
-                return r;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
+use traceweave_tests::skywalking_oap::Oap;
 
 fn segments_of<'a>(received: &'a Json, trace: &str, instance: &str) -> Vec<&'a Json> {
     received["segments"]
@@ -165,7 +103,11 @@ fn segments_properties_and_keepalives_reach_the_official_receiver_over_grpc_and_
                 db.set_status(Status::error("duplicate key"));
                 db.end();
             }
-            traceweave::span("price").start().end();
+            // Nested lengths of one, two and three bytes (a 20 KB statement).
+            traceweave::span("price")
+                .attribute("note", "n".repeat(20_000))
+                .start()
+                .end();
             drop(entry);
         });
         assert!(tracer.force_flush().is_ok());
@@ -301,6 +243,7 @@ fn segments_properties_and_keepalives_reach_the_official_receiver_over_grpc_and_
         let span = &seg["spans"][0];
         assert_eq!(span["spanType"], "Local");
         assert_eq!(span["componentId"], 11000);
+        assert_eq!(tag(span, "note").map(str::len), Some(20_000));
 
         // Every reference names a segment (and its span 0) that was reported, or the caller's.
         for seg in &segments {

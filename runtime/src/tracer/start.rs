@@ -393,8 +393,9 @@ fn start_slow(
     // What travels with the new span: the parent's baggage (and tracestate, unless this is a
     // new trace) plus the tracer that records it.
     let mut shared = parent_ctx.and_then(|c| c.shared.clone());
-    // SkyWalking: an entry span's name is the endpoint the `sw8` of calls under it names.
-    let endpoint = matches!(kind, SpanKind::Server | SpanKind::Consumer)
+    // SkyWalking: an entry span's name (or a root's: the trace starts here) is the endpoint
+    // the `sw8` of calls under it names.
+    let endpoint = (matches!(kind, SpanKind::Server | SpanKind::Consumer) || parent_span.is_none())
         && decision == SamplingDecision::RecordAndSample
         && context::sw8_endpoints();
     let needs_fix = endpoint
