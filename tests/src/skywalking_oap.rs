@@ -67,3 +67,103 @@ impl Oap {
         }
     }
 }
+
+/// What the OAP relies on to join a trace's segments, checked on what it received: one trace id
+/// across both `services`, every reference naming a reported segment and span of the service it
+/// names, every `CrossProcess` reference made by an entry span to an exit span of the other
+/// service at the address that exit called, naming an entry (or local root) of the caller as
+/// its endpoint, and every exit answered by exactly one entry (`pairs` of them in all).
+pub fn check_joins(received: &Json, trace: &str, services: [&str; 2], pairs: usize) {
+    let segments: Vec<&Json> = received["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["traceId"] == trace)
+        .collect();
+    let services_seen: std::collections::BTreeSet<&str> = segments
+        .iter()
+        .map(|s| s["service"].as_str().unwrap())
+        .collect();
+    let mut expected = services.to_vec();
+    expected.sort();
+    assert_eq!(
+        services_seen.into_iter().collect::<Vec<_>>(),
+        expected,
+        "one trace id across both services: {received}"
+    );
+    // (segment id, span id) -> (segment, span)
+    let mut spans: std::collections::HashMap<(&str, i64), (&Json, &Json)> =
+        std::collections::HashMap::new();
+    for seg in &segments {
+        for span in seg["spans"].as_array().unwrap() {
+            let key = (
+                seg["traceSegmentId"].as_str().unwrap(),
+                span["spanId"].as_i64().unwrap(),
+            );
+            assert!(
+                spans.insert(key, (seg, span)).is_none(),
+                "span reported twice: {key:?}"
+            );
+        }
+    }
+    let mut answered: std::collections::HashMap<(&str, i64), usize> =
+        std::collections::HashMap::new();
+    for seg in &segments {
+        for span in seg["spans"].as_array().unwrap() {
+            for r in span["refs"].as_array().into_iter().flatten() {
+                assert_eq!(r["traceId"], trace, "{r}");
+                let key = (
+                    r["parentTraceSegmentId"].as_str().unwrap(),
+                    r["parentSpanId"].as_i64().unwrap(),
+                );
+                let (pseg, pspan) = spans
+                    .get(&key)
+                    .unwrap_or_else(|| panic!("{r} names no reported segment and span"));
+                assert_eq!(r["parentService"], pseg["service"], "{r}");
+                assert_eq!(r["parentServiceInstance"], pseg["serviceInstance"], "{r}");
+                if r["refType"] == "CrossProcess" {
+                    // An entry continuing an exit of the other service, at the address it called.
+                    assert_eq!(span["spanType"], "Entry", "{span}");
+                    assert_eq!(pspan["spanType"], "Exit", "{pspan}");
+                    assert_ne!(pseg["service"], seg["service"]);
+                    assert_eq!(
+                        r["networkAddressUsedAtPeer"], pspan["peer"],
+                        "{r} / {pspan}"
+                    );
+                    // The endpoint it names is an entry span of the caller (or the local root of
+                    // a trace that started there).
+                    let endpoint = r["parentEndpoint"].as_str().unwrap();
+                    assert!(
+                        spans.values().any(|(s, sp)| s["service"] == pseg["service"]
+                            && (sp["spanType"] == "Entry"
+                                || sp["refs"].as_array().is_none_or(|r| r.is_empty()))
+                            && sp["operationName"] == endpoint),
+                        "{r}: {endpoint:?} is not an entry of {}",
+                        pseg["service"]
+                    );
+                    *answered.entry(key).or_default() += 1;
+                } else {
+                    assert_eq!(
+                        pseg["service"], seg["service"],
+                        "CrossThread stays in-process"
+                    );
+                }
+            }
+        }
+    }
+    // Every exit to the other service is answered by exactly one entry there.
+    for ((seg_id, span_id), (_, span)) in &spans {
+        if span["spanType"] == "Exit" {
+            assert_eq!(
+                answered.get(&(*seg_id, *span_id)),
+                Some(&1),
+                "exit {span} is not answered by exactly one entry"
+            );
+        }
+    }
+    assert_eq!(
+        answered.len(),
+        pairs,
+        "exit/entry pairs of {trace}: {answered:?}"
+    );
+}
