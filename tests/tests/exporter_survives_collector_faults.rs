@@ -1,14 +1,15 @@
 //! A misbehaving receiver on loopback: 503 then 200, 429 with Retry-After, 400, connection
 //! refused for a while, a receiver that hangs. Each proves the delivery policy, the exact
 //! dropped count, that nothing the queue could hold is lost, and that the application thread
-//! never waits for the collector.
+//! never waits for the collector. The SkyWalking exporter follows the same policy (HTTP and a
+//! dead gRPC OAP).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use traceweave::export::OtlpExporter;
+use traceweave::export::{OtlpExporter, SkyWalkingExporter, SkyWalkingProtocol};
 use traceweave::{ExportErrorKind, Tracer, traced};
 
 #[derive(Clone, Copy, Debug)]
@@ -42,11 +43,14 @@ impl Receiver {
                 let Ok(mut stream) = stream else { continue };
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut len = 0usize;
+                let mut management = false;
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 {
                         break;
                     }
+                    // SkyWalking's instance reports are answered, not scripted nor counted.
+                    management |= line.starts_with("POST /v3/management/");
                     if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                         len = v.trim().parse().unwrap_or(0);
                     }
@@ -56,6 +60,13 @@ impl Receiver {
                 }
                 let mut body = vec![0; len];
                 let _ = reader.read_exact(&mut body);
+                if management {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    continue;
+                }
                 a.lock().unwrap().push(Instant::now());
                 let reply = script[n.min(script.len() - 1)];
                 n += 1;
@@ -359,4 +370,87 @@ fn failures_are_reported_once_per_kind_on_stderr() {
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert!(lines[0].contains("answered 404") && lines[0].contains("2 spans dropped"));
     assert!(lines[1].contains("answered 401"), "{}", lines[1]);
+}
+
+fn skywalking(port: u16, protocol: SkyWalkingProtocol) -> Tracer {
+    traceweave::builder()
+        .ignore_env()
+        .schedule_delay(Duration::from_millis(20))
+        .export_timeout(Duration::from_secs(30))
+        .exporter(
+            SkyWalkingExporter::new(&format!("127.0.0.1:{port}"))
+                .protocol(protocol)
+                .timeout(Duration::from_secs(10)),
+        )
+        .build()
+}
+
+#[test]
+fn skywalking_over_http_retries_a_503_and_never_a_401() {
+    let rx = Receiver::start(vec![Reply::Status(503, None), Reply::Status(200, None)]);
+    let t = skywalking(rx.port, SkyWalkingProtocol::Http);
+    produce(&t, 10);
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
+    let s = t.stats();
+    assert_eq!((s.created, s.exported, s.dropped()), (10, 10, 0));
+    assert_eq!(rx.requests(), 2);
+
+    let rx = Receiver::start(vec![Reply::Status(401, None)]);
+    let t = skywalking(rx.port, SkyWalkingProtocol::Http);
+    produce(&t, 4);
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
+    let s = t.stats();
+    assert_eq!((s.exported, s.dropped_export_failed), (0, 4));
+    assert_eq!(rx.requests(), 1, "401 is not retried");
+    let error = s.last_export_error.unwrap();
+    assert!(
+        error.message.contains("/v3/segments answered 401")
+            && error.message.contains("SW_AGENT_AUTHENTICATION"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_dead_oap_costs_the_application_nothing_and_every_span_is_counted() {
+    // Nothing listens: gRPC connections are refused, retried until the export timeout.
+    let port = traceweave_tests::free_port();
+    let t = traceweave::builder()
+        .ignore_env()
+        .schedule_delay(Duration::from_millis(20))
+        .exporter(
+            SkyWalkingExporter::new(&format!("127.0.0.1:{port}"))
+                .timeout(Duration::from_millis(800)),
+        )
+        .build();
+    // The application's cost with the OAP dead, against the same work with no exporter.
+    let baseline = traceweave::builder()
+        .ignore_env()
+        .exporter(traceweave::InMemoryExporter::new())
+        .build();
+    let quiet = (0..5).map(|_| produce(&baseline, 2000)).min().unwrap();
+    let dead = (0..5).map(|_| produce(&t, 2000)).min().unwrap();
+    assert!(
+        dead < quiet * 4 + Duration::from_millis(20),
+        "dead OAP: {dead:?} for 2000 spans, no exporter: {quiet:?}"
+    );
+    let start = Instant::now();
+    assert!(t.shutdown_with_timeout(Duration::from_secs(20)).is_ok());
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
+    let s = t.stats();
+    assert_eq!(s.created, 10_000);
+    assert_eq!(
+        s.exported + s.dropped(),
+        s.created,
+        "every span is counted: {s:?}"
+    );
+    assert_eq!(s.exported, 0);
+    let error = s.last_export_error.unwrap();
+    assert!(
+        error.message.contains(&format!("127.0.0.1:{port}")),
+        "{error}"
+    );
 }

@@ -77,6 +77,7 @@ impl ZipkinExporter {
                 None,
                 body,
                 remaining,
+                http::Hints::ZIPKIN,
             )
         })
     }

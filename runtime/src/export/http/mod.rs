@@ -42,7 +42,35 @@ pub(crate) fn agent(tls: &TlsSettings) -> ureq::Agent {
     }
 }
 
+/// What a refusal tells the user to check, per receiver.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hints {
+    /// For 401 and 403.
+    pub(crate) auth: &'static str,
+    /// For 404.
+    pub(crate) path: &'static str,
+}
+
+impl Hints {
+    #[cfg(feature = "otlp-http")]
+    pub(crate) const OTLP: Hints = Hints {
+        auth: " (check the authorization headers)",
+        path: " (check the endpoint's path: OTLP/HTTP traces go to /v1/traces)",
+    };
+    #[cfg(feature = "zipkin")]
+    pub(crate) const ZIPKIN: Hints = Hints {
+        auth: " (check the authorization headers)",
+        path: " (check the endpoint's path: Zipkin takes spans at /api/v2/spans)",
+    };
+    #[cfg(feature = "skywalking")]
+    pub(crate) const SKYWALKING: Hints = Hints {
+        auth: " (check the token: SW_AGENT_AUTHENTICATION)",
+        path: " (is this the OAP's HTTP port, 12800? segments go to /v3/segments)",
+    };
+}
+
 /// POSTs `body` once, taking at most `timeout`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn post(
     agent: &ureq::Agent,
     url: &str,
@@ -51,6 +79,7 @@ pub(crate) fn post(
     content_encoding: Option<&str>,
     body: &[u8],
     timeout: Duration,
+    hints: Hints,
 ) -> Attempt {
     let mut req = agent.post(url).header("content-type", content_type);
     if let Some(encoding) = content_encoding {
@@ -86,8 +115,8 @@ pub(crate) fn post(
                     let text: String = text.chars().take(200).collect();
                     let text = text.trim();
                     let hint = match s {
-                        401 | 403 => " (check the authorization headers)",
-                        404 => " (check the endpoint's path: OTLP/HTTP traces go to /v1/traces)",
+                        401 | 403 => hints.auth,
+                        404 => hints.path,
                         413 => {
                             " (the batch is too large for the receiver: lower \
                                  OTEL_BSP_MAX_EXPORT_BATCH_SIZE)"

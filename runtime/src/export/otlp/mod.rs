@@ -346,6 +346,7 @@ impl Exporter for OtlpExporter {
                 content_encoding,
                 body,
                 remaining,
+                http::Hints::OTLP,
             )
         })
     }

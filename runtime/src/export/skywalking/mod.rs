@@ -173,6 +173,7 @@ impl Transport {
                     None,
                     body,
                     timeout,
+                    super::http::Hints::SKYWALKING,
                 )
             }
         }
