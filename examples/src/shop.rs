@@ -19,7 +19,13 @@
 //! service exports there too, by the usual `OTEL_*` variables (protocol, headers, TLS): the
 //! demo in your own Jaeger, Tempo or collector, as well as in the embedded viewer.
 //!
-//! Options: `--serve`, `--ui ADDR` (default 127.0.0.1:16686), `-o FILE` (default trace.html).
+//! With `--skywalking ADDR` every service (and the customer) also reports to Apache SkyWalking's
+//! OAP at ADDR (`host:port` of its gRPC receiver, usually 11800) as native segments, by the
+//! agents' own variables (`SW_AGENT_COLLECTOR_BACKEND_SERVICES`), with `sw8` among the
+//! propagators: the journey as one SkyWalking trace and topology.
+//!
+//! Options: `--serve`, `--ui ADDR` (default 127.0.0.1:16686), `-o FILE` (default trace.html),
+//! `--skywalking ADDR`.
 //! Environment: `AMQP_ADDR` (default amqp://guest:guest@127.0.0.1:5672/%2f), `NATS_ADDR`
 //! (default 127.0.0.1:4222).
 
@@ -490,7 +496,19 @@ struct ServiceProcess {
 }
 
 impl ServiceProcess {
-    fn start(name: &'static str, args: &[&str], otlp: &str) -> Result<Self, BoxError> {
+    fn start(
+        name: &'static str,
+        args: &[&str],
+        otlp: &str,
+        skywalking: Option<&str>,
+    ) -> Result<Self, BoxError> {
+        // Exporters besides the viewer: the user's OTLP endpoint, the OAP, both, or none.
+        let exporters = match (user_endpoint(), skywalking) {
+            (None, None) => Some("none"),
+            (None, Some(_)) => Some("skywalking"),
+            (Some(_), Some(_)) => Some("otlp,skywalking"),
+            (Some(_), None) => None,
+        };
         let mut child = tokio::process::Command::new(std::env::current_exe()?)
             .arg("--role")
             .arg(name)
@@ -498,11 +516,8 @@ impl ServiceProcess {
             // Every service exports to the receiver of this process, and promptly; to the
             // user's endpoint too when one is set (their OTEL_* variables stay as they are).
             .env(VIEWER_VAR, otlp)
-            .envs(
-                user_endpoint()
-                    .is_none()
-                    .then_some(("OTEL_TRACES_EXPORTER", "none")),
-            )
+            .envs(exporters.map(|e| ("OTEL_TRACES_EXPORTER", e)))
+            .envs(skywalking.map(|a| ("SW_AGENT_COLLECTOR_BACKEND_SERVICES", a)))
             .env("OTEL_BSP_SCHEDULE_DELAY", "200")
             .env_remove("OTEL_SERVICE_NAME")
             .stdin(Stdio::piped())
@@ -564,6 +579,7 @@ async fn customer(gateway: SocketAddr, sku: &str, qty: u32) -> Result<String, Bo
 
 async fn demo(args: &[String]) -> Result<(), BoxError> {
     let mut serve = false;
+    let mut skywalking: Option<String> = None;
     let mut ui: SocketAddr = "127.0.0.1:16686".parse()?;
     let mut out = std::path::PathBuf::from("trace.html");
     let mut it = args.iter();
@@ -572,6 +588,13 @@ async fn demo(args: &[String]) -> Result<(), BoxError> {
             "--serve" => serve = true,
             "--ui" => ui = it.next().ok_or("--ui needs an address")?.parse()?,
             "-o" | "--output" => out = it.next().ok_or("-o needs a file")?.into(),
+            "--skywalking" => {
+                skywalking = Some(
+                    it.next()
+                        .ok_or("--skywalking needs the OAP's host:port")?
+                        .clone(),
+                )
+            }
             other => return Err(format!("unknown argument {other}; see the top of shop.rs").into()),
         }
     }
@@ -583,6 +606,10 @@ async fn demo(args: &[String]) -> Result<(), BoxError> {
     if let Some(endpoint) = user_endpoint() {
         println!("every service also exports to {endpoint} (OTEL_EXPORTER_OTLP_*)");
     }
+    if let Some(oap) = &skywalking {
+        println!("every service also reports to SkyWalking's OAP at {oap} (segments over gRPC)");
+    }
+    let sw = skywalking.as_deref();
     let stop = server::Stop::default();
     tokio::spawn(server::serve(
         receiver,
@@ -592,12 +619,12 @@ async fn demo(args: &[String]) -> Result<(), BoxError> {
 
     let transport = pick_transport().await;
     let queue = "shop.orders".to_owned();
-    let mut inventory = ServiceProcess::start("inventory", &[], &otlp)?;
+    let mut inventory = ServiceProcess::start("inventory", &[], &otlp, sw)?;
     let inventory_addr = inventory.ready().await?;
     let mut worker = match transport {
         Transport::InProcess => None,
         t => {
-            let mut w = ServiceProcess::start("order-worker", &[t.name(), &queue], &otlp)?;
+            let mut w = ServiceProcess::start("order-worker", &[t.name(), &queue], &otlp, sw)?;
             w.ready().await?;
             Some(w)
         }
@@ -606,21 +633,24 @@ async fn demo(args: &[String]) -> Result<(), BoxError> {
         "gateway",
         &[&inventory_addr, transport.name(), &queue],
         &otlp,
+        sw,
     )?;
     let gateway_addr: SocketAddr = gateway.ready().await?.parse()?;
     println!("services up: gateway http://{gateway_addr}, inventory grpc://{inventory_addr}");
 
-    let tracing = match user_endpoint() {
+    let mut builder = match user_endpoint() {
         Some(_) => traceweave::builder()
             .service_name("customer")
-            .also_export(traceweave::export::OtlpExporter::new(&otlp))
-            .install()?,
+            .also_export(traceweave::export::OtlpExporter::new(&otlp)),
         None => traceweave::builder()
             .ignore_env()
             .service_name("customer")
-            .exporter(traceweave::export::OtlpExporter::new(&otlp))
-            .install()?,
+            .exporter(traceweave::export::OtlpExporter::new(&otlp)),
     };
+    if let Some(oap) = sw {
+        builder = builder.also_export(traceweave::export::SkyWalkingExporter::new(oap));
+    }
+    let tracing = builder.install()?;
     let mut fulfilled = 0;
     for (sku, qty, what) in [
         ("book", 2, "an order"),

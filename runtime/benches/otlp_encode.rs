@@ -5,7 +5,9 @@
 //! context as the exporter calls it) with their ratios. Each iteration handles one 512-span
 //! batch.
 //!
-//! `cargo bench -p traceweave --bench otlp_encode --features otlp,opentelemetry-sdk,zstd`
+//! SkyWalking segments (protobuf and JSON) are encoded from the same batch beside them.
+//!
+//! `cargo bench -p traceweave --bench otlp_encode --features otlp,opentelemetry-sdk,zstd,skywalking`
 
 use std::hint::black_box;
 
@@ -14,7 +16,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use prost::Message;
-use traceweave::export::{OtlpExporter, OtlpProtocol};
+use traceweave::export::{OtlpExporter, OtlpProtocol, SkyWalkingExporter, SkyWalkingProtocol};
 use traceweave::integrations::opentelemetry::span_data;
 use traceweave::{KeyValue, SpanKind, SpanRecord, Status};
 
@@ -97,6 +99,20 @@ fn encode(c: &mut Criterion) {
     let mut json = OtlpExporter::new("http://unused").protocol(OtlpProtocol::HttpJson);
     g.bench_function("traceweave", |b| {
         b.iter(|| black_box(json.encode(black_box(&spans), &resource).len()))
+    });
+    g.finish();
+
+    // SkyWalking segments (one per span) from the same batch: protobuf for gRPC, JSON for HTTP.
+    let mut g = c.benchmark_group("skywalking_segments_encode");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let batch = traceweave::SpanBatch::from_records(&spans);
+    let mut sw = SkyWalkingExporter::new("127.0.0.1:11800");
+    g.bench_function("traceweave protobuf", |b| {
+        b.iter(|| black_box(sw.encode_batch(black_box(batch), &resource).len()))
+    });
+    let mut sw_json = SkyWalkingExporter::new("127.0.0.1:12800").protocol(SkyWalkingProtocol::Http);
+    g.bench_function("traceweave json", |b| {
+        b.iter(|| black_box(sw_json.encode_batch(black_box(batch), &resource).len()))
     });
     g.finish();
 

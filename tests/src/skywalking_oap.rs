@@ -69,11 +69,11 @@ impl Oap {
 }
 
 /// What the OAP relies on to join a trace's segments, checked on what it received: one trace id
-/// across both `services`, every reference naming a reported segment and span of the service it
+/// across exactly these `services`, every reference naming a reported segment and span of the service it
 /// names, every `CrossProcess` reference made by an entry span to an exit span of the other
 /// service at the address that exit called, naming an entry (or local root) of the caller as
-/// its endpoint, and every exit answered by exactly one entry (`pairs` of them in all).
-pub fn check_joins(received: &Json, trace: &str, services: [&str; 2], pairs: usize) {
+/// its endpoint, and no exit answered twice (`pairs` exit/entry pairs in all).
+pub fn check_joins(received: &Json, trace: &str, services: &[&str], pairs: usize) {
     let segments: Vec<&Json> = received["segments"]
         .as_array()
         .unwrap()
@@ -89,7 +89,7 @@ pub fn check_joins(received: &Json, trace: &str, services: [&str; 2], pairs: usi
     assert_eq!(
         services_seen.into_iter().collect::<Vec<_>>(),
         expected,
-        "one trace id across both services: {received}"
+        "one trace id across these services: {received}"
     );
     // (segment id, span id) -> (segment, span)
     let mut spans: std::collections::HashMap<(&str, i64), (&Json, &Json)> =
@@ -126,8 +126,12 @@ pub fn check_joins(received: &Json, trace: &str, services: [&str; 2], pairs: usi
                     assert_eq!(span["spanType"], "Entry", "{span}");
                     assert_eq!(pspan["spanType"], "Exit", "{pspan}");
                     assert_ne!(pseg["service"], seg["service"]);
-                    assert_eq!(
-                        r["networkAddressUsedAtPeer"], pspan["peer"],
+                    // (A message sent by the MQ helpers names no broker address: `-` in sw8,
+                    // no peer on the exit.)
+                    let address = r["networkAddressUsedAtPeer"].as_str().unwrap();
+                    let peer = pspan["peer"].as_str().unwrap();
+                    assert!(
+                        address == peer || (address == "-" && peer.is_empty()),
                         "{r} / {pspan}"
                     );
                     // The endpoint it names is an entry span of the caller (or the local root of
@@ -151,15 +155,10 @@ pub fn check_joins(received: &Json, trace: &str, services: [&str; 2], pairs: usi
             }
         }
     }
-    // Every exit to the other service is answered by exactly one entry there.
-    for ((seg_id, span_id), (_, span)) in &spans {
-        if span["spanType"] == "Exit" {
-            assert_eq!(
-                answered.get(&(*seg_id, *span_id)),
-                Some(&1),
-                "exit {span} is not answered by exactly one entry"
-            );
-        }
+    // No exit is answered twice (an exit to a service outside the trace, such as an external
+    // mailer or a database, is answered by none); `pairs` counts the answered ones.
+    for (key, n) in &answered {
+        assert_eq!(*n, 1, "exit {key:?} is answered by {n} entries");
     }
     assert_eq!(
         answered.len(),

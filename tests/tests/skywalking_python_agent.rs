@@ -192,7 +192,7 @@ async fn the_skywalking_python_agent_and_traceweave_join_in_one_trace_with_eithe
         // (The agent reads SW_AGENT_AUTHENTICATION but 1.2.0 sends it with no call.)
         assert_eq!(start["_via"], via);
         let trace = start["traceId"].as_str().unwrap();
-        check_joins(&received, trace, [svc, "tw-checkout"], 2);
+        check_joins(&received, trace, &[svc, "tw-checkout"], 2);
     }
     for (_, trace) in &traces {
         let agent = segments
@@ -202,7 +202,7 @@ async fn the_skywalking_python_agent_and_traceweave_join_in_one_trace_with_eithe
         check_joins(
             &received,
             trace,
-            [agent["service"].as_str().unwrap(), "tw-checkout"],
+            &[agent["service"].as_str().unwrap(), "tw-checkout"],
             1,
         );
     }

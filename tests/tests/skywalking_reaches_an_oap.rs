@@ -6,7 +6,7 @@
 //! instance's properties and keep-alives arrive.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 use traceweave::export::{SkyWalkingExporter, SkyWalkingProtocol};
@@ -256,5 +256,89 @@ fn segments_properties_and_keepalives_reach_the_official_receiver_over_grpc_and_
                 );
             }
         }
+    }
+}
+
+/// One span exported through `exporter`; the tracer's stats.
+fn export_one(exporter: SkyWalkingExporter) -> traceweave::SpanStats {
+    let tracer = traceweave::builder()
+        .ignore_env()
+        .service_name("tls-orders")
+        .exporter(exporter)
+        .build();
+    tracer.in_scope(|| traceweave::span("tls-checked").start().end());
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(15))
+            .is_ok()
+    );
+    tracer.stats()
+}
+
+#[test]
+fn an_oap_behind_tls_with_a_private_ca_is_reached_and_an_untrusted_one_refused() {
+    use traceweave_tests::tls::{Pki, TlsFront};
+    let Some(py) = traceweave_tests::python() else {
+        return;
+    };
+    let oap = Oap::start(&py);
+    let pki = Pki::new("skywalking");
+    let grpc_front = TlsFront::start(&pki, oap.grpc, false);
+    let http_front = TlsFront::start(&pki, oap.http, false);
+    // gRPC by name without a scheme, TLS forced (SW_AGENT_FORCE_TLS); HTTP by an https URL.
+    for exporter in [
+        SkyWalkingExporter::new(&format!("localhost:{}", grpc_front.port))
+            .tls(true)
+            .ca_certificate(pki.ca_pem.clone()),
+        SkyWalkingExporter::new(&format!("https://127.0.0.1:{}", http_front.port))
+            .protocol(SkyWalkingProtocol::Http)
+            .ca_certificate(pki.ca_pem.clone()),
+    ] {
+        let stats = export_one(exporter);
+        assert_eq!(
+            (stats.exported, stats.dropped()),
+            (1, 0),
+            "{:?}",
+            stats.last_export_error
+        );
+    }
+    let received = oap.wait_for(|r| {
+        r["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["service"] == "tls-orders")
+            .count()
+            == 2
+    });
+    let vias: Vec<&Json> = received["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["service"] == "tls-orders")
+        .map(|s| &s["_via"])
+        .collect();
+    assert_eq!(vias, [&Json::from("grpc"), &Json::from("http")]);
+
+    // A certificate the exporter does not trust: refused at the handshake, not retried.
+    let other = Pki::new("someone else");
+    for exporter in [
+        SkyWalkingExporter::new(&format!("https://127.0.0.1:{}", grpc_front.port))
+            .ca_certificate(other.ca_pem.clone()),
+        SkyWalkingExporter::new(&format!("https://127.0.0.1:{}", http_front.port))
+            .protocol(SkyWalkingProtocol::Http)
+            .ca_certificate(other.ca_pem.clone()),
+    ] {
+        let start = Instant::now();
+        let stats = export_one(exporter);
+        assert_eq!((stats.exported, stats.dropped_export_failed), (0, 1));
+        let error = stats.last_export_error.unwrap();
+        assert_eq!(error.kind, traceweave::ExportErrorKind::Tls, "{error}");
+        assert!(error.message.contains("not retried"), "{error}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

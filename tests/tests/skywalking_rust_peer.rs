@@ -317,8 +317,8 @@ async fn a_skywalking_crate_service_and_a_traceweave_service_join_in_one_skywalk
 
     // Started by the skywalking crate: its two exits (HTTP, gRPC) and traceweave's two calls
     // back; started by traceweave: its two calls.
-    check_joins(&received, &sw_trace, ["rust-sw", "tw-orders"], 4);
-    check_joins(&received, &tw_trace, ["rust-sw", "tw-orders"], 2);
+    check_joins(&received, &sw_trace, &["rust-sw", "tw-orders"], 4);
+    check_joins(&received, &tw_trace, &["rust-sw", "tw-orders"], 2);
 
     // The tokens, every call; traceweave's instance.
     for seg in received["segments"].as_array().unwrap() {

@@ -311,6 +311,86 @@ mod tests {
     }
 
     #[test]
+    fn the_callers_fields_are_kept_and_ours_name_the_entry_endpoint_and_the_target() {
+        let incoming = format!(
+            "1-{}-{}-7-{}-{}-{}-{}",
+            b64_encode(b"4bf92f3577b34da6a3ce929d0e0e4736"),
+            b64_encode(b"seg-of-the-caller"),
+            b64_encode(b"gateway"),
+            b64_encode(b"gateway-1"),
+            b64_encode(b"/checkout"),
+            b64_encode(b"orders:8080"),
+        );
+        let cx = SkyWalkingPropagator::new().extract(&super::super::carrier(&[("sw8", &incoming)]));
+        let parent = cx.shared.as_ref().unwrap().sw8_parent.clone().unwrap();
+        assert_eq!(parent.span, cx.span_context().span_id());
+        assert_eq!(&*parent.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            (parent.segment_id.as_str(), parent.span_id),
+            ("seg-of-the-caller", 7)
+        );
+        assert_eq!(
+            (
+                &*parent.service,
+                &*parent.instance,
+                &*parent.endpoint,
+                &*parent.address
+            ),
+            ("gateway", "gateway-1", "/checkout", "orders:8080")
+        );
+        // A span id beyond SkyWalking's int32 cannot be referred to: no reference is kept.
+        let huge = incoming.replace("-7-", "-4294967296-");
+        let cx2 = SkyWalkingPropagator::new().extract(&super::super::carrier(&[("sw8", &huge)]));
+        assert!(cx2.has_span() && cx2.shared.as_ref().is_none_or(|s| s.sw8_parent.is_none()));
+
+        // Ours: the endpoint the context carries, the address the carrier knows; `-` for none.
+        struct To(HashMap<String, String>);
+        impl Injector for To {
+            fn set(&mut self, key: &str, value: String) {
+                self.0.insert(key.to_owned(), value);
+            }
+            fn target_address(&self) -> Option<&str> {
+                Some("inventory:50051")
+            }
+        }
+        let shared = crate::context::Shared {
+            sw8_endpoint: Some("POST /orders".into()),
+            ..Default::default()
+        };
+        let ours = Context {
+            span: SpanContext::new(
+                crate::id::TraceId::from_u128(9),
+                SpanId::from_u64(0x77),
+                TraceFlags::SAMPLED,
+                false,
+            ),
+            shared: Some(Arc::new(shared)),
+        };
+        let mut to = To(HashMap::new());
+        SkyWalkingPropagator::new()
+            .with_service("orders", "orders-1")
+            .inject(&ours, &mut to);
+        let f: Vec<String> = to.0["sw8"]
+            .split('-')
+            .map(|p| b64_str(p).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            &f[4..],
+            ["orders", "orders-1", "POST /orders", "inventory:50051"]
+        );
+        let mut plain = HashMap::new();
+        SkyWalkingPropagator::new().inject(
+            &Context::new().with_span_context(*ours.span_context()),
+            &mut plain,
+        );
+        let f: Vec<String> = plain["sw8"]
+            .split('-')
+            .map(|p| b64_str(p).unwrap_or_default())
+            .collect();
+        assert_eq!(&f[6..], ["-", "-"]);
+    }
+
+    #[test]
     fn rejects_malformed_values() {
         for bad in [
             "",

@@ -912,6 +912,118 @@ mod tests {
     }
 
     #[test]
+    fn the_skywalking_agents_variables_alone_configure_the_skywalking_exporter() {
+        let c = read(&[
+            ("OTEL_SERVICE_NAME", "otel-name"),
+            ("SW_AGENT_NAME", "gateway"),
+            ("SW_AGENT_INSTANCE_NAME", "gateway-1@host"),
+            ("SW_AGENT_COLLECTOR_BACKEND_SERVICES", "oap.internal:11800"),
+            ("SW_AGENT_AUTHENTICATION", "s3cret"),
+            ("SW_AGENT_PROTOCOL", "HTTP"),
+            ("SW_AGENT_FORCE_TLS", "true"),
+            ("SW_AGENT_SSL_TRUSTED_CA_PATH", "/etc/oap/ca.pem"),
+            ("SW_AGENT_COLLECTOR_HEARTBEAT_PERIOD", "5"),
+        ]);
+        if cfg!(feature = "skywalking") {
+            assert!(c.warnings.is_empty(), "{:#?}", c.warnings);
+        } else {
+            assert_eq!(c.warnings.len(), 1, "{:#?}", c.warnings);
+            assert!(c.warnings[0].contains("without its `skywalking` feature"));
+        }
+        assert_eq!(c.service_name.as_deref(), Some("gateway"));
+        assert!(
+            c.resource
+                .contains(&KeyValue::new("service.instance.id", "gateway-1@host"))
+        );
+        if cfg!(feature = "skywalking") {
+            assert_eq!(c.exporters, vec![ExporterChoice::SkyWalking]);
+        }
+        let sw = &c.skywalking;
+        assert_eq!(sw.address, "oap.internal:11800");
+        assert_eq!(sw.token.as_deref(), Some("s3cret"));
+        assert!(sw.http && sw.force_tls);
+        assert_eq!(
+            sw.certificate,
+            Some((
+                "SW_AGENT_SSL_TRUSTED_CA_PATH".into(),
+                "/etc/oap/ca.pem".into()
+            ))
+        );
+        assert_eq!(sw.heartbeat, Duration::from_secs(5));
+        // With nothing set: the OAP's usual gRPC port on this host, the console exporter.
+        let none = read(&[]);
+        assert_eq!(none.skywalking, SkyWalkingEnv::default());
+        assert_eq!(none.skywalking.address, "127.0.0.1:11800");
+        assert_eq!(none.exporters, vec![ExporterChoice::Console]);
+        // A named exporter wins; an OTLP endpoint too keeps both.
+        let both = read(&[
+            ("SW_AGENT_COLLECTOR_BACKEND_SERVICES", "oap:11800"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ]);
+        if cfg!(feature = "skywalking") {
+            assert_eq!(
+                both.exporters,
+                vec![ExporterChoice::Otlp, ExporterChoice::SkyWalking]
+            );
+        }
+        let named = read(&[
+            ("SW_AGENT_COLLECTOR_BACKEND_SERVICES", "oap:11800"),
+            ("OTEL_TRACES_EXPORTER", "console"),
+        ]);
+        assert_eq!(named.exporters, vec![ExporterChoice::Console]);
+    }
+
+    #[test]
+    fn bad_skywalking_values_are_named_once_each_and_the_token_never() {
+        let c = read(&[
+            ("SW_AGENT_COLLECTOR_BACKEND_SERVICES", "oap-without-port"),
+            ("SW_AGENT_PROTOCOL", "kafka"),
+            ("SW_AGENT_FORCE_TLS", "maybe"),
+            ("SW_AGENT_COLLECTOR_HEARTBEAT_PERIOD", "0"),
+            ("SW_AGENT_AUTHENTICATION", "tok3n-value"),
+        ]);
+        let extra = usize::from(!cfg!(feature = "skywalking"));
+        assert_eq!(c.warnings.len(), 4 + extra, "{:#?}", c.warnings);
+        let has = |a: &str, b: &str| c.warnings.iter().any(|w| w.contains(a) && w.contains(b));
+        assert!(has(
+            "SW_AGENT_COLLECTOR_BACKEND_SERVICES=\"oap-without-port\"",
+            "127.0.0.1:11800"
+        ));
+        assert!(has("SW_AGENT_PROTOCOL=\"kafka\"", "using grpc"));
+        assert!(has("SW_AGENT_FORCE_TLS", "using false"));
+        assert!(has("SW_AGENT_COLLECTOR_HEARTBEAT_PERIOD", "using 30"));
+        assert!(c.warnings.iter().all(|w| !w.contains("tok3n")));
+        assert_eq!(c.skywalking.address, "127.0.0.1:11800");
+        for (address, ok) in [
+            ("oap:11800", true),
+            ("10.0.0.7:11800", true),
+            ("http://oap:12800", true),
+            ("https://oap.example.com", true),
+            ("oap", false),
+            ("oap:0", false),
+            ("oap:99999", false),
+            (":11800", false),
+            ("ftp://oap:21", false),
+            ("https://", false),
+        ] {
+            assert_eq!(check_oap_address(address).is_ok(), ok, "{address}");
+        }
+        let several = read(&[(
+            "SW_AGENT_COLLECTOR_BACKEND_SERVICES",
+            "oap-a:11800, oap-b:11800",
+        )]);
+        assert_eq!(several.skywalking.address, "oap-a:11800");
+        assert!(
+            several
+                .warnings
+                .iter()
+                .any(|w| w.contains("the first, oap-a:11800")),
+            "{:?}",
+            several.warnings
+        );
+    }
+
+    #[test]
     fn span_limits_come_from_the_specific_then_the_general_variables() {
         let c = read(&[
             ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "10"),

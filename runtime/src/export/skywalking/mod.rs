@@ -273,6 +273,43 @@ impl SkyWalkingExporter {
         self
     }
 
+    /// The bytes an export of `spans` sends, written into the exporter's kept buffer: for gRPC
+    /// the `SegmentObject`s back to back (each one message of the `collect` stream), for HTTP the
+    /// JSON array `POST /v3/segments` takes. The service and instance are the resource's. Starts
+    /// nothing and sends nothing.
+    ///
+    /// ```
+    /// use traceweave::export::SkyWalkingExporter;
+    /// use traceweave::{KeyValue, Resource, SpanBatch};
+    ///
+    /// let spans = traceweave::testing::capture(|| traceweave::span("work").start().end());
+    /// let resource = Resource::new([KeyValue::new("service.name", "checkout")]);
+    /// let mut exporter = SkyWalkingExporter::new("127.0.0.1:11800");
+    /// // A SegmentObject: field 1 (the trace id), length-delimited, 32 hex digits.
+    /// let body = exporter.encode_batch(SpanBatch::from_records(&spans.0), &resource);
+    /// assert_eq!(&body[..2], &[0x0a, 32]);
+    /// ```
+    pub fn encode_batch(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> &[u8] {
+        let (service, instance) = names_of(resource);
+        let names = Names {
+            service: &service,
+            instance: &instance,
+        };
+        match self.settings.protocol {
+            SkyWalkingProtocol::Grpc => segment::protobuf(
+                spans.iter(),
+                names,
+                &mut self.buf,
+                &mut self.ends,
+                &mut self.scratch,
+            ),
+            SkyWalkingProtocol::Http => {
+                segment::json(spans.iter(), names, &mut self.buf, &mut self.scratch)
+            }
+        }
+        &self.buf
+    }
+
     /// The base URI: the address with the scheme TLS settles.
     fn base(&self) -> String {
         let a = self.settings.address.trim_end_matches('/');
@@ -290,15 +327,7 @@ impl SkyWalkingExporter {
         if let Some(t) = &self.transport {
             return Ok(t.clone());
         }
-        let text = |k: &str| {
-            resource
-                .get(k)
-                .map(|v| v.to_string())
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "-".into())
-        };
-        let service = text(semconv::attr::SERVICE_NAME);
-        let instance = text(semconv::attr::SERVICE_INSTANCE_ID);
+        let (service, instance) = names_of(resource);
         let transport = match self.settings.protocol {
             SkyWalkingProtocol::Grpc => {
                 let (tx, rx) = mpsc::channel();
@@ -339,6 +368,21 @@ impl SkyWalkingExporter {
         self.transport = Some(transport.clone());
         Ok(transport)
     }
+}
+
+/// The service and instance segments are reported under: the tracer's, as in its `sw8`.
+fn names_of(resource: &Resource) -> (String, String) {
+    let text = |k: &str| {
+        resource
+            .get(k)
+            .map(|v| v.to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "-".into())
+    };
+    (
+        text(semconv::attr::SERVICE_NAME),
+        text(semconv::attr::SERVICE_INSTANCE_ID),
+    )
 }
 
 /// What the OAP shows of the instance: the agents' keys.
@@ -389,7 +433,12 @@ fn start_heartbeat(
             let mut failing = false;
             loop {
                 let call = if reported { &ping } else { &props };
-                match transport.attempt(call, timeout) {
+                let attempt = transport.attempt(call, timeout);
+                // Stopped during the call (the exporter shut down): nothing to say.
+                if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
+                    return;
+                }
+                match attempt {
                     Attempt::Delivered => {
                         if failing {
                             crate::diag::warn(format_args!(
@@ -402,8 +451,7 @@ fn start_heartbeat(
                     Attempt::Retry { why, .. } => {
                         if !failing {
                             crate::diag::warn(format_args!(
-                                "SkyWalking: instance report failed ({why}); trying again \
-                                 every {} s",
+                                "SkyWalking: instance report failed ({why}); trying again in {} s",
                                 period.as_secs()
                             ));
                         }
@@ -413,8 +461,7 @@ fn start_heartbeat(
                     Attempt::Fail(e) => {
                         if !failing {
                             crate::diag::warn(format_args!(
-                                "SkyWalking: instance report failed ({e}); trying again \
-                                 every {} s",
+                                "SkyWalking: instance report failed ({e}); trying again in {} s",
                                 period.as_secs()
                             ));
                         }

@@ -75,6 +75,7 @@ struct Semantics<'a> {
     server_port: Option<i64>,
     peer_address: Option<&'a str>,
     peer_port: Option<i64>,
+    peer_service: Option<&'a str>,
     url: Option<&'a str>,
     status_code: Option<i64>,
     db_statement: Option<&'a str>,
@@ -113,6 +114,7 @@ impl<'a> Semantics<'a> {
                 a::SERVER_PORT => s.server_port = int_of(value),
                 a::NETWORK_PEER_ADDRESS => s.peer_address = str_of(value),
                 a::NETWORK_PEER_PORT => s.peer_port = int_of(value),
+                "peer.service" | "service.peer.name" => s.peer_service = str_of(value),
                 a::URL_FULL => s.url = str_of(value),
                 a::HTTP_RESPONSE_STATUS_CODE => s.status_code = int_of(value),
                 a::DB_QUERY_TEXT => s.db_statement = str_of(value).or(s.db_statement),
@@ -182,12 +184,13 @@ impl<'a> Semantics<'a> {
     }
 
     /// The peer of an exit span: where it went (`server.address:server.port`, else the
-    /// network peer).
+    /// network peer, else the `peer.service` it names).
     fn peer(&self) -> Option<(&'a str, Option<i64>)> {
-        match (self.server_address, self.peer_address) {
-            (Some(host), _) => Some((host, self.server_port)),
-            (None, Some(host)) => Some((host, self.peer_port)),
-            (None, None) => None,
+        match (self.server_address, self.peer_address, self.peer_service) {
+            (Some(host), _, _) => Some((host, self.server_port)),
+            (None, Some(host), _) => Some((host, self.peer_port)),
+            (None, None, Some(service)) => Some((service, None)),
+            (None, None, None) => None,
         }
     }
 }
