@@ -103,7 +103,7 @@ pub struct SkyWalkingExporter {
     names: Option<(String, String)>,
     buf: Vec<u8>,
     ends: Vec<usize>,
-    scratch: String,
+    scratch: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -211,7 +211,7 @@ impl SkyWalkingExporter {
             names: None,
             buf: Vec::new(),
             ends: Vec::new(),
-            scratch: String::new(),
+            scratch: Vec::new(),
         }
     }
 

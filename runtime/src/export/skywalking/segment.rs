@@ -8,7 +8,7 @@
 //! batch it ends in. A local parent is a `CrossThread` reference to its segment; an extracted
 //! `sw8` is the `CrossProcess` reference, with every field the peer sent.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use crate::context::Sw8Parent;
 use crate::span::{Event, SpanKind, SpanView, ValueRef};
@@ -211,18 +211,37 @@ fn millis(nanos: u64) -> u64 {
 struct Hex<const N: usize>([u8; N]);
 
 impl<const N: usize> Hex<N> {
+    /// The low `N / 2` bytes of `v`, two digits a byte.
     fn of(v: u128) -> Self {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let bytes = v.to_be_bytes();
         let mut out = [0u8; N];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = DIGITS[((v >> (4 * (N - 1 - i))) & 0xf) as usize];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(&bytes[16 - N / 2..]) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0xf)];
         }
         Hex(out)
     }
 
-    fn as_str(&self) -> &str {
-        // Only ASCII hex digits are ever written.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+    fn text(&self) -> Text<'_> {
+        Text::Ascii(&self.0)
+    }
+}
+
+/// Text for a string field: a user's string (JSON escapes it), or ASCII the encoder made
+/// (digits, hex, `true`), written as is.
+#[derive(Clone, Copy)]
+enum Text<'a> {
+    Str(&'a str),
+    Ascii(&'a [u8]),
+}
+
+impl Text<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Text::Str(s) => s.as_bytes(),
+            Text::Ascii(b) => b,
+        }
     }
 }
 
@@ -238,10 +257,10 @@ enum TraceText<'a> {
 }
 
 impl TraceText<'_> {
-    fn as_str(&self) -> &str {
+    fn text(&self) -> Text<'_> {
         match self {
-            TraceText::Peer(s) => s,
-            TraceText::Ours(h) => h.as_str(),
+            TraceText::Peer(s) => Text::Str(s),
+            TraceText::Ours(h) => h.text(),
         }
     }
 }
@@ -320,23 +339,47 @@ enum Tag<'a> {
     Value(ValueRef<'a>),
 }
 
-/// The text of a tag: borrowed when it is a string, else written into `scratch`.
-fn tag_text<'b>(v: Tag<'b>, scratch: &'b mut String) -> &'b str {
-    scratch.clear();
-    match v {
-        Tag::Str(s) | Tag::Value(ValueRef::Str(s)) => return s,
-        Tag::Int(i) | Tag::Value(ValueRef::I64(i)) => {
-            let _ = write!(scratch, "{i}");
-        }
-        Tag::Value(ValueRef::Bool(b)) => return if b { "true" } else { "false" },
-        Tag::Value(ValueRef::F64(f)) => {
-            let _ = write!(scratch, "{f}");
-        }
-        Tag::Value(ValueRef::Array(a)) => {
-            let _ = write!(scratch, "{}", crate::span::Value::Array(a.clone()));
+/// An integer's decimal digits, written at the end of `digits` (no formatting machinery: tags
+/// are mostly small integers and this is the hot path of the encoder).
+fn int_text(v: i64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut n = v.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    scratch
+    if v < 0 {
+        at -= 1;
+        digits[at] = b'-';
+    }
+    &digits[at..]
+}
+
+/// The text of a tag: borrowed when it is a string, else written into `scratch`.
+fn tag_text<'b>(v: Tag<'b>, scratch: &'b mut Vec<u8>) -> Text<'b> {
+    scratch.clear();
+    match v {
+        Tag::Str(s) | Tag::Value(ValueRef::Str(s)) => Text::Str(s),
+        Tag::Int(i) | Tag::Value(ValueRef::I64(i)) => {
+            let mut digits = [0u8; 20];
+            scratch.extend_from_slice(int_text(i, &mut digits));
+            Text::Ascii(scratch)
+        }
+        Tag::Value(ValueRef::Bool(b)) => Text::Ascii(if b { b"true" } else { b"false" }),
+        Tag::Value(ValueRef::F64(f)) => {
+            let _ = write!(scratch, "{f}");
+            Text::Ascii(scratch)
+        }
+        Tag::Value(ValueRef::Array(a)) => {
+            // Strings inside: text to escape (made from `&str`s, so UTF-8).
+            let _ = write!(scratch, "{}", crate::span::Value::Array(a.clone()));
+            Text::Str(std::str::from_utf8(scratch).unwrap_or_default())
+        }
+    }
 }
 
 /// The keys an event's attributes take in a SkyWalking log (its UI shows `error.kind`,
@@ -355,11 +398,11 @@ fn log_key(event: &Event, key: &str) -> &'static str {
 trait Out {
     fn begin_segment(&mut self, ids: &Ids<'_>, names: Names<'_>);
     fn begin_span(&mut self, span: &SpanView<'_>);
-    fn reference(&mut self, r: &Reference<'_>, trace: &str, names: Names<'_>);
+    fn reference(&mut self, r: &Reference<'_>, trace: Text<'_>, names: Names<'_>);
     fn span_fields(&mut self, name: &str, peer: Option<(&str, Option<i64>)>, fields: Fields);
-    fn tag(&mut self, key: &str, value: &str);
+    fn tag(&mut self, key: &str, value: Text<'_>);
     fn begin_log(&mut self, time_ms: u64);
-    fn log_data(&mut self, key: &str, value: &str);
+    fn log_data(&mut self, key: &str, value: Text<'_>);
     fn end_log(&mut self);
     fn end_span(&mut self);
     fn end_segment(&mut self, names: Names<'_>);
@@ -375,7 +418,7 @@ struct Fields {
 }
 
 /// Writes one span as one segment.
-fn write_segment(out: &mut impl Out, span: &SpanView<'_>, names: Names<'_>, scratch: &mut String) {
+fn write_segment(out: &mut impl Out, span: &SpanView<'_>, names: Names<'_>, scratch: &mut Vec<u8>) {
     let ids = ids(span);
     let sem = Semantics::of(span);
     let kind = span.kind();
@@ -384,7 +427,7 @@ fn write_segment(out: &mut impl Out, span: &SpanView<'_>, names: Names<'_>, scra
     out.begin_segment(&ids, names);
     out.begin_span(span);
     if let Some(r) = reference(span) {
-        out.reference(&r, ids.trace.as_str(), names);
+        out.reference(&r, ids.trace.text(), names);
     }
     let fields = Fields {
         kind: ty,
@@ -408,7 +451,10 @@ fn write_segment(out: &mut impl Out, span: &SpanView<'_>, names: Names<'_>, scra
     for e in span.events() {
         out.begin_log(millis(e.time_unix_nano));
         let exception = e.name == "exception";
-        out.log_data("event", if exception { "error" } else { &e.name });
+        out.log_data(
+            "event",
+            Text::Str(if exception { "error" } else { &e.name }),
+        );
         for kv in &e.attributes {
             let key = match log_key(e, kv.key.as_str()) {
                 "" => kv.key.as_str(),
@@ -424,8 +470,8 @@ fn write_segment(out: &mut impl Out, span: &SpanView<'_>, names: Names<'_>, scra
         && !span.events().iter().any(|e| e.name == "exception")
     {
         out.begin_log(millis(span.end_time_unix_nano()));
-        out.log_data("event", "error");
-        out.log_data("message", message);
+        out.log_data("event", Text::Ascii(b"error"));
+        out.log_data("message", Text::Str(message));
         out.end_log();
     }
     out.end_span();
@@ -470,10 +516,16 @@ fn put_int(buf: &mut Vec<u8>, field: u32, v: i64) {
 /// A string field, left out when empty.
 #[inline]
 fn put_str(buf: &mut Vec<u8>, field: u32, s: &str) {
-    if !s.is_empty() {
+    put_bytes(buf, field, s.as_bytes());
+}
+
+/// A string field from its bytes, left out when empty.
+#[inline]
+fn put_bytes(buf: &mut Vec<u8>, field: u32, b: &[u8]) {
+    if !b.is_empty() {
         put_key(buf, field, LEN);
-        put_varint(buf, s.len() as u64);
-        buf.extend_from_slice(s.as_bytes());
+        put_varint(buf, b.len() as u64);
+        buf.extend_from_slice(b);
     }
 }
 
@@ -482,6 +534,15 @@ fn put_str(buf: &mut Vec<u8>, field: u32, s: &str) {
 fn open(buf: &mut Vec<u8>, field: u32) -> usize {
     put_key(buf, field, LEN);
     buf.push(0);
+    buf.len()
+}
+
+/// Starts a nested message expected to be 128 bytes to 16 KiB long (a span): two bytes kept for
+/// its length, fixed by [`close_kept`].
+#[inline]
+fn open2(buf: &mut Vec<u8>, field: u32) -> usize {
+    put_key(buf, field, LEN);
+    buf.extend_from_slice(&[0, 0]);
     buf.len()
 }
 
@@ -494,6 +555,14 @@ fn close(buf: &mut Vec<u8>, body: usize) {
         buf[body - 1] = len as u8;
         return;
     }
+    close_kept(buf, body, 1);
+}
+
+/// Ends a nested message whose body starts at `body` after `kept` bytes kept for its length:
+/// the body moves only when its length's varint is not `kept` bytes long.
+#[inline]
+fn close_kept(buf: &mut Vec<u8>, body: usize, kept: usize) {
+    let len = buf.len() - body;
     let mut head = [0u8; 10];
     let mut n = 0;
     let mut v = len as u64;
@@ -504,9 +573,14 @@ fn close(buf: &mut Vec<u8>, body: usize) {
     }
     head[n] = v as u8;
     n += 1;
-    buf.resize(buf.len() + n - 1, 0);
-    buf.copy_within(body..body + len, body + n - 1);
-    buf[body - 1..body - 1 + n].copy_from_slice(&head[..n]);
+    if n > kept {
+        buf.resize(buf.len() + n - kept, 0);
+        buf.copy_within(body..body + len, body + n - kept);
+    } else if n < kept {
+        buf.copy_within(body..body + len, body - (kept - n));
+        buf.truncate(buf.len() - (kept - n));
+    }
+    buf[body - kept..body - kept + n].copy_from_slice(&head[..n]);
 }
 
 /// Protobuf into one buffer; [`Protobuf::segments`] ends where each segment does.
@@ -518,31 +592,31 @@ pub(crate) struct Protobuf<'b> {
 
 impl Out for Protobuf<'_> {
     fn begin_segment(&mut self, ids: &Ids<'_>, _: Names<'_>) {
-        put_str(self.buf, 1, ids.trace.as_str());
-        put_str(self.buf, 2, ids.segment.as_str());
+        put_bytes(self.buf, 1, ids.trace.text().bytes());
+        put_bytes(self.buf, 2, &ids.segment.0);
     }
 
     fn begin_span(&mut self, span: &SpanView<'_>) {
-        self.span = open(self.buf, 3);
+        self.span = open2(self.buf, 3);
         // spanId 0 is left out; parentSpanId -1: no parent in this segment.
         put_int(self.buf, 2, -1);
         put_uint(self.buf, 3, millis(span.start_time_unix_nano()));
         put_uint(self.buf, 4, millis(span.end_time_unix_nano()));
     }
 
-    fn reference(&mut self, r: &Reference<'_>, trace: &str, names: Names<'_>) {
+    fn reference(&mut self, r: &Reference<'_>, trace: Text<'_>, names: Names<'_>) {
         let at = open(self.buf, 5);
         match r {
             Reference::Thread(parent) => {
                 put_uint(self.buf, 1, CROSS_THREAD);
-                put_str(self.buf, 2, trace);
-                put_str(self.buf, 3, parent.as_str());
+                put_bytes(self.buf, 2, trace.bytes());
+                put_bytes(self.buf, 3, &parent.0);
                 put_str(self.buf, 5, names.service);
                 put_str(self.buf, 6, names.instance);
             }
             Reference::Process(p) => {
                 put_uint(self.buf, 1, CROSS_PROCESS);
-                put_str(self.buf, 2, trace);
+                put_bytes(self.buf, 2, trace.bytes());
                 put_str(self.buf, 3, &p.segment_id);
                 put_int(self.buf, 4, i64::from(p.span_id));
                 put_str(self.buf, 5, &p.service);
@@ -565,7 +639,7 @@ impl Out for Protobuf<'_> {
             self.buf.extend_from_slice(host.as_bytes());
             if !port.is_empty() {
                 self.buf.push(b':');
-                self.buf.extend_from_slice(port.as_bytes());
+                self.buf.extend_from_slice(port);
             }
         }
         put_uint(self.buf, 8, f.kind);
@@ -574,10 +648,10 @@ impl Out for Protobuf<'_> {
         put_uint(self.buf, 11, u64::from(f.is_error));
     }
 
-    fn tag(&mut self, key: &str, value: &str) {
+    fn tag(&mut self, key: &str, value: Text<'_>) {
         let at = open(self.buf, 12);
         put_str(self.buf, 1, key);
-        put_str(self.buf, 2, value);
+        put_bytes(self.buf, 2, value.bytes());
         close(self.buf, at);
     }
 
@@ -586,10 +660,10 @@ impl Out for Protobuf<'_> {
         put_uint(self.buf, 1, time_ms);
     }
 
-    fn log_data(&mut self, key: &str, value: &str) {
+    fn log_data(&mut self, key: &str, value: Text<'_>) {
         let at = open(self.buf, 2);
         put_str(self.buf, 1, key);
-        put_str(self.buf, 2, value);
+        put_bytes(self.buf, 2, value.bytes());
         close(self.buf, at);
     }
 
@@ -598,7 +672,7 @@ impl Out for Protobuf<'_> {
     }
 
     fn end_span(&mut self) {
-        close(self.buf, self.span);
+        close_kept(self.buf, self.span, 2);
     }
 
     fn end_segment(&mut self, names: Names<'_>) {
@@ -608,9 +682,9 @@ impl Out for Protobuf<'_> {
 }
 
 /// A port's decimal digits (empty for none), written into `digits`.
-fn port_text(port: Option<i64>, digits: &mut [u8; 20]) -> &str {
+fn port_text(port: Option<i64>, digits: &mut [u8; 20]) -> &[u8] {
     let Some(mut p) = port.filter(|p| (0..=65535).contains(p)) else {
-        return "";
+        return b"";
     };
     let mut at = digits.len();
     loop {
@@ -621,7 +695,7 @@ fn port_text(port: Option<i64>, digits: &mut [u8; 20]) -> &str {
             break;
         }
     }
-    std::str::from_utf8(&digits[at..]).unwrap_or_default()
+    &digits[at..]
 }
 
 /// Every span of `spans` as one `SegmentObject` each, back to back in `buf` (cleared first);
@@ -631,7 +705,7 @@ pub(crate) fn protobuf<'a>(
     names: Names<'_>,
     buf: &mut Vec<u8>,
     ends: &mut Vec<usize>,
-    scratch: &mut String,
+    scratch: &mut Vec<u8>,
 ) {
     buf.clear();
     ends.clear();
@@ -664,10 +738,11 @@ pub(crate) struct Json<'b> {
 }
 
 impl Json<'_> {
+    /// `,"key":` (the keys are the protocol's field names: nothing to escape).
     fn key(&mut self, key: &str) {
-        self.buf.push(b',');
-        string(self.buf, key);
-        self.buf.push(b':');
+        self.buf.extend_from_slice(b",\"");
+        self.buf.extend_from_slice(key.as_bytes());
+        self.buf.extend_from_slice(b"\":");
     }
 
     fn text(&mut self, key: &str, value: &str) {
@@ -677,14 +752,27 @@ impl Json<'_> {
 
     fn number(&mut self, key: &str, value: i64) {
         self.key(key);
-        let _ = std::io::Write::write_fmt(self.buf, format_args!("{value}"));
+        let mut digits = [0u8; 20];
+        self.buf.extend_from_slice(int_text(value, &mut digits));
     }
 
-    fn pair(&mut self, key: &str, value: &str) {
+    /// A string value: a user's escaped, the encoder's own as is.
+    fn value(&mut self, t: Text<'_>) {
+        match t {
+            Text::Str(s) => string(self.buf, s),
+            Text::Ascii(b) => {
+                self.buf.push(b'"');
+                self.buf.extend_from_slice(b);
+                self.buf.push(b'"');
+            }
+        }
+    }
+
+    fn pair(&mut self, key: &str, value: Text<'_>) {
         self.buf.extend_from_slice(b"{\"key\":");
         string(self.buf, key);
         self.buf.extend_from_slice(b",\"value\":");
-        string(self.buf, value);
+        self.value(value);
         self.buf.push(b'}');
     }
 
@@ -703,8 +791,9 @@ fn string(out: &mut Vec<u8>, s: &str) {
 impl Out for Json<'_> {
     fn begin_segment(&mut self, ids: &Ids<'_>, _: Names<'_>) {
         self.buf.extend_from_slice(b"{\"traceId\":");
-        string(self.buf, ids.trace.as_str());
-        self.text("traceSegmentId", ids.segment.as_str());
+        self.value(ids.trace.text());
+        self.key("traceSegmentId");
+        self.value(ids.segment.text());
         self.buf.extend_from_slice(b",\"spans\":[");
     }
 
@@ -715,20 +804,23 @@ impl Out for Json<'_> {
         self.number("endTime", millis(span.end_time_unix_nano()) as i64);
     }
 
-    fn reference(&mut self, r: &Reference<'_>, trace: &str, names: Names<'_>) {
+    fn reference(&mut self, r: &Reference<'_>, trace: Text<'_>, names: Names<'_>) {
         self.buf.extend_from_slice(b",\"refs\":[{\"refType\":");
         match r {
             Reference::Thread(parent) => {
                 string(self.buf, "CrossThread");
-                self.text("traceId", trace);
-                self.text("parentTraceSegmentId", parent.as_str());
+                self.key("traceId");
+                self.value(trace);
+                self.key("parentTraceSegmentId");
+                self.value(parent.text());
                 self.number("parentSpanId", 0);
                 self.text("parentService", names.service);
                 self.text("parentServiceInstance", names.instance);
             }
             Reference::Process(p) => {
                 string(self.buf, "CrossProcess");
-                self.text("traceId", trace);
+                self.key("traceId");
+                self.value(trace);
                 self.text("parentTraceSegmentId", &p.segment_id);
                 self.number("parentSpanId", i64::from(p.span_id));
                 self.text("parentService", &p.service);
@@ -751,7 +843,7 @@ impl Out for Json<'_> {
             self.buf.pop();
             if !port.is_empty() {
                 self.buf.push(b':');
-                self.buf.extend_from_slice(port.as_bytes());
+                self.buf.extend_from_slice(port);
             }
             self.buf.push(b'"');
         }
@@ -763,7 +855,7 @@ impl Out for Json<'_> {
             .extend_from_slice(if f.is_error { b"true" } else { b"false" });
     }
 
-    fn tag(&mut self, key: &str, value: &str) {
+    fn tag(&mut self, key: &str, value: Text<'_>) {
         if self.tags {
             self.buf.push(b',');
         } else {
@@ -782,12 +874,14 @@ impl Out for Json<'_> {
             self.logs = true;
         }
         self.buf.extend_from_slice(b"{\"time\":");
-        let _ = std::io::Write::write_fmt(self.buf, format_args!("{time_ms}"));
+        let mut digits = [0u8; 20];
+        self.buf
+            .extend_from_slice(int_text(time_ms as i64, &mut digits));
         self.buf.extend_from_slice(b",\"data\":[");
         self.first_data = true;
     }
 
-    fn log_data(&mut self, key: &str, value: &str) {
+    fn log_data(&mut self, key: &str, value: Text<'_>) {
         if !self.first_data {
             self.buf.push(b',');
         }
@@ -821,7 +915,7 @@ pub(crate) fn json<'a>(
     spans: impl IntoIterator<Item = SpanView<'a>>,
     names: Names<'_>,
     buf: &mut Vec<u8>,
-    scratch: &mut String,
+    scratch: &mut Vec<u8>,
 ) {
     buf.clear();
     buf.push(b'[');
@@ -896,4 +990,134 @@ pub(crate) fn ping_json(names: Names<'_>) -> Vec<u8> {
     string(&mut buf, names.instance);
     buf.push(b'}');
     buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A length-delimited field's length as protobuf reads it (the varint after the key).
+    fn read_len(buf: &[u8]) -> (u64, usize) {
+        let (mut v, mut shift, mut i) = (0u64, 0, 1);
+        loop {
+            let b = buf[i];
+            v |= u64::from(b & 0x7f) << shift;
+            i += 1;
+            if b < 0x80 {
+                return (v, i);
+            }
+            shift += 7;
+        }
+    }
+
+    #[test]
+    fn nested_lengths_of_every_width_are_canonical_varints_before_their_body() {
+        for len in [
+            0usize, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152,
+        ] {
+            let mut buf = Vec::new();
+            let at = open(&mut buf, 3);
+            buf.extend((0..len).map(|i| (i % 251) as u8));
+            close(&mut buf, at);
+            let (read, header) = read_len(&buf);
+            assert_eq!(read as usize, len);
+            // Canonical: the fewest bytes, as protobuf writes it.
+            let expected = 1 + (64 - (len as u64 | 1).leading_zeros() as usize).div_ceil(7);
+            assert_eq!(header, expected, "{len}");
+            assert_eq!(buf.len(), header + len);
+            assert!(
+                buf[header..]
+                    .iter()
+                    .enumerate()
+                    .all(|(i, b)| *b == (i % 251) as u8)
+            );
+            // The same with two bytes kept (a span's): shifted left, kept, or right.
+            let mut buf = Vec::new();
+            let at = open2(&mut buf, 3);
+            buf.extend((0..len).map(|i| (i % 251) as u8));
+            close_kept(&mut buf, at, 2);
+            assert_eq!(read_len(&buf), (len as u64, expected), "{len}");
+            assert_eq!(buf.len(), expected + len);
+            assert!(
+                buf[expected..]
+                    .iter()
+                    .enumerate()
+                    .all(|(i, b)| *b == (i % 251) as u8)
+            );
+        }
+    }
+
+    #[test]
+    fn ids_in_hex_as_everywhere_else() {
+        let v = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210_u128;
+        assert_eq!(Hex::<32>::of(v).0, format!("{v:032x}").as_bytes());
+        assert_eq!(&Hex::<16>::of(0xab).0, b"00000000000000ab");
+        let id = crate::SpanId::from_u64(0x00f0_67aa_0ba9_02b7);
+        assert_eq!(
+            Hex::<16>::of(u128::from(id.to_u64())).0,
+            id.to_string().as_bytes()
+        );
+    }
+
+    #[test]
+    fn integers_and_ports_as_text() {
+        let mut d = [0u8; 20];
+        for v in [0i64, 7, -7, 10, 65535, i64::MAX, i64::MIN] {
+            assert_eq!(int_text(v, &mut d), v.to_string().as_bytes());
+        }
+        assert_eq!(port_text(Some(5432), &mut d), b"5432");
+        assert_eq!(port_text(Some(70000), &mut d), b"");
+        assert_eq!(port_text(None, &mut d), b"");
+    }
+
+    #[test]
+    fn layer_component_and_peer_come_from_the_conventions() {
+        let spans = crate::testing::capture(|| {
+            crate::span("GET")
+                .kind(SpanKind::Client)
+                .attribute("db.system.name", "redis")
+                .attribute("server.address", "cache")
+                .attribute("server.port", 6379)
+                .start()
+                .end();
+            crate::span("publish")
+                .kind(SpanKind::Producer)
+                .attribute("messaging.system", "kafka")
+                .attribute("peer.service", "events")
+                .start()
+                .end();
+            crate::span("consume")
+                .kind(SpanKind::Consumer)
+                .attribute("messaging.system", "rabbitmq")
+                .start()
+                .end();
+            crate::span("Get")
+                .kind(SpanKind::Server)
+                .attribute("rpc.system", "grpc")
+                .start()
+                .end();
+        });
+        let batch = crate::SpanBatch::from_records(&spans.0);
+        let found: Vec<(u64, u64, u64, Option<(&str, Option<i64>)>)> = batch
+            .iter()
+            .map(|s| {
+                let sem = Semantics::of(&s);
+                (
+                    span_type(s.kind()),
+                    sem.layer(),
+                    sem.component(s.kind()),
+                    sem.peer(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (EXIT, CACHE, component::REDIS, Some(("cache", Some(6379)))),
+                (EXIT, MQ, component::KAFKA_PRODUCER, Some(("events", None))),
+                (ENTRY, MQ, component::RABBITMQ_CONSUMER, None),
+                (ENTRY, RPC_FRAMEWORK, component::GRPC, None),
+            ]
+        );
+    }
 }
