@@ -186,3 +186,14 @@ pub fn start_rotel(
     );
     running
 }
+
+/// A plain HTTP/1 client (no tracing of its own) with empty request bodies.
+pub type HttpClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Empty<bytes::Bytes>,
+>;
+
+/// A new [`HttpClient`] on the current tokio runtime.
+pub fn http_client() -> HttpClient {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
+}

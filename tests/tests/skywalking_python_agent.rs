@@ -13,6 +13,7 @@ use http_body_util::Empty;
 use tower::Layer;
 use traceweave::integrations::http::{ClientLayer, ServerLayer};
 use traceweave::traced;
+use traceweave_tests::http_client;
 use traceweave_tests::skywalking_oap::{Oap, check_joins};
 
 /// The Python agent's service, stopped (its queue flushed) when dropped.
@@ -67,15 +68,6 @@ impl Drop for AgentService {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-type HttpClient = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    Empty<bytes::Bytes>,
->;
-
-fn http_client() -> HttpClient {
-    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
 }
 
 /// traceweave calls the agent's `/back` through `ClientLayer` (sw8 injected).

@@ -336,6 +336,11 @@ fn an_oap_behind_tls_with_a_private_ca_is_reached_and_an_untrusted_one_refused()
         assert_eq!(error.kind, traceweave::ExportErrorKind::Tls, "{error}");
         assert!(error.message.contains("not retried"), "{error}");
         assert!(
+            error.message.contains("SW_AGENT_SSL_TRUSTED_CA_PATH"),
+            "{error}"
+        );
+        assert!(!error.message.contains("OTEL_"), "{error}");
+        assert!(
             start.elapsed() < Duration::from_secs(5),
             "{:?}",
             start.elapsed()

@@ -29,15 +29,7 @@ use traceweave_tests::inventory::inventory_server::{Inventory, InventoryServer};
 use traceweave_tests::inventory::{ReserveReply, ReserveRequest};
 
 use traceweave_tests::skywalking_oap::{Oap, check_joins};
-
-type HttpClient = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    Empty<bytes::Bytes>,
->;
-
-fn http_client() -> HttpClient {
-    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
-}
+use traceweave_tests::{HttpClient, http_client};
 
 /// GET `url` with these headers; the status.
 async fn get(client: &HttpClient, url: &str, headers: &[(&str, String)]) -> u16 {

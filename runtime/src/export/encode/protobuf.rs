@@ -10,9 +10,9 @@ use crate::span::{
 };
 
 /// Wire types.
-const VARINT: u32 = 0;
+pub(crate) const VARINT: u32 = 0;
 const FIXED64: u32 = 1;
-const LEN: u32 = 2;
+pub(crate) const LEN: u32 = 2;
 const FIXED32: u32 = 5;
 
 /// Bytes of `v` as a varint.
@@ -24,7 +24,7 @@ fn varint_len(v: u64) -> usize {
 }
 
 #[inline]
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         buf.push((v as u8) | 0x80);
         v >>= 7;
@@ -38,7 +38,7 @@ fn key_len(field: u32) -> usize {
 }
 
 #[inline]
-fn put_key(buf: &mut Vec<u8>, field: u32, wire: u32) {
+pub(crate) fn put_key(buf: &mut Vec<u8>, field: u32, wire: u32) {
     put_varint(buf, u64::from((field << 3) | wire));
 }
 

@@ -131,8 +131,18 @@ enum Transport {
 }
 
 impl Transport {
-    /// One attempt of `call`, taking at most `timeout`.
+    /// One attempt of `call`, taking at most `timeout`; a TLS failure's hint names the
+    /// SkyWalking variables.
     fn attempt(&self, call: &Call, timeout: Duration) -> Attempt {
+        match self.attempt_once(call, timeout) {
+            Attempt::Fail(e) if e.kind() == ExportErrorKind::Tls => Attempt::Fail(
+                ExportError::new(ExportErrorKind::Tls, in_skywalking_terms(&e.to_string())),
+            ),
+            other => other,
+        }
+    }
+
+    fn attempt_once(&self, call: &Call, timeout: Duration) -> Attempt {
         match self {
             Transport::Grpc { jobs } => {
                 let (reply, answer) = mpsc::channel();
@@ -178,6 +188,24 @@ impl Transport {
             }
         }
     }
+}
+
+/// The TLS hints (shared with the OTLP exporters) with the SkyWalking agents' variables in
+/// place of OTLP's.
+fn in_skywalking_terms(message: &str) -> String {
+    message
+        .replace(
+            "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            "SW_AGENT_SSL_CERT_CHAIN_PATH and SW_AGENT_SSL_KEY_PATH",
+        )
+        .replace(
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            "SW_AGENT_SSL_TRUSTED_CA_PATH",
+        )
+        .replace(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "SW_AGENT_COLLECTOR_BACKEND_SERVICES",
+        )
 }
 
 /// The thread that reports the instance and keeps it alive.
@@ -438,8 +466,13 @@ fn start_heartbeat(
                 if !matches!(stopped.try_recv(), Err(mpsc::TryRecvError::Empty)) {
                     return;
                 }
-                match attempt {
-                    Attempt::Delivered => {
+                let failure = match attempt {
+                    Attempt::Delivered => None,
+                    Attempt::Retry { why, .. } => Some(why),
+                    Attempt::Fail(e) => Some(e.to_string()),
+                };
+                match failure {
+                    None => {
                         if failing {
                             crate::diag::warn(format_args!(
                                 "SkyWalking: the OAP answers the instance's keep-alive again"
@@ -448,20 +481,10 @@ fn start_heartbeat(
                         failing = false;
                         reported = true;
                     }
-                    Attempt::Retry { why, .. } => {
+                    Some(why) => {
                         if !failing {
                             crate::diag::warn(format_args!(
                                 "SkyWalking: instance report failed ({why}); trying again in {} s",
-                                period.as_secs()
-                            ));
-                        }
-                        failing = true;
-                        reported = false;
-                    }
-                    Attempt::Fail(e) => {
-                        if !failing {
-                            crate::diag::warn(format_args!(
-                                "SkyWalking: instance report failed ({e}); trying again in {} s",
                                 period.as_secs()
                             ));
                         }

@@ -481,22 +481,7 @@ fn write_segment(out: &mut impl Out, span: &SpanView<'_>, names: Names<'_>, scra
 // ---------------------------------------------------------------------------------------------
 // Protobuf
 
-const VARINT: u32 = 0;
-const LEN: u32 = 2;
-
-#[inline]
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
-
-#[inline]
-fn put_key(buf: &mut Vec<u8>, field: u32, wire: u32) {
-    put_varint(buf, u64::from((field << 3) | wire));
-}
+use crate::export::encode::protobuf::{LEN, VARINT, put_key, put_varint};
 
 /// A varint field, left out when 0 (proto3).
 #[inline]
@@ -1098,7 +1083,9 @@ mod tests {
                 .end();
         });
         let batch = crate::SpanBatch::from_records(&spans.0);
-        let found: Vec<(u64, u64, u64, Option<(&str, Option<i64>)>)> = batch
+        /// Span type, layer, component, peer.
+        type Mapped<'a> = (u64, u64, u64, Option<(&'a str, Option<i64>)>);
+        let found: Vec<Mapped<'_>> = batch
             .iter()
             .map(|s| {
                 let sem = Semantics::of(&s);
