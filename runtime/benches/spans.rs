@@ -115,6 +115,19 @@ fn frameworks(c: &mut Criterion) {
     });
     g.finish();
 
+    // Last, as it cannot be turned off: with SkyWalking in use (its propagator or exporter
+    // made), a root or entry span keeps its name in its context for `sw8`'s parent endpoint, so
+    // its children take the general path, as under any baggage. The same workload as
+    // `sync_children/traceweave/10`.
+    drop(traceweave::propagation::SkyWalkingPropagator::new());
+    let n = 10usize;
+    let mut g = c.benchmark_group("sync_children_skywalking");
+    g.throughput(Throughput::Elements(n as u64 + 1));
+    g.bench_with_input(BenchmarkId::new("traceweave", n), &n, |b, &n| {
+        b.iter(|| tw::root(black_box(n)))
+    });
+    g.finish();
+
     // Honesty check: the traceweave numbers above are for spans that reached the exporter.
     let _ = traceweave::force_flush(); // a late flush shows in the counters printed below
     let stats = traceweave::stats();
