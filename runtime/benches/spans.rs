@@ -119,7 +119,7 @@ fn frameworks(c: &mut Criterion) {
     // made), a root or entry span keeps its name in its context for `sw8`'s parent endpoint, so
     // its children take the general path, as under any baggage. The same workload as
     // `sync_children/traceweave/10`.
-    drop(traceweave::propagation::SkyWalkingPropagator::new());
+    let _sw8 = traceweave::propagation::SkyWalkingPropagator::new();
     let n = 10usize;
     let mut g = c.benchmark_group("sync_children_skywalking");
     g.throughput(Throughput::Elements(n as u64 + 1));
