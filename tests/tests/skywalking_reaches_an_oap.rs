@@ -347,3 +347,43 @@ fn an_oap_behind_tls_with_a_private_ca_is_reached_and_an_untrusted_one_refused()
         );
     }
 }
+
+#[test]
+fn an_idle_service_is_listed_from_the_start() {
+    let Some(py) = traceweave_tests::python() else {
+        return;
+    };
+    let oap = Oap::start(&py);
+    let tracer = traceweave::builder()
+        .ignore_env()
+        .service_name("idle")
+        .resource_attribute(KeyValue::new("service.instance.id", "idle-1"))
+        .exporter(
+            SkyWalkingExporter::new(&format!("127.0.0.1:{}", oap.grpc))
+                .heartbeat_period(Duration::from_secs(1)),
+        )
+        .build();
+    // No span at all: the instance's properties, then a keep-alive, arrive anyway.
+    let received = oap.wait_for(|r| {
+        r["pings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["serviceInstance"] == "idle-1")
+    });
+    assert!(
+        tracer
+            .shutdown_with_timeout(Duration::from_secs(15))
+            .is_ok()
+    );
+    let listed = |kind: &str| {
+        received[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["service"] == "idle" && p["serviceInstance"] == "idle-1")
+    };
+    assert!(listed("properties") && listed("pings"), "{received}");
+    assert!(received["segments"].as_array().unwrap().is_empty());
+    assert_eq!(tracer.stats().created, 0);
+}

@@ -74,6 +74,14 @@ pub trait Exporter: Send + 'static {
     /// [transient](ExportError::is_transient) one is worth retrying by exporters that retry.
     fn export(&mut self, batch: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError>;
 
+    /// Called once on the collector thread when the tracer starts, before the first batch,
+    /// with the tracer's resource: an exporter that announces itself (SkyWalking's reports its
+    /// instance to the OAP) or starts its own threads does it here. It must not block; the
+    /// default does nothing.
+    fn start(&mut self, resource: &Resource) {
+        let _ = resource;
+    }
+
     /// Delivers anything the exporter buffers itself.
     fn force_flush(&mut self) -> Result<(), ExportError> {
         Ok(())
@@ -97,6 +105,10 @@ pub trait Exporter: Send + 'static {
 impl<E: Exporter + ?Sized> Exporter for Box<E> {
     fn export(&mut self, batch: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError> {
         (**self).export(batch, resource)
+    }
+
+    fn start(&mut self, resource: &Resource) {
+        (**self).start(resource)
     }
 
     fn force_flush(&mut self) -> Result<(), ExportError> {
@@ -141,6 +153,15 @@ fn guarded(call: impl FnOnce() -> Result<(), ExportError>) -> Result<(), ExportE
 }
 
 impl Processor for Exporters {
+    fn start(&mut self) {
+        for e in &mut self.exporters {
+            let _ = guarded(|| {
+                e.start(&self.resource);
+                Ok(())
+            });
+        }
+    }
+
     fn export(&mut self, batch: SpanBatch<'_>) -> Result<(), ExportError> {
         let mut outcome = Ok(());
         for (i, e) in self.exporters.iter_mut().enumerate() {

@@ -40,6 +40,7 @@ impl Collector {
     pub(crate) fn run(mut self) {
         // Exporters run here: nothing they do is traced.
         let _suppressed = crate::context::suppress_current_thread();
+        lock(&self.processor).start();
         let max = self.config.max_export_batch_size.max(1);
         let mut poll = MIN_POLL;
         // Spans per second, the highest recently seen (halving per poll): bursty producers

@@ -44,6 +44,8 @@ pub(crate) use start::{start, start_entered};
 /// What the collector hands batches to: the exporters, seen from the tracer. Calls are made
 /// on the collector thread only.
 pub(crate) trait Processor: Send + 'static {
+    /// Called once on the collector thread before anything else.
+    fn start(&mut self) {}
     /// Delivers one batch to every exporter; the error is the last exporter's failure.
     fn export(&mut self, batch: SpanBatch<'_>) -> Result<(), ExportError>;
     /// Delivers what exporters buffer themselves.

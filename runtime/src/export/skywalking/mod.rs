@@ -77,7 +77,7 @@ impl Call {
 /// `sw8` this process sends; making this exporter also puts `sw8` among `init`'s default
 /// propagators.
 ///
-/// From its first export on, a thread reports the instance's properties (language `rust`, host
+/// From the tracer's start on, a thread reports the instance's properties (language `rust`, host
 /// name, process id, OS) and then keeps it alive every 30 s, so the OAP lists it.
 ///
 /// ```no_run
@@ -351,7 +351,7 @@ impl SkyWalkingExporter {
     }
 
     /// Starts the transport and the heartbeat, once, with the tracer's names.
-    fn start(&mut self, resource: &Resource) -> Result<Arc<Transport>, ExportError> {
+    fn connect(&mut self, resource: &Resource) -> Result<Arc<Transport>, ExportError> {
         if let Some(t) = &self.transport {
             return Ok(t.clone());
         }
@@ -503,11 +503,19 @@ fn start_heartbeat(
 }
 
 impl Exporter for SkyWalkingExporter {
+    /// The transport and the heartbeat start with the tracer: the instance is listed before
+    /// its first span.
+    fn start(&mut self, resource: &Resource) {
+        if let Err(e) = self.connect(resource) {
+            crate::diag::warn(format_args!("SkyWalking: {e}"));
+        }
+    }
+
     fn export(&mut self, spans: SpanBatch<'_>, resource: &Resource) -> Result<(), ExportError> {
         if spans.is_empty() {
             return Ok(());
         }
-        let transport = self.start(resource)?;
+        let transport = self.connect(resource)?;
         let (service, instance) = self.names.as_ref().expect("set by start");
         let names = Names { service, instance };
         let call = match self.settings.protocol {
