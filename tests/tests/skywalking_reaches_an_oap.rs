@@ -387,3 +387,32 @@ fn an_idle_service_is_listed_from_the_start() {
     assert!(received["segments"].as_array().unwrap().is_empty());
     assert_eq!(tracer.stats().created, 0);
 }
+
+#[test]
+fn exporters_never_show_their_secrets_in_debug_output() {
+    use traceweave::export::{OtlpExporter, OtlpGrpcExporter};
+    let shown = [
+        format!(
+            "{:?}",
+            SkyWalkingExporter::new("oap:11800").authentication("s3cret-token")
+        ),
+        format!(
+            "{:?}",
+            OtlpExporter::new("http://collector:4318").header("authorization", "Bearer s3cret")
+        ),
+        format!(
+            "{:?}",
+            OtlpGrpcExporter::new("http://collector:4317").header("x-api-key", "s3cret")
+        ),
+    ];
+    for text in &shown {
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+    assert!(
+        shown[0].contains("oap:11800") && shown[0].contains("<hidden>"),
+        "{}",
+        shown[0]
+    );
+    assert!(shown[1].contains("authorization"), "{}", shown[1]);
+    assert!(shown[2].contains("x-api-key"), "{}", shown[2]);
+}

@@ -43,6 +43,19 @@ pub use skywalking::{SkyWalkingExporter, SkyWalkingProtocol};
 #[cfg(feature = "zipkin")]
 pub use zipkin::ZipkinExporter;
 
+/// Secrets in `Debug` output: request headers show their names only, a token not at all.
+#[cfg(any(feature = "otlp-http", feature = "skywalking"))]
+pub(crate) struct Hidden<'a>(pub(crate) &'a [(String, String)]);
+
+#[cfg(any(feature = "otlp-http", feature = "skywalking"))]
+impl std::fmt::Debug for Hidden<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, _)| (k, format_args!("<hidden>"))))
+            .finish()
+    }
+}
+
 /// Receives batches of finished spans on the collector thread.
 ///
 /// Calls are synchronous and never on an application thread; an exporter that needs an async

@@ -43,13 +43,26 @@ pub struct OtlpGrpcExporter {
 }
 
 /// Where and how the worker connects.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Connection {
     endpoint: String,
     headers: Vec<(String, String)>,
     gzip: bool,
     tls: TlsSettings,
     insecure: bool,
+}
+
+impl std::fmt::Debug for Connection {
+    // Header values are often credentials: names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("endpoint", &self.endpoint)
+            .field("headers", &crate::export::Hidden(&self.headers))
+            .field("gzip", &self.gzip)
+            .field("tls", &self.tls)
+            .field("insecure", &self.insecure)
+            .finish()
+    }
 }
 
 impl Connection {

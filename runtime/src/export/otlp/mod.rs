@@ -47,7 +47,6 @@ pub enum OtlpProtocol {
 ///     .timeout(Duration::from_secs(5));
 /// assert_eq!(exporter.url(), "http://127.0.0.1:4318/v1/traces");
 /// ```
-#[derive(Debug)]
 pub struct OtlpExporter {
     url: String,
     protocol: OtlpProtocol,
@@ -60,6 +59,20 @@ pub struct OtlpExporter {
     json: Vec<u8>,
     /// The compressed body and the compressor, kept across batches.
     compressor: Compressor,
+}
+
+impl std::fmt::Debug for OtlpExporter {
+    // Header values are often credentials: names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpExporter")
+            .field("url", &self.url)
+            .field("protocol", &self.protocol)
+            .field("headers", &super::Hidden(&self.headers))
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OtlpExporter {

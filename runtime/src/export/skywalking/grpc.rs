@@ -71,7 +71,7 @@ pub(super) struct Job {
 pub(super) struct Dial {
     /// `http://host:port` or `https://host:port`.
     pub(super) uri: String,
-    pub(super) token: Option<String>,
+    pub(super) token: Option<super::Token>,
     pub(super) tls: TlsSettings,
 }
 
@@ -110,8 +110,8 @@ pub(super) fn run(dial: Dial, jobs: mpsc::Receiver<Job>) {
     });
     let token = dial
         .token
-        .as_deref()
-        .and_then(|t| tonic::metadata::MetadataValue::try_from(t).ok());
+        .as_ref()
+        .and_then(|t| tonic::metadata::MetadataValue::try_from(t.0.as_str()).ok());
     for job in jobs {
         let channel = match &channel {
             Ok(c) => c.clone(),

@@ -38,6 +38,16 @@ pub enum SkyWalkingProtocol {
     Http,
 }
 
+/// The OAP's token: sent, never shown (`Debug` hides it).
+#[derive(Clone)]
+pub(crate) struct Token(pub(crate) String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<hidden>)")
+    }
+}
+
 /// One call to the OAP, already encoded for the protocol.
 pub(crate) enum Call {
     /// Segments: for gRPC one protobuf message per segment (`ends` marks where each ends), for
@@ -110,7 +120,7 @@ pub struct SkyWalkingExporter {
 struct Settings {
     address: String,
     protocol: SkyWalkingProtocol,
-    token: Option<String>,
+    token: Option<Token>,
     tls: TlsSettings,
     force_tls: bool,
     timeout: Duration,
@@ -126,7 +136,7 @@ enum Transport {
     Http {
         agent: ureq::Agent,
         base: String,
-        token: Option<String>,
+        token: Option<Token>,
     },
 }
 
@@ -173,7 +183,7 @@ impl Transport {
                 };
                 let headers: Vec<(String, String)> = token
                     .iter()
-                    .map(|t| ("Authentication".to_owned(), t.clone()))
+                    .map(|t| ("Authentication".to_owned(), t.0.clone()))
                     .collect();
                 super::http::post(
                     agent,
@@ -253,7 +263,7 @@ impl SkyWalkingExporter {
     /// every call (`SW_AGENT_AUTHENTICATION`).
     pub fn authentication(mut self, token: impl Into<String>) -> Self {
         let token = token.into();
-        self.settings.token = (!token.is_empty()).then_some(token);
+        self.settings.token = (!token.is_empty()).then_some(Token(token));
         self
     }
 
