@@ -22,18 +22,34 @@ impl Drop for Oap {
     }
 }
 
+/// Starts `tests/peers/<script>` with `python` (stdin and stdout piped, as `cmd` sets up the
+/// rest) and returns it with the first line it prints (its "ready ..." line).
+pub fn start_peer(
+    python: &std::path::Path,
+    script: &str,
+    setup: impl FnOnce(&mut Command) -> &mut Command,
+) -> (std::process::Child, String) {
+    let mut cmd = Command::new(python);
+    cmd.arg(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("peers")
+            .join(script),
+    );
+    let mut child = setup(&mut cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
+}
+
 impl Oap {
     pub fn start(python: &std::path::Path) -> Oap {
-        let mut child = Command::new(python)
-            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/skywalking_oap.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (child, line) = start_peer(python, "skywalking_oap.py", |c| c);
         let port = |key: &str| -> u16 {
             line.split_whitespace()
                 .find_map(|w| w.strip_prefix(key))

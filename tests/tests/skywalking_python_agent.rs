@@ -5,8 +5,6 @@
 //! (HTTP protocol here; the Rust-peer test covers gRPC). All of it goes to a receiver built on the
 //! official protocol definitions, and what the OAP needs to join the trace is checked there.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use http_body_util::Empty;
@@ -14,7 +12,7 @@ use tower::Layer;
 use traceweave::integrations::http::{ClientLayer, ServerLayer};
 use traceweave::traced;
 use traceweave_tests::http_client;
-use traceweave_tests::skywalking_oap::{Oap, check_joins};
+use traceweave_tests::skywalking_oap::{Oap, check_joins, start_peer};
 
 /// The Python agent's service, stopped (its queue flushed) when dropped.
 #[derive(Debug)]
@@ -25,28 +23,17 @@ struct AgentService {
 
 impl AgentService {
     fn start(python: &std::path::Path, name: &str, oap: String, protocol: &str) -> AgentService {
-        let mut child = Command::new(python)
-            .arg(
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("peers/skywalking_agent_service.py"),
-            )
-            .env("SW_AGENT_NAME", name)
-            .env("SW_AGENT_INSTANCE_NAME", format!("{name}-1"))
-            .env("SW_AGENT_COLLECTOR_BACKEND_SERVICES", oap)
-            .env("SW_AGENT_PROTOCOL", protocol)
-            .env("SW_AGENT_AUTHENTICATION", "py-token")
-            .env("SW_AGENT_LOG_REPORTER_ACTIVE", "false")
-            .env("SW_AGENT_METER_REPORTER_ACTIVE", "false")
-            .env("SW_AGENT_PVM_METER_REPORTER_ACTIVE", "false")
-            .env("SW_AGENT_LOGGING_LEVEL", "ERROR")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (child, line) = start_peer(python, "skywalking_agent_service.py", |c| {
+            c.env("SW_AGENT_NAME", name)
+                .env("SW_AGENT_INSTANCE_NAME", format!("{name}-1"))
+                .env("SW_AGENT_COLLECTOR_BACKEND_SERVICES", oap)
+                .env("SW_AGENT_PROTOCOL", protocol)
+                .env("SW_AGENT_AUTHENTICATION", "py-token")
+                .env("SW_AGENT_LOG_REPORTER_ACTIVE", "false")
+                .env("SW_AGENT_METER_REPORTER_ACTIVE", "false")
+                .env("SW_AGENT_PVM_METER_REPORTER_ACTIVE", "false")
+                .env("SW_AGENT_LOGGING_LEVEL", "ERROR")
+        });
         let port = line
             .strip_prefix("ready ")
             .and_then(|p| p.trim().parse().ok())
